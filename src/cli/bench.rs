@@ -1,0 +1,123 @@
+//! `atelier bench`: medians of the hot paths, printed as JSON, for side-by-side comparison with
+//! the PyTorch reference (`ref_gatys.py --bench-fwd-bwd`).
+
+use super::report::{median, peak_rss_mib};
+use anyhow::{Context, Result};
+use atelier::engine::{pixels, Network, Transfer};
+use atelier::image_io;
+use atelier::settings::Settings;
+use candle_core::Var;
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Content image (default: the bundled 4:3 sample, so 256 means 192×256)
+    #[arg(long)]
+    pub content: Option<PathBuf>,
+    /// Style image for the full-iteration measurement (default: the bundled Starry Night)
+    #[arg(long)]
+    pub style: Option<PathBuf>,
+    #[arg(long, default_value_t = 256)]
+    pub size: u32,
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Deepest layer of the forward/backward measurement
+    #[arg(long, default_value = "relu5_1")]
+    pub layer: String,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: super::args::DeviceArg,
+    /// Accepted for symmetry with other commands; output is always JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn sample(name: &str) -> Result<PathBuf> {
+    crate::assets_dir()
+        .map(|d| d.join("samples").join(name))
+        .filter(|p| p.exists())
+        .with_context(|| format!("bundled sample {name} not found; pass the image explicitly"))
+}
+
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    atelier::engine::set_threads(args.threads);
+    let settings = Settings {
+        size: args.size,
+        weights_path: args.weights.clone(),
+        threads: args.threads,
+        device: super::args::device_choice(args.device),
+        ..Settings::default()
+    };
+    let content_path = match &args.content {
+        Some(p) => p.clone(),
+        None => sample("coffee-4x3.png")?,
+    };
+    let style_path = match &args.style {
+        Some(p) => p.clone(),
+        None => sample("starry_night.jpg")?,
+    };
+    let content = image_io::load_image(&content_path)?;
+    let style = image_io::load_image(&style_path)?;
+    let net = Network::load(&settings)?;
+    let vgg = net.vgg.clone();
+    let img = image_io::resize_longest(&content, args.size);
+    let x0 = pixels::to_tensor(&img, vgg.device())?;
+    let taps = [args.layer.as_str()];
+    let (mut fwd, mut fb) = (Vec::new(), Vec::new());
+    for rep in 0..args.reps + 1 {
+        let t0 = Instant::now();
+        let f = vgg.features(&x0, &taps)?;
+        f[&args.layer].sum_all()?.to_scalar::<f32>()?;
+        let t1 = Instant::now();
+        let var = Var::from_tensor(&x0)?;
+        let f = vgg.features(var.as_tensor(), &taps)?;
+        let grads = f[&args.layer].sum_all()?.backward()?;
+        let g = grads
+            .get(var.as_tensor())
+            .context("no gradient reached the image")?;
+        g.sum_all()?.to_scalar::<f32>()?;
+        let t2 = Instant::now();
+        if rep > 0 {
+            fwd.push((t1 - t0).as_secs_f64());
+            fb.push((t2 - t1).as_secs_f64());
+        }
+    }
+    let s = Settings {
+        iterations: (args.reps + 2) as u32,
+        ..settings.clone()
+    };
+    let mut transfer = Transfer::new(vgg.clone(), &s, &content, &[(&style, 1.0)])?;
+    let mut iters = Vec::new();
+    for i in 0..args.reps + 2 {
+        let t0 = Instant::now();
+        transfer.step()?;
+        // The first L-BFGS iteration runs a longer line search; skip it and one warm-up.
+        if i >= 2 {
+            iters.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    let out = json!({
+        "kind": "vgg_fwd_bwd_to_layer",
+        "arch": vgg.arch().name(),
+        "layer": args.layer,
+        "size": args.size,
+        "hw": [img.height(), img.width()],
+        "threads": atelier::engine::threads(),
+        "device": net.device.label,
+        "reps": args.reps,
+        "median_fwd_s": median(&fwd),
+        "median_fwd_bwd_s": median(&fb),
+        "min_fwd_bwd_s": fb.iter().cloned().fold(f64::INFINITY, f64::min),
+        "median_lbfgs_iter_s": median(&iters),
+        "lbfgs_evaluations": transfer.evaluations(),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{out}");
+    Ok(())
+}

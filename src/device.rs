@@ -1,0 +1,124 @@
+//! Picking the compute device. `auto` prefers a GPU and falls back to the CPU out loud: candle's
+//! `cuda_if_available` returns an error instead of falling back when built with cuda and no GPU is present.
+
+use crate::error::{Error, Result};
+use crate::settings::DeviceChoice;
+use candle_core::Device;
+
+/// The device a run uses, and why, for the log line and the studio's status bar.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub device: Device,
+    pub label: String,
+    /// Set when `auto` wanted a GPU and had to use the CPU.
+    pub fallback_note: Option<String>,
+}
+
+/// Whether this binary was built with CUDA support.
+pub const fn cuda_built() -> bool {
+    cfg!(feature = "cuda")
+}
+
+/// Whether this binary was built with Metal support (macOS builds always are).
+pub const fn metal_built() -> bool {
+    cfg!(target_os = "macos")
+}
+
+fn try_cuda() -> std::result::Result<Device, String> {
+    if !cuda_built() {
+        return Err("this build has no CUDA support (rebuild with `--features cuda`)".into());
+    }
+    Device::new_cuda(0).map_err(|e| format!("no usable CUDA GPU: {e}"))
+}
+
+fn try_metal() -> std::result::Result<Device, String> {
+    if !metal_built() {
+        return Err("Metal is only available on macOS".into());
+    }
+    Device::new_metal(0).map_err(|e| format!("no usable Metal GPU: {e}"))
+}
+
+fn cpu_label() -> String {
+    format!("CPU ({} threads)", crate::engine::threads())
+}
+
+/// Resolves a device choice; explicit choices fail loudly, `auto` falls back to the CPU with a note.
+pub fn select(choice: DeviceChoice) -> Result<Selected> {
+    let cpu = |note: Option<String>| Selected {
+        device: Device::Cpu,
+        label: cpu_label(),
+        fallback_note: note,
+    };
+    match choice {
+        DeviceChoice::Cpu => Ok(cpu(None)),
+        DeviceChoice::Cuda => try_cuda()
+            .map(|device| Selected {
+                device,
+                label: "CUDA GPU 0".into(),
+                fallback_note: None,
+            })
+            .map_err(|e| Error::Device(format!("{e}; choose --device cpu or auto"))),
+        DeviceChoice::Metal => try_metal()
+            .map(|device| Selected {
+                device,
+                label: "Metal GPU".into(),
+                fallback_note: None,
+            })
+            .map_err(|e| Error::Device(format!("{e}; choose --device cpu or auto"))),
+        DeviceChoice::Auto => {
+            let mut notes = Vec::new();
+            if cuda_built() {
+                match try_cuda() {
+                    Ok(device) => {
+                        return Ok(Selected {
+                            device,
+                            label: "CUDA GPU 0".into(),
+                            fallback_note: None,
+                        })
+                    }
+                    Err(e) => notes.push(e),
+                }
+            }
+            if metal_built() {
+                match try_metal() {
+                    Ok(device) => {
+                        return Ok(Selected {
+                            device,
+                            label: "Metal GPU".into(),
+                            fallback_note: None,
+                        })
+                    }
+                    Err(e) => notes.push(e),
+                }
+            }
+            let note = (!notes.is_empty()).then(|| format!("using the CPU: {}", notes.join("; ")));
+            Ok(cpu(note))
+        }
+    }
+}
+
+/// What the device selector offers: each choice, whether it can work here, and a label saying why not.
+pub fn available_devices() -> Vec<(DeviceChoice, bool, String)> {
+    let cuda = if cuda_built() {
+        match try_cuda() {
+            Ok(_) => (true, "CUDA GPU".to_string()),
+            Err(e) => (false, format!("CUDA ({e})")),
+        }
+    } else {
+        (false, "CUDA (not built: rebuild with --features cuda)".into())
+    };
+    let metal = if metal_built() {
+        match try_metal() {
+            Ok(_) => (true, "Metal GPU".to_string()),
+            Err(e) => (false, format!("Metal ({e})")),
+        }
+    } else {
+        (false, "Metal (macOS only)".into())
+    };
+    vec![
+        (DeviceChoice::Auto, true, "Auto (GPU if present, else CPU)".into()),
+        (DeviceChoice::Cpu, true, cpu_label()),
+        (DeviceChoice::Cuda, cuda.0, cuda.1),
+        (DeviceChoice::Metal, metal.0, metal.1),
+    ]
+}

@@ -1,0 +1,186 @@
+//! Gatys et al.'s objective in neural-style's formulation (see shared/reference/README.md):
+//! content = α·mean((F−P)²), style = β·Σ_l w_l·mean((G_l−A_l)²) with G = F Fᵀ/(C·H·W),
+//! tv = λ·½·Σ (right and down neighbour differences)², on the 0..255 pixel image.
+
+use super::ops::gram;
+use super::vgg::Vgg;
+use crate::error::Result;
+use crate::settings::LossWeights;
+use candle_core::Tensor;
+use std::collections::HashMap;
+
+/// One value of each loss term, already multiplied by its weight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LossBreakdown {
+    pub total: f64,
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+impl LossBreakdown {
+    pub fn is_finite(&self) -> bool {
+        self.total.is_finite()
+    }
+}
+
+/// The weighted loss terms of one evaluation, as scalar tensors (still differentiable).
+pub struct LossTerms {
+    pub content: Vec<(String, Tensor)>,
+    pub style: Vec<(String, Tensor)>,
+    pub tv: Tensor,
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(f64::from(t.to_scalar::<f32>()?))
+}
+
+impl LossTerms {
+    pub fn total(&self) -> Result<Tensor> {
+        let mut total = self.tv.clone();
+        for (_, t) in self.content.iter().chain(self.style.iter()) {
+            total = (total + t)?;
+        }
+        Ok(total)
+    }
+
+    /// Per-term sums as numbers (one device sync per term).
+    pub fn breakdown(&self) -> Result<LossBreakdown> {
+        let sum = |v: &[(String, Tensor)]| -> Result<f64> {
+            v.iter().map(|(_, t)| scalar(t)).sum::<Result<f64>>()
+        };
+        let content = sum(&self.content)?;
+        let style = sum(&self.style)?;
+        let tv = scalar(&self.tv)?;
+        Ok(LossBreakdown {
+            total: content + style + tv,
+            content,
+            style,
+            tv,
+        })
+    }
+
+    /// Per-layer numbers, for `atelier losses`.
+    pub fn per_layer(&self) -> Result<(Vec<(String, f64)>, Vec<(String, f64)>, f64)> {
+        let each = |v: &[(String, Tensor)]| -> Result<Vec<(String, f64)>> {
+            v.iter().map(|(n, t)| Ok((n.clone(), scalar(t)?))).collect()
+        };
+        Ok((each(&self.content)?, each(&self.style)?, scalar(&self.tv)?))
+    }
+}
+
+/// `½·Σ_{c,i<H−1,j<W−1} [(x[i,j]−x[i,j+1])² + (x[i,j]−x[i+1,j])²]`, unweighted.
+pub fn tv_loss(x: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    if h < 2 || w < 2 {
+        return Ok(x.sum_all()?.zeros_like()?);
+    }
+    let corner = x.narrow(2, 0, h - 1)?.narrow(3, 0, w - 1)?;
+    let right = x.narrow(2, 0, h - 1)?.narrow(3, 1, w - 1)?;
+    let down = x.narrow(2, 1, h - 1)?.narrow(3, 0, w - 1)?;
+    let dx = (&corner - right)?.sqr()?.sum_all()?;
+    let dy = (&corner - down)?.sqr()?.sum_all()?;
+    Ok(((dx + dy)? * 0.5)?)
+}
+
+/// What the image is compared against: content activations and (blended) style Gram matrices.
+/// Layers are added on demand, so the artist can tick a new layer mid-run.
+pub struct Targets {
+    content_pixels: Tensor,
+    /// Style images with their blend weights (normalized to sum to one).
+    styles: Vec<(Tensor, f64)>,
+    content: HashMap<String, Tensor>,
+    style: HashMap<String, Tensor>,
+}
+
+impl Targets {
+    /// `styles` pairs each style image (`[1,3,H,W]` pixels) with a blend weight.
+    pub fn new(content_pixels: Tensor, styles: Vec<(Tensor, f64)>) -> Result<Self> {
+        let sum: f64 = styles.iter().map(|(_, w)| w).sum();
+        if styles.is_empty() || sum <= 0.0 || !sum.is_finite() {
+            return Err(crate::error::Error::Settings(
+                "give at least one style image with a positive blend weight".into(),
+            ));
+        }
+        let styles = styles.into_iter().map(|(t, w)| (t, w / sum)).collect();
+        Ok(Self {
+            content_pixels,
+            styles,
+            content: HashMap::new(),
+            style: HashMap::new(),
+        })
+    }
+
+    /// Computes whatever targets `weights` needs and does not have yet.
+    pub fn ensure(&mut self, vgg: &Vgg, weights: &LossWeights) -> Result<()> {
+        let need_c: Vec<&str> = weights
+            .content_layers
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !self.content.contains_key(*l))
+            .collect();
+        if !need_c.is_empty() {
+            let f = vgg.features(&self.content_pixels, &need_c)?;
+            for (k, v) in f {
+                self.content.insert(k, v.detach());
+            }
+        }
+        let need_s: Vec<&str> = weights
+            .style_layers
+            .iter()
+            .map(|l| l.layer.as_str())
+            .filter(|l| !self.style.contains_key(*l))
+            .collect();
+        if !need_s.is_empty() {
+            let mut blended: HashMap<String, Tensor> = HashMap::new();
+            for (px, w) in &self.styles {
+                let f = vgg.features(px, &need_s)?;
+                for (k, v) in f {
+                    let g = (gram(&v)?.detach() * *w)?;
+                    let acc = match blended.remove(&k) {
+                        Some(a) => (a + g)?,
+                        None => g,
+                    };
+                    blended.insert(k, acc);
+                }
+            }
+            self.style.extend(blended);
+        }
+        Ok(())
+    }
+
+    /// The weighted loss terms at `pixels`. Call [`Targets::ensure`] first.
+    pub fn losses(&self, vgg: &Vgg, pixels: &Tensor, weights: &LossWeights) -> Result<LossTerms> {
+        let mut taps: Vec<&str> = weights.content_layers.iter().map(String::as_str).collect();
+        for l in &weights.style_layers {
+            if !taps.contains(&l.layer.as_str()) {
+                taps.push(&l.layer);
+            }
+        }
+        let f = vgg.features(pixels, &taps)?;
+        let missing = |l: &str| {
+            crate::error::Error::Settings(format!("no target computed for layer {l}"))
+        };
+        let mut content = Vec::new();
+        for l in &weights.content_layers {
+            let (feat, target) = (f.get(l), self.content.get(l));
+            let (Some(feat), Some(target)) = (feat, target) else {
+                return Err(missing(l));
+            };
+            let loss = ((feat - target)?.sqr()?.mean_all()? * f64::from(weights.content_weight))?;
+            content.push((l.clone(), loss));
+        }
+        let mut style = Vec::new();
+        for lw in &weights.style_layers {
+            let (feat, target) = (f.get(&lw.layer), self.style.get(&lw.layer));
+            let (Some(feat), Some(target)) = (feat, target) else {
+                return Err(missing(&lw.layer));
+            };
+            let w = f64::from(weights.style_weight) * f64::from(lw.weight);
+            let loss = ((gram(feat)? - target)?.sqr()?.mean_all()? * w)?;
+            style.push((lw.layer.clone(), loss));
+        }
+        let tv = (tv_loss(pixels)? * f64::from(weights.tv_weight))?;
+        Ok(LossTerms { content, style, tv })
+    }
+}

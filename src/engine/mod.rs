@@ -1,0 +1,60 @@
+//! The style transfer engine: VGG features, Gatys losses, optimizers. No UI, no threads of its own.
+
+pub mod adam;
+pub mod arch;
+pub mod lbfgs;
+pub mod loss;
+pub mod ops;
+pub mod pixels;
+pub mod transfer;
+pub mod vgg;
+
+pub use loss::LossBreakdown;
+pub use transfer::{StepReport, Transfer};
+pub use vgg::Vgg;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets how many CPU threads compute uses (0 = all cores). candle's matrix kernels read
+/// `RAYON_NUM_THREADS` when their pool starts, so call this before the first computation.
+pub fn set_threads(n: usize) {
+    let n = if n == 0 { default_threads() } else { n };
+    THREADS.store(n, Ordering::Relaxed);
+    // SAFETY-free on edition 2021; called at start-up before compute threads exist.
+    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+}
+
+/// The CPU thread count in force.
+pub fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => candle_core::utils::get_num_threads(),
+        n => n,
+    }
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// A network ready to run: the loaded VGG and the device it lives on.
+pub struct Network {
+    pub vgg: std::sync::Arc<Vgg>,
+    pub device: crate::device::Selected,
+}
+
+impl Network {
+    /// Finds the weights (explicit path, then the usual places), picks the device, loads the VGG.
+    pub fn load(settings: &crate::Settings) -> crate::Result<Self> {
+        let device = crate::device::select(settings.device)?;
+        let info = crate::weights::locate(settings.weights_path.as_deref())?;
+        let vgg = Vgg::load(&info.path, &device.device, settings.preprocess)?;
+        Ok(Self {
+            vgg: std::sync::Arc::new(vgg),
+            device,
+        })
+    }
+}

@@ -1,0 +1,49 @@
+//! Converting between 8-bit RGB images and `[1,3,H,W]` pixel tensors in 0..255.
+
+use crate::error::Result;
+use candle_core::{DType, Device, Tensor};
+use image::RgbImage;
+
+/// `[1,3,H,W]` f32 tensor with values 0..255.
+pub fn to_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
+    let (w, h) = img.dimensions();
+    let data: Vec<f32> = img.as_raw().iter().map(|&v| f32::from(v)).collect();
+    let t = Tensor::from_vec(data, (h as usize, w as usize, 3), &Device::Cpu)?
+        .permute((2, 0, 1))?
+        .contiguous()?
+        .unsqueeze(0)?;
+    Ok(t.to_device(device)?)
+}
+
+/// Rounds and clamps a `[1,3,H,W]` (or `[3,H,W]`) pixel tensor back to an image.
+pub fn to_image(t: &Tensor) -> Result<RgbImage> {
+    let t = if t.rank() == 4 { t.squeeze(0)? } else { t.clone() };
+    let (_, h, w) = t.dims3()?;
+    let v: Vec<u8> = t
+        .clamp(0f32, 255f32)?
+        .round()?
+        .permute((1, 2, 0))?
+        .to_dtype(DType::U8)?
+        .flatten_all()?
+        .to_vec1()?;
+    Ok(RgbImage::from_raw(w as u32, h as u32, v).ok_or_else(|| {
+        candle_core::Error::Msg("image buffer has the wrong size".into())
+    })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_is_exact() -> Result<()> {
+        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8 * 40, y as u8 * 80, 7]));
+        let t = to_tensor(&img, &Device::Cpu)?;
+        assert_eq!(t.dims(), &[1, 3, 3, 5]);
+        // channel 0 at (y=0, x=2) is 80
+        let v: f32 = t.get(0)?.get(0)?.get(0)?.get(2)?.to_scalar()?;
+        assert_eq!(v, 80.0);
+        assert_eq!(to_image(&t)?, img);
+        Ok(())
+    }
+}

@@ -1,0 +1,314 @@
+//! One style transfer run, advanced one optimizer iteration at a time, so that whoever drives it
+//! (the CLI loop, the studio's worker) can report progress, pause, steer or stop between iterations.
+
+use super::adam::{Adam, AdamConfig};
+use super::lbfgs::{Lbfgs, LbfgsConfig, Stall};
+use super::loss::{LossBreakdown, Targets};
+use super::pixels;
+use super::vgg::Vgg;
+use crate::error::{Error, Result};
+use crate::image_io::resize_longest;
+use crate::settings::{InitKind, LossWeights, OptimizerKind, Settings};
+use candle_core::{DType, Tensor, Var};
+use image::RgbImage;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+use std::sync::Arc;
+
+/// What one iteration did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepReport {
+    /// Iterations done so far (1 after the first).
+    pub iteration: u32,
+    /// Loss+gradient evaluations so far, line searches included.
+    pub evaluations: u32,
+    /// Losses at the image after this iteration (L-BFGS) or at the image it stepped from (Adam).
+    pub losses: LossBreakdown,
+    /// The optimizer found nothing more to do.
+    pub converged: bool,
+}
+
+enum Optimizer {
+    Lbfgs(Lbfgs),
+    Adam { adam: Adam, x: Tensor },
+}
+
+pub struct Transfer {
+    vgg: Arc<Vgg>,
+    weights: LossWeights,
+    targets: Targets,
+    /// `[1,3,H,W]`; the optimizers work on the flattened image.
+    shape: (usize, usize, usize, usize),
+    optimizer: Optimizer,
+    iteration: u32,
+    evaluations: u32,
+    last_losses: Option<LossBreakdown>,
+    /// The newest image whose loss was finite: what survives a NaN.
+    last_good: Tensor,
+}
+
+/// The content image at the run's size: longest side `size`, the other floored.
+pub fn prepare_content(content: &RgbImage, size: u32) -> RgbImage {
+    resize_longest(content, size)
+}
+
+impl Transfer {
+    /// Sets up a run: resizes the images, computes the targets, places the starting image.
+    /// `styles` pairs each style image with its blend weight.
+    pub fn new(
+        vgg: Arc<Vgg>,
+        settings: &Settings,
+        content: &RgbImage,
+        styles: &[(&RgbImage, f32)],
+    ) -> Result<Self> {
+        settings.validate().map_err(Error::Settings)?;
+        for l in settings
+            .weights
+            .content_layers
+            .iter()
+            .chain(settings.weights.style_layers.iter().map(|l| &l.layer))
+        {
+            vgg.check_layer(l)?;
+        }
+        let device = vgg.device().clone();
+        let content = prepare_content(content, settings.size);
+        let (w, h) = content.dimensions();
+        let content_px = pixels::to_tensor(&content, &device)?;
+        let style_size = ((f64::from(settings.size) * f64::from(settings.style_scale)).ceil()
+            as u32)
+            .clamp(16, 8192);
+        let mut style_px = Vec::with_capacity(styles.len());
+        for (img, weight) in styles {
+            let s = resize_longest(img, style_size);
+            style_px.push((pixels::to_tensor(&s, &device)?, f64::from(*weight)));
+        }
+        let x0 = match settings.init {
+            InitKind::Content => content_px.clone(),
+            InitKind::Style => {
+                let first = styles.first().ok_or_else(|| {
+                    Error::Settings("init from style needs a style image".into())
+                })?;
+                let s = image::imageops::resize(
+                    first.0,
+                    w,
+                    h,
+                    image::imageops::FilterType::Triangle,
+                );
+                pixels::to_tensor(&s, &device)?
+            }
+            InitKind::Noise => noise(settings.seed, h as usize, w as usize, &device)?,
+        };
+        let mut targets = Targets::new(content_px, style_px)?;
+        targets.ensure(&vgg, &settings.weights)?;
+        let flat = x0.flatten_all()?;
+        let optimizer = match settings.optimizer {
+            OptimizerKind::Lbfgs => Optimizer::Lbfgs(Lbfgs::new(
+                flat,
+                LbfgsConfig {
+                    history: settings.lbfgs_history,
+                    ..LbfgsConfig::default()
+                },
+            )),
+            OptimizerKind::Adam => Optimizer::Adam {
+                adam: Adam::new(AdamConfig::new(f64::from(settings.learning_rate))),
+                x: flat,
+            },
+        };
+        Ok(Self {
+            vgg,
+            weights: settings.weights.clone(),
+            targets,
+            shape: (1, 3, h as usize, w as usize),
+            optimizer,
+            iteration: 0,
+            evaluations: 0,
+            last_losses: None,
+            last_good: x0,
+        })
+    }
+
+    pub fn width(&self) -> u32 {
+        self.shape.3 as u32
+    }
+
+    pub fn height(&self) -> u32 {
+        self.shape.2 as u32
+    }
+
+    pub fn iteration(&self) -> u32 {
+        self.iteration
+    }
+
+    pub fn evaluations(&self) -> u32 {
+        self.evaluations
+    }
+
+    pub fn weights(&self) -> &LossWeights {
+        &self.weights
+    }
+
+    /// Changes the objective from the next iteration on. L-BFGS forgets its curvature history,
+    /// which described the old objective.
+    pub fn set_weights(&mut self, weights: LossWeights) -> Result<()> {
+        for l in weights
+            .content_layers
+            .iter()
+            .chain(weights.style_layers.iter().map(|l| &l.layer))
+        {
+            self.vgg.check_layer(l)?;
+        }
+        self.targets.ensure(&self.vgg, &weights)?;
+        self.weights = weights;
+        self.last_losses = None;
+        if let Optimizer::Lbfgs(l) = &mut self.optimizer {
+            l.reset();
+        }
+        Ok(())
+    }
+
+    /// Loss and gradient at a flat image. A non-finite loss reads as +∞ so the line search
+    /// backs off instead of stepping into it.
+    fn evaluate(
+        vgg: &Vgg,
+        targets: &Targets,
+        weights: &LossWeights,
+        shape: (usize, usize, usize, usize),
+        flat: &Tensor,
+    ) -> Result<(LossBreakdown, Tensor)> {
+        let var = Var::from_tensor(&flat.reshape(shape)?)?;
+        let terms = targets.losses(vgg, var.as_tensor(), weights)?;
+        let total = terms.total()?;
+        let grads = total.backward()?;
+        let breakdown = terms.breakdown()?;
+        let grad = match grads.get(var.as_tensor()) {
+            Some(g) => g.flatten_all()?,
+            None => flat.zeros_like()?,
+        };
+        Ok((breakdown, grad))
+    }
+
+    /// Runs one optimizer iteration.
+    pub fn step(&mut self) -> Result<StepReport> {
+        let (vgg, targets, weights, shape) = (&*self.vgg, &self.targets, &self.weights, self.shape);
+        let mut last: Option<LossBreakdown> = None;
+        let mut evals = 0u32;
+        let mut failure: Option<Error> = None;
+        let mut objective = |x: &Tensor| -> candle_core::Result<(f64, Tensor)> {
+            evals += 1;
+            match Self::evaluate(vgg, targets, weights, shape, x) {
+                Ok((b, g)) => {
+                    last = Some(b);
+                    if b.is_finite() {
+                        Ok((b.total, g))
+                    } else {
+                        Ok((f64::INFINITY, g.zeros_like()?))
+                    }
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    failure = Some(e);
+                    Err(candle_core::Error::Msg(msg))
+                }
+            }
+        };
+        let (losses, converged, image) = match &mut self.optimizer {
+            Optimizer::Lbfgs(opt) => {
+                let outcome = opt.iterate(&mut objective);
+                let outcome = match (outcome, failure.take()) {
+                    (_, Some(e)) => return Err(e),
+                    (r, None) => r?,
+                };
+                let converged = matches!(outcome, Err(Stall::Converged));
+                let loss = opt.loss().unwrap_or(f64::NAN);
+                // The line search's accepted point is the one whose breakdown we need.
+                let b = if last.map(|b| b.total) == Some(loss) {
+                    last
+                } else {
+                    None
+                };
+                let b = match b {
+                    Some(b) => b,
+                    None => self_losses(vgg, targets, weights, shape, opt.x())?,
+                };
+                (b, converged, opt.x().clone())
+            }
+            Optimizer::Adam { adam, x } => {
+                let r = objective(x);
+                if let Some(e) = failure.take() {
+                    return Err(e);
+                }
+                let (loss, grad) = r?;
+                let b = last.unwrap_or_default();
+                if !loss.is_finite() {
+                    self.evaluations += evals;
+                    return Err(Error::NotFinite {
+                        iteration: self.iteration + 1,
+                    });
+                }
+                let nx = adam.step(x, &grad)?;
+                *x = nx;
+                (b, false, x.clone())
+            }
+        };
+        self.evaluations += evals;
+        self.iteration += 1;
+        if !losses.is_finite() || !all_finite(&image)? {
+            return Err(Error::NotFinite {
+                iteration: self.iteration,
+            });
+        }
+        self.last_good = image.reshape(self.shape)?;
+        self.last_losses = Some(losses);
+        Ok(StepReport {
+            iteration: self.iteration,
+            evaluations: self.evaluations,
+            losses,
+            converged,
+        })
+    }
+
+    /// Losses at the current image, without a gradient.
+    pub fn current_losses(&self) -> Result<LossBreakdown> {
+        let terms = self
+            .targets
+            .losses(&self.vgg, &self.last_good.detach(), &self.weights)?;
+        terms.breakdown()
+    }
+
+    /// The newest good image as 8-bit RGB (clamped to 0..255).
+    pub fn image(&self) -> Result<RgbImage> {
+        pixels::to_image(&self.last_good)
+    }
+
+    /// The newest good image as a pixel tensor.
+    pub fn image_tensor(&self) -> &Tensor {
+        &self.last_good
+    }
+}
+
+fn self_losses(
+    vgg: &Vgg,
+    targets: &Targets,
+    weights: &LossWeights,
+    shape: (usize, usize, usize, usize),
+    flat: &Tensor,
+) -> Result<LossBreakdown> {
+    targets
+        .losses(vgg, &flat.reshape(shape)?.detach(), weights)?
+        .breakdown()
+}
+
+fn all_finite(t: &Tensor) -> Result<bool> {
+    let s = t.sum_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+    Ok(s.is_finite())
+}
+
+/// Seeded noise around mid grey: the same seed gives the same start on every run.
+fn noise(seed: u64, h: usize, w: usize, device: &candle_core::Device) -> Result<Tensor> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let normal = Normal::new(127.5f32, 32.0).map_err(|e| Error::Settings(e.to_string()))?;
+    let v: Vec<f32> = (0..3 * h * w)
+        .map(|_| normal.sample(&mut rng).clamp(0.0, 255.0))
+        .collect();
+    Ok(Tensor::from_vec(v, (1, 3, h, w), device)?)
+}

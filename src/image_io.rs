@@ -1,0 +1,229 @@
+//! Reading pictures people actually have (EXIF-rotated phone photos, 16-bit, grayscale, CMYK,
+//! transparent PNGs) and writing results that never leave a half-written file behind.
+
+use crate::settings::Settings;
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage, RgbaImage};
+use std::io::{BufReader, Cursor, Write};
+use std::path::{Path, PathBuf};
+
+/// Largest side we decode; beyond this a header is more likely hostile than a photo.
+pub const MAX_SIDE: u32 = 16_384;
+/// Largest pixel count we decode (about 1 GB of 8-bit RGBA while decoding).
+pub const MAX_PIXELS: u64 = 256 * 1024 * 1024;
+/// The PNG iTXt keyword under which a result stores its settings.
+pub const SETTINGS_KEYWORD: &str = "atelier:settings";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("could not read {path}: {source}. Check that the file exists and is readable")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} is empty (0 bytes): choose a real image file")]
+    Empty { what: String },
+    #[error("{what} is not an image Atelier can read (supported: PNG, JPEG, WebP, BMP, GIF, TIFF)")]
+    UnknownFormat { what: String },
+    #[error("{what} is {width}×{height} pixels, larger than Atelier accepts ({MAX_SIDE} px per side, {} megapixels): scale it down first", MAX_PIXELS / 1_000_000)]
+    TooLarge {
+        what: String,
+        width: u32,
+        height: u32,
+    },
+    #[error("{what} could not be decoded ({message}); the file may be truncated or corrupt: re-export or re-download it")]
+    Decode { what: String, message: String },
+    #[error("could not write {path}: {message}. Choose another folder or free some disk space; nothing was overwritten")]
+    Write { path: PathBuf, message: String },
+    #[error("{path} is not a PNG with Atelier settings: {message}")]
+    Metadata { path: PathBuf, message: String },
+}
+
+/// Loads an image file as 8-bit RGB, upright, with transparency flattened onto white.
+pub fn load_image(path: &Path) -> Result<RgbImage, ImageError> {
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    decode(&bytes, &path.display().to_string())
+}
+
+/// Loads an image from memory (drag and drop from a browser gives bytes, not a path).
+pub fn load_image_bytes(bytes: &[u8]) -> Result<RgbImage, ImageError> {
+    decode(bytes, "the dropped image")
+}
+
+fn decode(bytes: &[u8], what: &str) -> Result<RgbImage, ImageError> {
+    let what = what.to_string();
+    if bytes.is_empty() {
+        return Err(ImageError::Empty { what });
+    }
+    let reader = ImageReader::new(BufReader::new(Cursor::new(bytes)))
+        .with_guessed_format()
+        .map_err(|e| ImageError::Decode {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+    if reader.format().is_none() {
+        return Err(ImageError::UnknownFormat { what });
+    }
+    let decode_err = |e: image::ImageError| match e {
+        image::ImageError::Unsupported(_) => ImageError::UnknownFormat { what: what.clone() },
+        e => ImageError::Decode {
+            what: what.clone(),
+            message: e.to_string(),
+        },
+    };
+    let mut decoder = reader.into_decoder().map_err(decode_err)?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(ImageError::Decode {
+            what,
+            message: "the image has no pixels".into(),
+        });
+    }
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS
+    {
+        return Err(ImageError::TooLarge {
+            what,
+            width,
+            height,
+        });
+    }
+    let orientation = decoder.orientation().ok();
+    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_err)?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    Ok(flatten(img))
+}
+
+/// Converts any colour type to RGB8; transparent areas become white, as an artist would expect.
+fn flatten(img: DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.to_rgb8();
+    }
+    let rgba: RgbaImage = img.to_rgba8();
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y).0;
+        let a = u32::from(p[3]);
+        let mix = |c: u8| ((u32::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
+        image::Rgb([mix(p[0]), mix(p[1]), mix(p[2])])
+    })
+}
+
+/// Scales so the longest side is `longest` (the other side floored, at least 1), bilinear.
+/// An image already at that size is returned untouched so exact inputs stay exact.
+pub fn resize_longest(img: &RgbImage, longest: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    if w.max(h) == longest {
+        return img.clone();
+    }
+    let (nw, nh) = scaled_dims(w, h, longest);
+    image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle)
+}
+
+/// The size [`resize_longest`] produces.
+pub fn scaled_dims(w: u32, h: u32, longest: u32) -> (u32, u32) {
+    let s = f64::from(longest) / f64::from(w.max(h));
+    if w >= h {
+        (longest, ((f64::from(h) * s) as u32).max(1))
+    } else {
+        (((f64::from(w) * s) as u32).max(1), longest)
+    }
+}
+
+/// Writes a PNG atomically (temporary file in the same folder, then rename), with the run's
+/// settings as an iTXt chunk so the result can be reproduced or reopened.
+pub fn save_png(path: &Path, img: &RgbImage, settings: Option<&Settings>) -> Result<(), ImageError> {
+    let write_err = |message: String| ImageError::Write {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut buf = Vec::with_capacity(img.as_raw().len() / 2 + 1024);
+    {
+        let mut enc = png::Encoder::new(&mut buf, img.width(), img.height());
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        if let Some(s) = settings {
+            let json = serde_json::to_string(s).map_err(|e| write_err(e.to_string()))?;
+            enc.add_itxt_chunk(SETTINGS_KEYWORD.to_string(), json)
+                .map_err(|e| write_err(e.to_string()))?;
+        }
+        let mut w = enc.write_header().map_err(|e| write_err(e.to_string()))?;
+        w.write_image_data(img.as_raw())
+            .map_err(|e| write_err(e.to_string()))?;
+        w.finish().map_err(|e| write_err(e.to_string()))?;
+    }
+    write_atomic(path, &buf)
+}
+
+/// Writes bytes to `path` through a temporary sibling and a rename, so a crash, a full disk or a
+/// permission problem never leaves a truncated file where a good one was.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
+    let write_err = |message: String| ImageError::Write {
+        path: path.to_path_buf(),
+        message,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if path.is_dir() {
+        return Err(write_err("that path is a folder, not a file name".into()));
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| write_err("the path has no file name".into()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(write_err(e.to_string()));
+    }
+    Ok(())
+}
+
+/// Reads the settings an Atelier PNG carries; `Ok(None)` for a PNG without them.
+pub fn read_png_settings(path: &Path) -> Result<Option<Settings>, ImageError> {
+    let meta_err = |message: String| ImageError::Metadata {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|source| ImageError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let decoder = png::Decoder::new(BufReader::new(file));
+    let reader = decoder.read_info().map_err(|e| meta_err(e.to_string()))?;
+    let info = reader.info();
+    let text = info
+        .utf8_text
+        .iter()
+        .find(|c| c.keyword == SETTINGS_KEYWORD)
+        .map(|c| c.get_text())
+        .transpose()
+        .map_err(|e| meta_err(e.to_string()))?
+        .or_else(|| {
+            info.uncompressed_latin1_text
+                .iter()
+                .find(|c| c.keyword == SETTINGS_KEYWORD)
+                .map(|c| c.text.clone())
+        });
+    match text {
+        None => Ok(None),
+        Some(t) => serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| meta_err(format!("the settings chunk is not valid: {e}"))),
+    }
+}

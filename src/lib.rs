@@ -1,0 +1,11 @@
+//! Atelier: neural style transfer with a live studio, a headless CLI, one native binary.
+
+pub mod device;
+pub mod engine;
+pub mod error;
+pub mod image_io;
+pub mod settings;
+pub mod weights;
+
+pub use error::{Error, Result};
+pub use settings::Settings;

@@ -1,0 +1,71 @@
+//! The `atelier` binary: the studio by default, the engine headless with a subcommand.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "atelier", version, about = "Neural style transfer studio and CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Open the studio window (the default)
+    Studio {
+        /// VGG weights file to use
+        #[arg(long)]
+        weights: Option<PathBuf>,
+    },
+    /// Stylize an image headlessly
+    Render(cli::args::RenderArgs),
+    /// Print the weighted losses at the start (image = content), per layer
+    Losses {
+        #[command(flatten)]
+        args: cli::args::LossArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure forward, forward+backward and a full optimizer iteration (JSON)
+    Bench(cli::bench::BenchArgs),
+    /// Download, list or verify VGG weights
+    #[command(subcommand)]
+    Weights(cli::weights_cmd::WeightsCmd),
+}
+
+/// Where the bundled samples live: `$ATELIER_ASSETS`, next to the binary, or the source tree.
+pub fn assets_dir() -> Option<PathBuf> {
+    let mut c = Vec::new();
+    if let Some(p) = std::env::var_os("ATELIER_ASSETS") {
+        c.push(PathBuf::from(p));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(d) = exe.parent() {
+            c.push(d.join("assets"));
+        }
+    }
+    c.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets"));
+    c.into_iter().find(|p| p.join("samples").is_dir())
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => cli::studio(None),
+        Some(Command::Studio { weights }) => cli::studio(weights),
+        Some(Command::Render(a)) => cli::render::render(&a),
+        Some(Command::Losses { args, json }) => cli::render::losses(&args, json),
+        Some(Command::Bench(a)) => cli::bench::bench(&a),
+        Some(Command::Weights(c)) => cli::weights_cmd::run(&c),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

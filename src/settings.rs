@@ -1,0 +1,193 @@
+//! The one description of a run. The studio edits it, the CLI parses into it, presets and PNG
+//! metadata store it, so a result can always be reproduced from the file it was saved in.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Which optimizer drives the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// L-BFGS with a strong-Wolfe line search: best quality per evaluation.
+    #[default]
+    Lbfgs,
+    /// Adam: cheaper iterations, steadier live preview.
+    Adam,
+}
+
+/// Where the optimized image starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InitKind {
+    #[default]
+    Content,
+    Style,
+    /// Seeded Gaussian noise around mid grey.
+    Noise,
+}
+
+/// Requested compute device; `Auto` prefers a GPU and falls back to the CPU explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+/// How pixels are fed to the network; depends on how the weights were trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preprocess {
+    /// BGR, 0..255, minus the ImageNet mean (Caffe/Keras VGG).
+    Caffe,
+    /// RGB, 0..1, ImageNet mean/std (torchvision).
+    Torch,
+}
+
+/// A style layer and the weight of its term.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerWeight {
+    pub layer: String,
+    pub weight: f32,
+}
+
+impl LayerWeight {
+    pub fn new(layer: impl Into<String>, weight: f32) -> Self {
+        Self {
+            layer: layer.into(),
+            weight,
+        }
+    }
+}
+
+/// The loss weights that may change while a run is going (the artist steers live).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossWeights {
+    /// alpha
+    pub content_weight: f32,
+    /// beta
+    pub style_weight: f32,
+    pub tv_weight: f32,
+    pub content_layers: Vec<String>,
+    pub style_layers: Vec<LayerWeight>,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        Self {
+            content_weight: 5.0,
+            style_weight: 100.0,
+            tv_weight: 1e-5,
+            content_layers: vec!["relu4_2".into()],
+            style_layers: ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+                .into_iter()
+                .map(|l| LayerWeight::new(l, 1.0))
+                .collect(),
+        }
+    }
+}
+
+/// Everything that defines a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub content: Option<PathBuf>,
+    pub style: Option<PathBuf>,
+    /// Longest side of the output in pixels.
+    pub size: u32,
+    pub iterations: u32,
+    pub optimizer: OptimizerKind,
+    /// Adam learning rate in 0..255 pixel units.
+    pub learning_rate: f32,
+    /// L-BFGS history length.
+    pub lbfgs_history: usize,
+    #[serde(flatten)]
+    pub weights: LossWeights,
+    pub init: InitKind,
+    pub seed: u64,
+    pub device: DeviceChoice,
+    /// Worker threads for CPU compute; 0 means "all cores".
+    pub threads: usize,
+    /// Explicit weights file; otherwise the usual search path.
+    pub weights_path: Option<PathBuf>,
+    /// Overrides the weight file's own `preprocess` metadata.
+    pub preprocess: Option<Preprocess>,
+    /// Style image's longest side relative to the output's.
+    pub style_scale: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            content: None,
+            style: None,
+            size: 512,
+            iterations: 300,
+            optimizer: OptimizerKind::Lbfgs,
+            learning_rate: 10.0,
+            lbfgs_history: 100,
+            weights: LossWeights::default(),
+            init: InitKind::Content,
+            seed: 0,
+            device: DeviceChoice::Auto,
+            threads: 0,
+            weights_path: None,
+            preprocess: None,
+            style_scale: 1.0,
+        }
+    }
+}
+
+impl Settings {
+    /// Checks what a user can get wrong, with a message that says how to fix it.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.size < 16 {
+            return Err(format!(
+                "size {} is too small: use at least 16 pixels on the longest side",
+                self.size
+            ));
+        }
+        if self.size > 8192 {
+            return Err(format!(
+                "size {} is too large: use at most 8192 pixels on the longest side",
+                self.size
+            ));
+        }
+        let w = &self.weights;
+        for (name, v) in [
+            ("content weight", w.content_weight),
+            ("style weight", w.style_weight),
+            ("TV weight", w.tv_weight),
+            ("learning rate", self.learning_rate),
+            ("style scale", self.style_scale),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("{name} must be a finite number ≥ 0, got {v}"));
+            }
+        }
+        if self.learning_rate == 0.0 && self.optimizer == OptimizerKind::Adam {
+            return Err("learning rate must be > 0 for Adam".into());
+        }
+        if self.style_scale == 0.0 {
+            return Err("style scale must be > 0".into());
+        }
+        for lw in &w.style_layers {
+            if !lw.weight.is_finite() || lw.weight < 0.0 {
+                return Err(format!(
+                    "style layer {} weight must be a finite number ≥ 0, got {}",
+                    lw.layer, lw.weight
+                ));
+            }
+        }
+        if w.content_layers.is_empty() && w.style_layers.is_empty() {
+            return Err("select at least one content or style layer".into());
+        }
+        if self.lbfgs_history == 0 {
+            return Err("L-BFGS history must be at least 1".into());
+        }
+        Ok(())
+    }
+}

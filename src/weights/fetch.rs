@@ -1,0 +1,623 @@
+//! Getting a features-only file: from the hub (`fetch`) or from a full local file
+//! (`convert_local`). Both run the same pipeline over a [`RangeSource`]:
+//!
+//! 1. probe the first 8 bytes (learns size + ETag),
+//! 2. fetch the JSON header, check it describes a VGG,
+//! 3. fetch only the `features.*` byte ranges (adjacent ones coalesced),
+//! 4. write an F32 features-only file to a temp file, fsync, verify, rename into place.
+//!
+//! Steps 1–3 append to `<dest>.part`, which holds the header followed by the planned ranges
+//! back to back; `<dest>.part.json` records the source, its ETag and size. A rerun with the
+//! same ETag continues at the `.part` length; anything else starts over.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::error::WeightsError;
+use super::hub::{manual_hint, HttpSource, HubConfig};
+use super::inspect::{inspect, json_len, parse_header, vgg_layout, VggLayout};
+use super::model::{default_path, Model};
+use super::write::write_features;
+use crate::engine::arch::Arch;
+
+type Result<T> = std::result::Result<T, WeightsError>;
+
+/// Ranges closer than this are fetched as one request (the gap is downloaded and skipped):
+/// a round trip costs more than a few KB.
+const COALESCE_GAP: u64 = 64 * 1024;
+
+/// Reported after every received chunk; the CLI/studio throttle drawing themselves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FetchProgress {
+    /// Bytes of the plan present locally (resumed bytes included).
+    pub downloaded: u64,
+    /// Bytes the plan needs in total (header + features ranges).
+    pub total: u64,
+    /// Average over this call (resumed bytes excluded).
+    pub bytes_per_second: f64,
+    pub eta_seconds: Option<f64>,
+}
+
+/// What the first request of a source tells: enough to decide whether a `.part` is still valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Probe {
+    pub total: u64,
+    pub validator: Option<String>,
+    /// Commit the hub resolved the revision to, if it said.
+    pub revision: Option<String>,
+    /// The first `min(8, total)` bytes.
+    pub prefix: Vec<u8>,
+}
+
+pub(crate) type Sink<'a> = &'a mut dyn FnMut(&[u8]) -> Result<()>;
+
+/// Something to read byte ranges of a safetensors file from.
+pub(crate) trait RangeSource {
+    /// URL or path, for messages.
+    fn describe(&self) -> String;
+    fn probe(&mut self) -> Result<Probe>;
+    /// Streams `[start, start + len)` into `sink`; `SourceChanged` if it no longer matches the probe.
+    fn read_range(&mut self, start: u64, len: u64, sink: Sink) -> Result<()>;
+}
+
+/// Downloads the features of `model` into `out` (default: [`default_path`]) and returns the path.
+///
+/// Returns at once, without network, if `out` already holds a valid file of that architecture
+/// (delete it to download again). Interrupted or cancelled runs resume on the next call.
+pub fn fetch(
+    model: Model,
+    cfg: &HubConfig,
+    out: Option<&Path>,
+    progress: &mut dyn FnMut(&FetchProgress),
+    cancel: &AtomicBool,
+) -> Result<PathBuf> {
+    let dest = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_path(model, cfg));
+    if inspect(&dest).is_ok_and(|info| info.arch == model.arch()) {
+        return Ok(dest);
+    }
+    if cfg.offline {
+        return Err(WeightsError::Offline {
+            path: dest,
+            manual: manual_hint(model, cfg),
+        });
+    }
+    let mut source = HttpSource::new(model, cfg);
+    let revision = cfg.revision.clone();
+    let job = Job {
+        dest,
+        expected: Some(model.arch()),
+        label: Box::new(move |p: &Probe| {
+            let id = p.revision.clone().or_else(|| {
+                p.validator
+                    .as_ref()
+                    .map(|v| v.trim_start_matches("W/").trim_matches('"').to_string())
+            });
+            format!("{}@{}", model.repo(), id.unwrap_or(revision.clone()))
+        }),
+        retries: cfg.retries,
+    };
+    run(&mut source, &job, progress, cancel)
+}
+
+/// The offline route: turns a full `model.safetensors` (VGG16 or VGG19, F32/F16/BF16) into the
+/// features-only F32 file at `out`, through the same pipeline as `fetch`.
+/// `source` becomes the `source` metadata (default `file:<name>`).
+pub fn convert_local(
+    model_file: &Path,
+    out: &Path,
+    source: Option<&str>,
+    progress: &mut dyn FnMut(&FetchProgress),
+    cancel: &AtomicBool,
+) -> Result<PathBuf> {
+    let mut src = FileSource::open(model_file)?;
+    let label = source.map(str::to_string).unwrap_or_else(|| {
+        let name = model_file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("file:{name}")
+    });
+    let job = Job {
+        dest: out.to_path_buf(),
+        expected: None,
+        label: Box::new(move |_| label.clone()),
+        retries: 0,
+    };
+    run(&mut src, &job, progress, cancel)
+}
+
+/// `.part` and its sidecar for a destination.
+pub fn partial_paths(dest: &Path) -> (PathBuf, PathBuf) {
+    let with = |suffix: &str| {
+        let mut s = dest.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    (with(".part"), with(".part.json"))
+}
+
+pub(crate) struct Job<'a> {
+    dest: PathBuf,
+    expected: Option<Arch>,
+    /// Computes the `source` metadata once the probe is known.
+    label: Box<dyn Fn(&Probe) -> String + 'a>,
+    retries: u32,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Debug)]
+struct Sidecar {
+    version: u32,
+    source: String,
+    validator: String,
+    total_size: u64,
+    header_len: u64,
+}
+
+/// Byte ranges to fetch (absolute in the source) and where each lands in the `.part`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    pub header_len: u64,
+    /// `(source start, source end, part offset)`, sorted.
+    pub spans: Vec<(u64, u64, u64)>,
+    /// Final `.part` length.
+    pub total: u64,
+}
+
+impl Plan {
+    pub(crate) fn new(header_len: u64, layout: &VggLayout) -> Self {
+        let mut ranges: Vec<(u64, u64)> = layout
+            .features
+            .iter()
+            .map(|(_, t)| (header_len + t.begin, header_len + t.end))
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (s, e) in ranges {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 + COALESCE_GAP => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        let mut offset = header_len;
+        let spans = merged
+            .into_iter()
+            .map(|(s, e)| {
+                let span = (s, e, offset);
+                offset += e - s;
+                span
+            })
+            .collect();
+        Plan {
+            header_len,
+            spans,
+            total: offset,
+        }
+    }
+
+    /// Where source byte `abs` sits in the `.part`.
+    pub(crate) fn part_offset(&self, abs: u64) -> Option<u64> {
+        if abs < self.header_len {
+            return Some(abs);
+        }
+        self.spans
+            .iter()
+            .find(|(s, e, _)| (*s..*e).contains(&abs))
+            .map(|(s, _, p)| p + (abs - s))
+    }
+}
+
+fn run(
+    source: &mut dyn RangeSource,
+    job: &Job,
+    progress: &mut dyn FnMut(&FetchProgress),
+    cancel: &AtomicBool,
+) -> Result<PathBuf> {
+    let (part, sidecar) = partial_paths(&job.dest);
+    let mut restarted = false;
+    loop {
+        match run_once(source, job, progress, cancel) {
+            Err(e @ WeightsError::SourceChanged { .. }) => {
+                discard(&part, &sidecar);
+                if restarted {
+                    return Err(e);
+                }
+                restarted = true;
+            }
+            // Data or header problems would repeat from the same bytes: start clean next time.
+            Err(
+                e @ (WeightsError::NotSafetensors { .. }
+                | WeightsError::NotVgg { .. }
+                | WeightsError::Truncated { .. }
+                | WeightsError::MissingTensor { .. }
+                | WeightsError::WrongShape { .. }
+                | WeightsError::WrongDtype { .. }
+                | WeightsError::BadMetadata { .. }
+                | WeightsError::NonFinite { .. }
+                | WeightsError::BadResponse { .. }),
+            ) => {
+                discard(&part, &sidecar);
+                return Err(e);
+            }
+            other => return other,
+        }
+    }
+}
+
+fn discard(part: &Path, sidecar: &Path) {
+    // Best effort: a leftover is re-validated (and replaced) by the next run anyway.
+    let _ = fs::remove_file(part);
+    let _ = fs::remove_file(sidecar);
+}
+
+fn run_once(
+    source: &mut dyn RangeSource,
+    job: &Job,
+    progress: &mut dyn FnMut(&FetchProgress),
+    cancel: &AtomicBool,
+) -> Result<PathBuf> {
+    let (part_path, sidecar_path) = partial_paths(&job.dest);
+    if cancel.load(Ordering::Relaxed) {
+        return Err(WeightsError::Cancelled { part: part_path });
+    }
+    let desc = source.describe();
+    let probe = source.probe()?;
+    let n = json_len(&desc, &probe.prefix, probe.total)?;
+    let header_len = 8 + n;
+    let want = Sidecar {
+        version: 1,
+        source: desc.clone(),
+        validator: probe.validator.clone().unwrap_or_default(),
+        total_size: probe.total,
+        header_len,
+    };
+    if let Some(dir) = job.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| WeightsError::io("create the folder", dir, e))?;
+    }
+    let done = resumable_len(&part_path, &sidecar_path, &want, &probe.prefix);
+    let done = match done {
+        Some(len) => len,
+        None => {
+            let json = serde_json::to_vec(&want).unwrap_or_default();
+            fs::write(&sidecar_path, json)
+                .map_err(|e| WeightsError::io("write", &sidecar_path, e))?;
+            fs::write(&part_path, &probe.prefix)
+                .map_err(|e| WeightsError::io("write", &part_path, e))?;
+            probe.prefix.len() as u64
+        }
+    };
+    let file = OpenOptions::new()
+        .append(true)
+        .open(&part_path)
+        .map_err(|e| WeightsError::io("open", &part_path, e))?;
+    let mut t = Transfer {
+        out: BufWriter::with_capacity(1 << 20, file),
+        part_path: part_path.clone(),
+        done,
+        total: header_len,
+        started: Instant::now(),
+        session_bytes: 0,
+        progress,
+        cancel,
+        retries_left: job.retries,
+    };
+
+    // Header: in the .part at its own offsets.
+    t.fetch_span(source, 0, header_len, 0)?;
+    let json = read_part(&part_path, 8, n)?;
+    let header = parse_header(&desc, &json, probe.total)?;
+    let layout = vgg_layout(&desc, &header)?;
+    if let Some(expected) = job.expected.filter(|a| *a != layout.arch) {
+        return Err(WeightsError::NotVgg {
+            file: desc,
+            reason: format!(
+                "{expected} was requested but the file holds {}",
+                layout.arch
+            ),
+        });
+    }
+    let plan = Plan::new(header_len, &layout);
+    if t.done > plan.total {
+        return Err(WeightsError::SourceChanged {
+            url: desc,
+            detail: "the partial data is longer than the file's features".into(),
+        });
+    }
+    t.total = plan.total;
+    t.report();
+    for &(s, e, p) in &plan.spans {
+        t.fetch_span(source, s, e, p)?;
+    }
+    t.finish()?;
+
+    let preprocess = layout
+        .preprocess
+        .clone()
+        .unwrap_or_else(|| "torch".to_string());
+    let label = (job.label)(&probe);
+    write_features(
+        &part_path,
+        &plan,
+        &layout,
+        &preprocess,
+        &label,
+        &desc,
+        &job.dest,
+    )?;
+    discard(&part_path, &sidecar_path);
+    Ok(job.dest.clone())
+}
+
+/// Length of a `.part` that can be continued, if any.
+fn resumable_len(part: &Path, sidecar: &Path, want: &Sidecar, prefix: &[u8]) -> Option<u64> {
+    if want.validator.is_empty() {
+        return None; // without an ETag we cannot tell whether the old bytes still belong
+    }
+    let have: Sidecar = serde_json::from_slice(&fs::read(sidecar).ok()?).ok()?;
+    if have != *want {
+        return None;
+    }
+    let mut f = File::open(part).ok()?;
+    let mut head = vec![0u8; prefix.len()];
+    f.read_exact(&mut head).ok()?;
+    (head == prefix).then(|| f.metadata().ok().map(|m| m.len()))?
+}
+
+fn read_part(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
+    let mut f = File::open(path).map_err(|e| WeightsError::io("open", path, e))?;
+    f.seek(SeekFrom::Start(offset))
+        .map_err(|e| WeightsError::io("read", path, e))?;
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact(&mut buf)
+        .map_err(|e| WeightsError::io("read", path, e))?;
+    Ok(buf)
+}
+
+/// Appends received bytes to the `.part`, reports progress, honours cancel and retries.
+struct Transfer<'a> {
+    out: BufWriter<File>,
+    part_path: PathBuf,
+    done: u64,
+    total: u64,
+    started: Instant,
+    session_bytes: u64,
+    progress: &'a mut dyn FnMut(&FetchProgress),
+    cancel: &'a AtomicBool,
+    retries_left: u32,
+}
+
+impl Transfer<'_> {
+    fn cancelled(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(WeightsError::Cancelled {
+                part: self.part_path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn report(&mut self) {
+        let secs = self.started.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 {
+            self.session_bytes as f64 / secs
+        } else {
+            0.0
+        };
+        let left = self.total.saturating_sub(self.done);
+        let eta = if left == 0 {
+            Some(0.0)
+        } else if rate > 0.0 {
+            Some(left as f64 / rate)
+        } else {
+            None
+        };
+        (self.progress)(&FetchProgress {
+            downloaded: self.done,
+            total: self.total,
+            bytes_per_second: rate,
+            eta_seconds: eta,
+        });
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.cancelled()?;
+        self.out
+            .write_all(chunk)
+            .map_err(|e| WeightsError::io("write", &self.part_path, e))?;
+        self.done += chunk.len() as u64;
+        self.session_bytes += chunk.len() as u64;
+        self.report();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out
+            .flush()
+            .map_err(|e| WeightsError::io("write", &self.part_path, e))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.flush()?;
+        self.out
+            .get_ref()
+            .sync_data()
+            .map_err(|e| WeightsError::io("sync", &self.part_path, e))
+    }
+
+    /// Makes sure source bytes `[start, end)` are in the `.part` at `part_offset`.
+    fn fetch_span(
+        &mut self,
+        source: &mut dyn RangeSource,
+        start: u64,
+        end: u64,
+        part_offset: u64,
+    ) -> Result<()> {
+        let mut attempt = 0u32;
+        loop {
+            let have = self.done.saturating_sub(part_offset).min(end - start);
+            if have == end - start {
+                return Ok(());
+            }
+            if self.done < part_offset {
+                // Spans are filled in order, so this cannot happen unless the .part shrank.
+                return Err(WeightsError::SourceChanged {
+                    url: source.describe(),
+                    detail: "the partial file is shorter than its own record".into(),
+                });
+            }
+            self.cancelled()?;
+            let result =
+                source.read_range(start + have, end - start - have, &mut |c| self.write(c));
+            self.flush()?;
+            match result {
+                Ok(()) => {}
+                Err(e) if e.is_transient() && self.retries_left > 0 => {
+                    self.retries_left -= 1;
+                    attempt += 1;
+                    self.sleep(Duration::from_millis(250 * u64::from(attempt)))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn sleep(&self, total: Duration) -> Result<()> {
+        let until = Instant::now() + total;
+        while Instant::now() < until {
+            self.cancelled()?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+/// A local file as a range source, so `--from FILE` runs the network code path.
+pub(crate) struct FileSource {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+impl FileSource {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| WeightsError::io("open", path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| WeightsError::io("read the size of", path, e))?
+            .len();
+        Ok(FileSource {
+            path: path.to_path_buf(),
+            file,
+            len,
+        })
+    }
+}
+
+impl RangeSource for FileSource {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn probe(&mut self) -> Result<Probe> {
+        let meta = self
+            .file
+            .metadata()
+            .map_err(|e| WeightsError::io("read the size of", &self.path, e))?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        self.len = meta.len();
+        let mut prefix = vec![0u8; self.len.min(8) as usize];
+        self.file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.file.read_exact(&mut prefix))
+            .map_err(|e| WeightsError::io("read", &self.path, e))?;
+        Ok(Probe {
+            total: self.len,
+            validator: Some(format!("file:{}:{mtime}", self.len)),
+            revision: None,
+            prefix,
+        })
+    }
+
+    fn read_range(&mut self, start: u64, len: u64, sink: Sink) -> Result<()> {
+        if start + len > self.len {
+            return Err(WeightsError::Truncated {
+                file: self.describe(),
+                tensor: None,
+                detail: format!("needed bytes up to {} of {}", start + len, self.len),
+            });
+        }
+        self.file
+            .seek(SeekFrom::Start(start))
+            .map_err(|e| WeightsError::io("read", &self.path, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            self.file
+                .read_exact(&mut buf[..n])
+                .map_err(|e| WeightsError::io("read", &self.path, e))?;
+            sink(&buf[..n])?;
+            left -= n as u64;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::inspect::TensorEntry;
+    use safetensors::Dtype;
+
+    fn layout(ranges: &[(u64, u64)]) -> VggLayout {
+        VggLayout {
+            arch: Arch::Vgg19,
+            features: ranges
+                .iter()
+                .enumerate()
+                .map(|(i, &(b, e))| {
+                    (
+                        format!("t{i}"),
+                        TensorEntry {
+                            dtype: Dtype::F32,
+                            shape: vec![],
+                            begin: b,
+                            end: e,
+                        },
+                    )
+                })
+                .collect(),
+            preprocess: None,
+            dtype: Dtype::F32,
+        }
+    }
+
+    #[test]
+    fn plan_coalesces_near_ranges_and_skips_far_gaps() {
+        let l = layout(&[(100, 200), (0, 100), (1000, 2000), (10_000_000, 10_000_004)]);
+        let plan = Plan::new(16, &l);
+        assert_eq!(
+            plan.spans,
+            vec![(16, 2016, 16), (10_000_016, 10_000_020, 2016)]
+        );
+        assert_eq!(plan.total, 2020);
+        assert_eq!(plan.part_offset(5), Some(5));
+        assert_eq!(plan.part_offset(10_000_017), Some(2017));
+        assert_eq!(plan.part_offset(5_000_000), None);
+    }
+
+    #[test]
+    fn partial_paths_sit_next_to_destination() {
+        let (p, s) = partial_paths(Path::new("/a/features.safetensors"));
+        assert_eq!(p, PathBuf::from("/a/features.safetensors.part"));
+        assert_eq!(s, PathBuf::from("/a/features.safetensors.part.json"));
+    }
+}

@@ -1,0 +1,147 @@
+//! The downloadable models and where their features-only file lives.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::hub::HubConfig;
+use crate::engine::arch::Arch;
+
+/// A VGG the app knows how to download. VGG19 is the default (the classic style-transfer net).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Model {
+    #[default]
+    Vgg19,
+    Vgg16,
+}
+
+impl Model {
+    /// Every known model, default first.
+    pub const ALL: [Model; 2] = [Model::Vgg19, Model::Vgg16];
+
+    /// Hugging Face repo holding torchvision's ImageNet weights (torch preprocessing).
+    pub fn repo(self) -> &'static str {
+        match self {
+            Model::Vgg19 => "timm/vgg19.tv_in1k",
+            Model::Vgg16 => "timm/vgg16.tv_in1k",
+        }
+    }
+
+    /// File inside the repo.
+    pub fn file(self) -> &'static str {
+        "model.safetensors"
+    }
+
+    pub fn arch(self) -> Arch {
+        match self {
+            Model::Vgg19 => Arch::Vgg19,
+            Model::Vgg16 => Arch::Vgg16,
+        }
+    }
+
+    pub fn from_arch(arch: Arch) -> Self {
+        match arch {
+            Arch::Vgg19 => Model::Vgg19,
+            Arch::Vgg16 => Model::Vgg16,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.arch().name()
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Arch::from_name(name).map(Self::from_arch)
+    }
+
+    /// Exact size of the F32 `features.*` data, i.e. roughly what `fetch` downloads.
+    pub fn features_bytes(self) -> u64 {
+        self.arch()
+            .conv_shapes()
+            .iter()
+            .map(|&(_, out, inp)| ((out * inp * 9 + out) * 4) as u64)
+            .sum()
+    }
+
+    /// Approximate size of the full hub file (classifier included), for the manual-download hint.
+    pub fn full_file_bytes(self) -> u64 {
+        match self {
+            Model::Vgg19 => 574_700_000,
+            Model::Vgg16 => 553_400_000,
+        }
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where `fetch` stores a model by default:
+/// `$HF_HOME/atelier/<repo with "/" as "--">/features.safetensors`
+/// (`features@<revision>.safetensors` for a revision other than `main`).
+/// Kept beside the hub's own cache so users find and clear it in the usual place.
+pub fn default_path(model: Model, cfg: &HubConfig) -> PathBuf {
+    let file = if cfg.revision == "main" {
+        "features.safetensors".to_string()
+    } else {
+        let rev: String = cfg
+            .revision
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("features@{rev}.safetensors")
+    };
+    cfg.cache_dir
+        .join("atelier")
+        .join(model.repo().replace('/', "--"))
+        .join(file)
+}
+
+/// One row of `atelier weights list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelStatus {
+    pub model: Model,
+    pub repo: &'static str,
+    pub is_default: bool,
+    /// What `fetch` transfers (features only, F32).
+    pub download_bytes: u64,
+    /// Size of the full hub file, for a manual download.
+    pub full_file_bytes: u64,
+    /// Where `fetch` would put it.
+    pub default_path: PathBuf,
+    /// Valid local files of this architecture, in search order (empty = not present).
+    pub local: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_sizes_match_the_real_networks() {
+        // VGG19 features: 20,024,384 parameters; VGG16: 14,714,688.
+        assert_eq!(Model::Vgg19.features_bytes(), 20_024_384 * 4);
+        assert_eq!(Model::Vgg16.features_bytes(), 14_714_688 * 4);
+    }
+
+    #[test]
+    fn default_path_layout() {
+        let mut cfg = HubConfig::from_vars(|k| (k == "HF_HOME").then(|| "/hf".to_string()));
+        assert_eq!(
+            default_path(Model::Vgg19, &cfg),
+            PathBuf::from("/hf/atelier/timm--vgg19.tv_in1k/features.safetensors")
+        );
+        cfg.revision = "refs/pr/1".into();
+        assert_eq!(
+            default_path(Model::Vgg16, &cfg),
+            PathBuf::from("/hf/atelier/timm--vgg16.tv_in1k/features@refs_pr_1.safetensors")
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! The typed messages between the studio and the worker thread that owns the engine.
+//! Plain data only: no candle tensors and no egui types cross this boundary.
+
+use crate::settings::{LossWeights, Settings};
+use image::RgbImage;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What a run starts from: the settings plus the already decoded images.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub settings: Settings,
+    pub content: Arc<RgbImage>,
+    pub style: Arc<RgbImage>,
+}
+
+/// Commands the UI sends to the worker.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// (Re)load the network: an explicit file, or the usual search path when `None`.
+    LoadWeights(Option<PathBuf>),
+    /// Start a new run, stopping any current one.
+    Start(Box<RunRequest>),
+    Pause,
+    Resume,
+    /// New loss weights for the running optimization, applied from the next iteration.
+    UpdateWeights(LossWeights),
+    /// Stop the current run; the last frame stays available.
+    Stop,
+    /// Leave the worker loop (sent when the window closes).
+    Shutdown,
+}
+
+/// One value of each loss term, already multiplied by its weight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LossBreakdown {
+    pub total: f64,
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+/// Per-iteration numbers for the progress bar and the loss curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Iterations completed so far (1-based after the first one).
+    pub iteration: u32,
+    pub iterations: u32,
+    /// Loss+gradient evaluations so far, line searches included.
+    pub evaluations: u32,
+    pub losses: LossBreakdown,
+    /// Median seconds per iteration so far.
+    pub seconds_per_iteration: f64,
+}
+
+/// What the network offers, shown as layer checkboxes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkInfo {
+    /// "vgg16" or "vgg19".
+    pub arch: String,
+    pub path: PathBuf,
+    /// ReLU layer names in network order (relu1_1, relu1_2, …).
+    pub layers: Vec<String>,
+    /// Human-readable device actually used, e.g. "CPU (2 threads)".
+    pub device: String,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    Completed,
+    Stopped,
+    Failed,
+}
+
+/// Events the worker sends back. Frames travel through [`FrameSlot`] so stale ones never queue up.
+#[derive(Debug, Clone)]
+pub enum Event {
+    WeightsLoaded(NetworkInfo),
+    /// No usable weights: `message` says where we looked and how to get them.
+    WeightsMissing {
+        message: String,
+    },
+    Started {
+        width: u32,
+        height: u32,
+        iterations: u32,
+    },
+    Progress(Progress),
+    /// A newer frame is waiting in the frame slot.
+    FrameReady {
+        iteration: u32,
+    },
+    Paused,
+    Resumed,
+    /// Something went wrong; `message` says what and what to do. The run may continue or end
+    /// (a `Finished` follows when it ends).
+    Error {
+        message: String,
+    },
+    Finished {
+        iteration: u32,
+        reason: FinishReason,
+    },
+}
+
+/// The newest preview image; the worker overwrites it, the UI takes it.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub iteration: u32,
+    pub image: Arc<RgbImage>,
+}
+
+/// Latest-wins mailbox for frames.
+#[derive(Debug, Clone, Default)]
+pub struct FrameSlot(Arc<std::sync::Mutex<Option<Frame>>>);
+
+impl FrameSlot {
+    pub fn put(&self, frame: Frame) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(frame);
+    }
+    pub fn take(&self) -> Option<Frame> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
