@@ -5,7 +5,9 @@ pub mod engine;
 pub mod error;
 pub mod image_io;
 pub mod settings;
+pub mod studio;
 pub mod weights;
+pub mod worker;
 
 pub use error::{Error, Result};
 pub use settings::Settings;

@@ -8,6 +8,12 @@ pub mod weights_cmd;
 
 /// Opens the studio window.
 pub fn studio(weights: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    let _ = weights;
-    anyhow::bail!("the studio is not built yet; use `atelier render`")
+    let mut options = atelier::studio::StudioOptions::default();
+    if weights.is_some() {
+        options.weights = weights;
+    }
+    if std::env::var_os("ATELIER_NO_PERSIST").is_some() {
+        options.persist = false;
+    }
+    atelier::studio::run(options)
 }

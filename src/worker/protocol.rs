@@ -1,6 +1,7 @@
 //! The typed messages between the studio and the worker thread that owns the engine.
 //! Plain data only: no candle tensors and no egui types cross this boundary.
 
+pub use crate::engine::LossBreakdown;
 use crate::settings::{LossWeights, Settings};
 use image::RgbImage;
 use std::path::PathBuf;
@@ -29,15 +30,6 @@ pub enum Command {
     Stop,
     /// Leave the worker loop (sent when the window closes).
     Shutdown,
-}
-
-/// One value of each loss term, already multiplied by its weight.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LossBreakdown {
-    pub total: f64,
-    pub content: f64,
-    pub style: f64,
-    pub tv: f64,
 }
 
 /// Per-iteration numbers for the progress bar and the loss curve.

@@ -623,3 +623,21 @@ pub fn dead_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+/// A VGG16-shaped features file with small deterministic random values, written once per test
+/// binary: real layer shapes, so the engine's loader accepts it, and no download needed.
+pub fn test_vgg16_file() -> std::path::PathBuf {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("atelier-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("tiny-vgg16.safetensors");
+        let bytes = build(
+            &vgg_with_data(Arch::Vgg16, "F32", 7),
+            &[("arch", "vgg16"), ("preprocess", "caffe")],
+        );
+        std::fs::write(&path, bytes).expect("write test weights");
+        path
+    })
+    .clone()
+}

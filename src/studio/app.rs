@@ -1,0 +1,1237 @@
+//! `StudioApp`: owns the worker handle and the UI state, drains worker events without ever
+//! blocking, and lays out the window (inputs left, preview centre, status and loss curve below).
+
+use super::controls;
+use super::dialogs::{self, Outcome, PendingDialog, Purpose};
+use super::export::{self, Export};
+use super::image_slot::{self, ImageSlot, Loader, SlotAction, SlotKind, Source};
+use super::loss_plot;
+use super::network::{Network, NetworkAction, NetworkState};
+use super::notices::{Level, Notice, Notices};
+use super::persist::{self, Persisted, UiPrefs};
+use super::preview::{CanvasInputs, CompareMode, Preview};
+use super::run_state::{format_duration, RunPhase, RunStatus};
+use super::theme;
+use super::{StudioOptions, APP_NAME};
+use crate::device;
+use crate::settings::{DeviceChoice, LossWeights, OptimizerKind, Settings};
+use crate::worker::{Command, Event, FinishReason, NetworkInfo, RunRequest, Worker};
+use egui::{Color32, Key, Modifiers, RichText};
+use image::RgbImage;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Sample pair loaded on first launch so Start works at once.
+const SAMPLE_CONTENT: &str = "chelsea.png";
+const SAMPLE_STYLE: &str = "starry_night.jpg";
+/// Events handled per frame at most, so a flood can't stall input handling.
+const MAX_EVENTS_PER_FRAME: usize = 4096;
+
+/// What a run was started with, to tell which later edits need a restart.
+struct RunSnapshot {
+    settings: Settings,
+    content: Arc<RgbImage>,
+    style: Arc<RgbImage>,
+    network_generation: u64,
+}
+
+/// The studio window's state. Everything is plain data; the accessors exist for tests and for
+/// the main crate's integration.
+pub struct StudioApp {
+    options: StudioOptions,
+    worker: Worker,
+    settings: Settings,
+    prefs: UiPrefs,
+    content: ImageSlot,
+    style: ImageSlot,
+    loader: Loader,
+    network: Network,
+    status: RunStatus,
+    run: Option<RunSnapshot>,
+    /// Loss weights the worker currently has; differences are sent live.
+    sent_weights: Option<LossWeights>,
+    preview: Preview,
+    export: Export,
+    notices: Notices,
+    dialog: Option<PendingDialog>,
+    devices: Vec<(DeviceChoice, bool, String)>,
+    samples: Vec<PathBuf>,
+    title: String,
+    autostart: bool,
+    files_hovering: bool,
+    drop_target: Option<SlotKind>,
+    /// Hold-to-compare is active this frame.
+    peek: bool,
+    /// The app icon, shown small in the toolbar.
+    brand: Option<egui::TextureHandle>,
+}
+
+impl StudioApp {
+    pub fn new(cc: &eframe::CreationContext<'_>, options: StudioOptions) -> Self {
+        let ctx = cc.egui_ctx.clone();
+        theme::apply(&ctx);
+        let restored = if options.persist {
+            persist::load(cc.storage)
+        } else {
+            None
+        };
+        let Persisted { settings, prefs } = restored.unwrap_or_default();
+
+        let repaint = ctx.clone();
+        let worker = Worker::spawn(Box::new(move || repaint.request_repaint()));
+        let weights = options
+            .weights
+            .clone()
+            .or_else(|| settings.weights_path.clone());
+        worker.send(Command::LoadWeights(weights.clone()));
+
+        let samples = list_samples(&options.assets_dir);
+        let mut app = Self {
+            worker,
+            settings,
+            content: ImageSlot::new(SlotKind::Content),
+            style: ImageSlot::new(SlotKind::Style),
+            loader: Loader::default(),
+            network: Network::new(),
+            status: RunStatus::default(),
+            run: None,
+            sent_weights: None,
+            preview: Preview::default(),
+            export: Export::default(),
+            notices: Notices::default(),
+            dialog: None,
+            devices: device::available_devices(),
+            samples,
+            title: String::new(),
+            autostart: false,
+            files_hovering: false,
+            drop_target: None,
+            peek: false,
+            brand: brand_texture(&ctx),
+            prefs,
+            options,
+        };
+        if let Some(w) = &weights {
+            app.network.path_text = w.display().to_string();
+        }
+        app.preview.compare = app.prefs.compare;
+        app.export.dir = app.prefs.export_dir.clone();
+
+        // Saved images first; the sample pair fills empty slots and replaces vanished files.
+        let sample = |name: &str| {
+            let p = app.options.assets_dir.join("samples").join(name);
+            p.is_file().then_some(p)
+        };
+        let (sample_content, sample_style) = (sample(SAMPLE_CONTENT), sample(SAMPLE_STYLE));
+        if sample_content.is_none() || sample_style.is_none() {
+            app.notices.push(
+                Level::Warning,
+                "Samples",
+                format!(
+                    "Sample images not found in {}. Drop a photo on Content and a painting on Style to begin.",
+                    app.options.assets_dir.join("samples").display()
+                ),
+            );
+        }
+        for (kind, saved, fallback) in [
+            (
+                SlotKind::Content,
+                app.settings.content.clone(),
+                sample_content,
+            ),
+            (SlotKind::Style, app.settings.style.clone(), sample_style),
+        ] {
+            let first = saved.clone().or_else(|| fallback.clone());
+            let slot = match kind {
+                SlotKind::Content => &mut app.content,
+                SlotKind::Style => &mut app.style,
+            };
+            if saved.is_some() {
+                slot.fallback = fallback;
+            }
+            if let Some(p) = first {
+                app.loader.request(slot, Source::Path(p), &ctx);
+            }
+        }
+        app
+    }
+
+    /// Press Start by itself once images and weights are ready (screenshots, demos).
+    pub fn autostart(mut self, on: bool) -> Self {
+        self.autostart = on;
+        self
+    }
+
+    // ----- read-only view for tests and embedding -------------------------------------------
+
+    /// The settings the next Start will use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn status(&self) -> &RunStatus {
+        &self.status
+    }
+
+    pub fn image_path(&self, kind: SlotKind) -> Option<&Path> {
+        self.slot(kind).path.as_deref()
+    }
+
+    /// Width and height of the loaded image.
+    pub fn image_size(&self, kind: SlotKind) -> Option<(u32, u32)> {
+        self.slot(kind).image.as_ref().map(|i| i.dimensions())
+    }
+
+    pub fn is_loading(&self, kind: SlotKind) -> bool {
+        self.slot(kind).loading.is_some()
+    }
+
+    pub fn network(&self) -> Option<&NetworkInfo> {
+        self.network.info()
+    }
+
+    /// The worker's "weights missing" message, if that is the state.
+    pub fn weights_missing(&self) -> Option<&str> {
+        match &self.network.state {
+            NetworkState::Missing(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Iteration of the frame on screen.
+    pub fn preview_iteration(&self) -> Option<u32> {
+        self.preview.frame.as_ref().map(|f| f.iteration)
+    }
+
+    /// How many frames were uploaded to the preview texture.
+    pub fn frames_shown(&self) -> u32 {
+        self.preview.uploads
+    }
+
+    pub fn notices(&self) -> &[Notice] {
+        self.notices.items()
+    }
+
+    /// What the artist changed that only a restart applies ("output size", "seed", …).
+    pub fn restart_reasons(&self) -> Vec<&'static str> {
+        let Some(run) = self.run.as_ref().filter(|_| self.status.is_active()) else {
+            return Vec::new();
+        };
+        let (was, now) = (&run.settings, &self.settings);
+        let same = |a: &Option<Arc<RgbImage>>, b: &Arc<RgbImage>| {
+            a.as_ref().is_some_and(|a| Arc::ptr_eq(a, b))
+        };
+        let mut r = Vec::new();
+        let mut check = |changed: bool, what: &'static str| {
+            if changed {
+                r.push(what);
+            }
+        };
+        check(!same(&self.content.image, &run.content), "content image");
+        check(!same(&self.style.image, &run.style), "style image");
+        check(self.network.generation != run.network_generation, "network");
+        check(was.size != now.size, "output size");
+        check(was.iterations != now.iterations, "iterations");
+        check(was.optimizer != now.optimizer, "optimizer");
+        check(
+            now.optimizer == OptimizerKind::Adam && was.learning_rate != now.learning_rate,
+            "learning rate",
+        );
+        check(was.init != now.init, "start image");
+        check(was.seed != now.seed, "seed");
+        check(was.device != now.device, "device");
+        check(was.style_scale != now.style_scale, "style scale");
+        check(was.lbfgs_history != now.lbfgs_history, "L-BFGS history");
+        check(was.threads != now.threads, "CPU threads");
+        check(was.preprocess != now.preprocess, "preprocessing");
+        r
+    }
+
+    pub fn window_title(&self) -> &str {
+        &self.title
+    }
+
+    pub fn last_export(&self) -> Option<&Path> {
+        self.export.last_saved.as_deref()
+    }
+
+    /// The slot that would receive files hovering over the window now.
+    pub fn drop_target(&self) -> Option<SlotKind> {
+        self.drop_target
+    }
+
+    pub fn compare_mode(&self) -> CompareMode {
+        self.preview.compare
+    }
+
+    /// Why Start is unavailable, in words for its tooltip.
+    pub fn start_blocker(&self) -> Option<String> {
+        for slot in [&self.content, &self.style] {
+            if slot.loading.is_some() {
+                return Some("Wait a moment: the images are still loading.".into());
+            }
+            if slot.image.is_none() {
+                return Some(format!(
+                    "Load a {} image first: drop a file on its slot or type its path.",
+                    slot.kind.label().to_lowercase()
+                ));
+            }
+        }
+        match &self.network.state {
+            NetworkState::Loading => return Some("The network is still loading.".into()),
+            NetworkState::Missing(_) => {
+                return Some(
+                    "Load the network weights first (see the card above the preview).".into(),
+                )
+            }
+            NetworkState::Loaded(_) => {}
+        }
+        if let Some((_, false, label)) = self.devices.iter().find(|d| d.0 == self.settings.device) {
+            return Some(format!("{label}: choose another device."));
+        }
+        self.settings.validate().err()
+    }
+
+    // ----- actions ---------------------------------------------------------------------------
+
+    fn slot(&self, kind: SlotKind) -> &ImageSlot {
+        match kind {
+            SlotKind::Content => &self.content,
+            SlotKind::Style => &self.style,
+        }
+    }
+
+    fn slot_mut(&mut self, kind: SlotKind) -> &mut ImageSlot {
+        match kind {
+            SlotKind::Content => &mut self.content,
+            SlotKind::Style => &mut self.style,
+        }
+    }
+
+    fn load_image(&mut self, kind: SlotKind, source: Source, ctx: &egui::Context) {
+        let slot = match kind {
+            SlotKind::Content => &mut self.content,
+            SlotKind::Style => &mut self.style,
+        };
+        self.loader.request(slot, source, ctx);
+    }
+
+    fn start(&mut self) {
+        if let Some(why) = self.start_blocker() {
+            self.notices.error("Can't start", why);
+            return;
+        }
+        let (Some(content), Some(style)) = (self.content.image.clone(), self.style.image.clone())
+        else {
+            return;
+        };
+        let mut settings = self.settings.clone();
+        if let Some(info) = self.network.info() {
+            settings.weights_path = Some(info.path.clone());
+        }
+        self.notices.clear_title("Run");
+        self.notices.clear_title("Can't start");
+        self.worker.send(Command::Start(Box::new(RunRequest {
+            settings: settings.clone(),
+            content: content.clone(),
+            style: style.clone(),
+        })));
+        self.status.begin(settings.iterations);
+        self.sent_weights = Some(settings.weights.clone());
+        self.run = Some(RunSnapshot {
+            settings,
+            content,
+            style,
+            network_generation: self.network.generation,
+        });
+    }
+
+    fn toggle_pause(&mut self) {
+        match self.status.phase {
+            RunPhase::Running => self.worker.send(Command::Pause),
+            RunPhase::Paused => self.worker.send(Command::Resume),
+            _ => {}
+        }
+    }
+
+    fn stop(&mut self) {
+        if self.status.is_active() {
+            self.worker.send(Command::Stop);
+        }
+    }
+
+    fn load_weights(&mut self, path: PathBuf) {
+        self.network.path_text = path.display().to_string();
+        self.network.state = NetworkState::Loading;
+        self.settings.weights_path = Some(path.clone());
+        self.worker.send(Command::LoadWeights(Some(path)));
+    }
+
+    fn open_dialog(&mut self, purpose: Purpose, ctx: &egui::Context) {
+        if self.dialog.is_some() {
+            return;
+        }
+        let (dir, name) = match purpose {
+            Purpose::OpenImage(kind) => (
+                self.slot(kind)
+                    .path
+                    .as_ref()
+                    .and_then(|p| p.parent().map(Path::to_path_buf)),
+                None,
+            ),
+            Purpose::OpenWeights => (None, None),
+            Purpose::ExportPng => (
+                Some(self.export.dir.clone().unwrap_or_else(export::default_dir)),
+                Some(self.export_name()),
+            ),
+        };
+        match dialogs::spawn(purpose, dir, name, ctx) {
+            Ok(d) => self.dialog = Some(d),
+            Err(e) => self.notices.error("File dialog", e),
+        }
+    }
+
+    fn export_name(&self) -> String {
+        let iteration = self.preview.frame.as_ref().map_or(0, |f| f.iteration);
+        export::default_name(
+            self.content.path.as_deref(),
+            self.style.path.as_deref(),
+            iteration,
+        )
+    }
+
+    /// Writes the frame on screen with the settings that produced it.
+    fn export_to(&mut self, path: PathBuf, ctx: &egui::Context) {
+        let Some(frame) = self.preview.frame.clone() else {
+            self.notices.error(
+                "Export",
+                "Nothing to export yet: press Start and wait for the first frame.",
+            );
+            return;
+        };
+        if self.export.is_busy() {
+            return;
+        }
+        let mut settings = self
+            .run
+            .as_ref()
+            .map_or_else(|| self.settings.clone(), |r| r.settings.clone());
+        if let Some(w) = &self.sent_weights {
+            settings.weights = w.clone();
+        }
+        // The saved settings reproduce this very frame.
+        settings.iterations = frame.iteration;
+        if let Err(e) = self.export.start(path, frame.image, settings, ctx) {
+            self.notices.error("Export", e);
+        }
+    }
+
+    fn network_action(&mut self, action: NetworkAction, ctx: &egui::Context) {
+        match action {
+            NetworkAction::OpenDialog => self.open_dialog(Purpose::OpenWeights, ctx),
+            NetworkAction::Load(p) => self.load_weights(p),
+            NetworkAction::Download => {
+                // The weights module will start the download here and report progress through
+                // `Network::set_download_progress`; until then, say how to get the file.
+                self.notices.push(
+                    Level::Warning,
+                    "Download",
+                    "Downloading isn't built into this version yet. Get vgg19.safetensors and choose it with Open weights file…",
+                );
+            }
+        }
+    }
+
+    // ----- per-frame work ----------------------------------------------------------------------
+
+    /// Everything that arrives from other threads. Never blocks.
+    fn pump(&mut self, ctx: &egui::Context) {
+        for _ in 0..MAX_EVENTS_PER_FRAME {
+            let Some(event) = self.worker.try_recv() else {
+                break;
+            };
+            self.on_event(event);
+        }
+        if let Some(frame) = self.worker.take_frame() {
+            self.preview.set_frame(ctx, frame);
+        }
+        while let Some(result) = self.loader.poll() {
+            let kind = result.kind;
+            let name = result.name.clone();
+            let slot = self.slot_mut(kind);
+            match slot.apply(result, ctx) {
+                Ok(true) => {
+                    let path = slot.path.clone();
+                    match kind {
+                        SlotKind::Content => self.settings.content = path,
+                        SlotKind::Style => self.settings.style = path,
+                    }
+                    self.notices.clear_title(kind.notice_title());
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    let kept = if slot.image.is_some() {
+                        " The previous image is kept."
+                    } else {
+                        ""
+                    };
+                    let fallback = slot.fallback.take().filter(|_| slot.image.is_none());
+                    if let Some(p) = fallback {
+                        // Its own title, so loading the sample doesn't clear it.
+                        self.notices.error(
+                            "Last session",
+                            format!(
+                                "{name}: {e} The sample {} image is loaded instead.",
+                                kind.label().to_lowercase()
+                            ),
+                        );
+                        self.load_image(kind, Source::Path(p), ctx);
+                    } else {
+                        self.notices
+                            .error(kind.notice_title(), format!("{name}: {e}{kept}"));
+                    }
+                }
+            }
+        }
+        if let Some(outcome) = self.dialog.as_ref().and_then(PendingDialog::poll) {
+            let purpose = self.dialog.take().map(|d| d.purpose);
+            if let Some(purpose) = purpose {
+                self.on_dialog(purpose, outcome, ctx);
+            }
+        }
+        if let Some(result) = self.export.poll() {
+            match result {
+                Ok(path) => {
+                    self.notices.clear_title("Export");
+                    self.notices
+                        .info("Export", format!("Saved {}", path.display()));
+                    self.prefs.export_dir = self.export.dir.clone();
+                }
+                Err(e) => self.notices.error("Export", e),
+            }
+        }
+        if self.autostart && self.start_blocker().is_none() {
+            self.autostart = false;
+            self.start();
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        self.status.on_event(&event);
+        match event {
+            Event::WeightsLoaded(info) => self.on_weights_loaded(info),
+            Event::WeightsMissing { message } => {
+                self.network.state = NetworkState::Missing(message);
+                self.network.generation += 1;
+            }
+            Event::Error { message } => self.notices.error("Run", message),
+            Event::Finished {
+                reason: FinishReason::Completed,
+                iteration,
+            } => {
+                self.notices.info("Run", format!("Finished after {iteration} iterations. Export the result below the picture."));
+            }
+            _ => {}
+        }
+    }
+
+    /// Adopts the network and unticks layers it doesn't have (a VGG19-only layer on VGG16).
+    fn on_weights_loaded(&mut self, info: NetworkInfo) {
+        let w = &mut self.settings.weights;
+        let mut dropped: Vec<String> = Vec::new();
+        w.content_layers.retain(|l| {
+            let keep = info.layers.contains(l);
+            if !keep {
+                dropped.push(l.clone());
+            }
+            keep
+        });
+        w.style_layers.retain(|l| {
+            let keep = info.layers.contains(&l.layer);
+            if !keep {
+                dropped.push(l.layer.clone());
+            }
+            keep
+        });
+        if w.content_layers.is_empty() && w.style_layers.is_empty() {
+            let defaults = LossWeights::default();
+            w.content_layers = defaults
+                .content_layers
+                .into_iter()
+                .filter(|l| info.layers.contains(l))
+                .collect();
+            w.style_layers = defaults
+                .style_layers
+                .into_iter()
+                .filter(|l| info.layers.contains(&l.layer))
+                .collect();
+        }
+        if !dropped.is_empty() {
+            self.notices.push(
+                Level::Warning,
+                "Layers",
+                format!(
+                    "{} not in {}: unticked.",
+                    dropped.join(", "),
+                    info.arch.to_uppercase()
+                ),
+            );
+        }
+        self.network.path_text = info.path.display().to_string();
+        self.network.state = NetworkState::Loaded(info);
+        self.network.generation += 1;
+        self.network.download = None;
+        self.notices.clear_title("Download");
+    }
+
+    fn on_dialog(&mut self, purpose: Purpose, outcome: Outcome, ctx: &egui::Context) {
+        match outcome {
+            Outcome::Chosen(path) => match purpose {
+                Purpose::OpenImage(kind) => self.load_image(kind, Source::Path(path), ctx),
+                Purpose::OpenWeights => self.load_weights(path),
+                Purpose::ExportPng => self.export_to(path, ctx),
+            },
+            Outcome::Cancelled => {}
+            Outcome::Unavailable => {
+                let what = match purpose {
+                    Purpose::OpenImage(kind) => format!(
+                        "type the file's path in the {} path field and press Enter, or drag the file onto the slot.",
+                        kind.label().to_lowercase()
+                    ),
+                    Purpose::OpenWeights => "type the weights path in the Network section and press Enter.".into(),
+                    Purpose::ExportPng => "type a path in the Export field under the picture and press Save.".into(),
+                };
+                self.notices.push(
+                    Level::Warning,
+                    "File dialog",
+                    format!("No file dialog is available on this desktop: {what}"),
+                );
+            }
+        }
+    }
+
+    /// Sends changed loss weights to a running (or paused) run: the artist steers live.
+    fn sync_live_weights(&mut self) {
+        if !self.status.is_active() || self.sent_weights.as_ref() == Some(&self.settings.weights) {
+            return;
+        }
+        let w = &self.settings.weights;
+        let finite = [w.content_weight, w.style_weight, w.tv_weight]
+            .iter()
+            .chain(w.style_layers.iter().map(|l| &l.weight))
+            .all(|v| v.is_finite() && *v >= 0.0);
+        if !finite || (w.content_layers.is_empty() && w.style_layers.is_empty()) {
+            return; // the controls already show what's wrong
+        }
+        self.worker.send(Command::UpdateWeights(w.clone()));
+        self.sent_weights = Some(w.clone());
+        let it = self.status.iteration;
+        if self.status.steer_marks.last() != Some(&it) {
+            self.status.steer_marks.push(it);
+        }
+    }
+
+    /// Hover highlight and drops. Files dropped outside a slot go to content first.
+    fn handle_file_drops(&mut self, ctx: &egui::Context) {
+        let (hovering, dropped, pointer) = ctx.input(|i| {
+            (
+                !i.raw.hovered_files.is_empty(),
+                i.raw.dropped_files.clone(),
+                i.pointer.hover_pos(),
+            )
+        });
+        let rects = [self.content.rect, self.style.rect];
+        self.files_hovering = hovering;
+        self.drop_target =
+            hovering.then(|| image_slot::slot_under(pointer, rects).unwrap_or(SlotKind::Content));
+        if dropped.is_empty() {
+            return;
+        }
+        let targets = image_slot::drop_targets(dropped.len(), pointer, rects);
+        for (file, kind) in dropped.iter().zip(targets) {
+            let path = file.path();
+            let source = if path.as_os_str().is_empty() {
+                match file.bytes() {
+                    Ok(bytes) => Source::Bytes {
+                        name: "dropped file".into(),
+                        bytes: Arc::new(bytes),
+                    },
+                    Err(e) => {
+                        self.notices.error(
+                            kind.notice_title(),
+                            format!("couldn't read the dropped file: {e}"),
+                        );
+                        continue;
+                    }
+                }
+            } else {
+                Source::Path(path.to_path_buf())
+            };
+            self.load_image(kind, source, ctx);
+        }
+        if dropped.len() > 2 {
+            self.notices.push(
+                Level::Warning,
+                "Drop",
+                "Only the first two files were used: one photo and one painting.",
+            );
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            self.peek = false;
+            return;
+        }
+        let (start, pause, export, fit, actual, peek) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::COMMAND, Key::Enter),
+                i.consume_key(Modifiers::NONE, Key::Space),
+                i.consume_key(Modifiers::COMMAND, Key::S),
+                i.consume_key(Modifiers::NONE, Key::F),
+                i.consume_key(Modifiers::NONE, Key::Num1),
+                i.key_down(Key::C),
+            )
+        });
+        if start {
+            self.start();
+        }
+        if pause {
+            self.toggle_pause();
+        }
+        if export && self.preview.frame.is_some() {
+            self.open_dialog(Purpose::ExportPng, ctx);
+        }
+        if fit {
+            self.preview.fit();
+        }
+        if actual {
+            self.preview.actual_size();
+        }
+        self.peek = peek;
+    }
+
+    fn update_title(&mut self, ctx: &egui::Context) {
+        let state = if self.weights_missing().is_some() && !self.status.is_active() {
+            "weights missing".to_owned()
+        } else {
+            self.status.title_state()
+        };
+        let title = format!("{APP_NAME} — {state}");
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    // ----- layout --------------------------------------------------------------------------------
+
+    fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        ui.horizontal(|ui| {
+            if let Some(mark) = &self.brand {
+                ui.add(egui::Image::from_texture((mark.id(), egui::vec2(24.0, 24.0))))
+                    .on_hover_text("Atelier: neural style transfer studio");
+            }
+            ui.label(RichText::new("Atelier").size(17.0).strong());
+            ui.add_space(10.0);
+            let blocker = self.start_blocker();
+            let active = self.status.is_active();
+            let (icon, name, tip) = if active {
+                ("↻", "Restart", "Start over with the current settings (Ctrl+Enter)")
+            } else {
+                ("▶", "Start", "Begin painting; the preview updates live (Ctrl+Enter)")
+            };
+            let ink = Color32::from_rgb(30, 24, 16);
+            // The accent marks the one obvious action; mid-run, Restart is an ordinary button.
+            let button = if active {
+                icon_button(icon, name, None)
+            } else {
+                icon_button(icon, name, Some(ink)).fill(theme::ACCENT)
+            };
+            let start = ui
+                .add_enabled(blocker.is_none(), button.min_size(egui::vec2(104.0, 28.0)))
+                .accessible_name(name)
+                .on_hover_text(tip)
+                .on_disabled_hover_text(blocker.unwrap_or_default());
+            if start.clicked() {
+                self.start();
+            }
+            let size = egui::vec2(86.0, 28.0);
+            if self.status.phase == RunPhase::Paused {
+                if ui
+                    .add(icon_button("▶", "Resume", None).min_size(size))
+                    .accessible_name("Resume")
+                    .on_hover_text("Carry on painting (Space)")
+                    .clicked()
+                {
+                    self.toggle_pause();
+                }
+            } else if ui
+                .add_enabled(
+                    self.status.phase == RunPhase::Running,
+                    icon_button("‖", "Pause", None).min_size(size),
+                )
+                .accessible_name("Pause")
+                .on_hover_text("Hold the picture while you think; weights can still be changed (Space)")
+                .clicked()
+            {
+                self.toggle_pause();
+            }
+            if ui
+                .add_enabled(active, icon_button("■", "Stop", None).min_size(size))
+                .accessible_name("Stop")
+                .on_hover_text("End the run; the last frame stays for export")
+                .clicked()
+            {
+                self.stop();
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let can_export = self.preview.frame.is_some() && self.dialog.is_none() && !self.export.is_busy();
+                if ui
+                    .add_enabled(can_export, icon_button("⇩", "Export PNG…", None).min_size(egui::vec2(128.0, 28.0)))
+                    .accessible_name("Export PNG…")
+                    .on_hover_text("Save the frame on screen, even mid-run; the PNG remembers its settings (Ctrl+S)")
+                    .on_disabled_hover_text("Available once the first frame is painted")
+                    .clicked()
+                {
+                    self.open_dialog(Purpose::ExportPng, &ctx);
+                }
+                ui.add_space(8.0);
+                self.network.show_chip(ui);
+            });
+        });
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        let dialog_open = self.dialog.is_some();
+        section(
+            ui,
+            "Images",
+            "Drop files on a slot, or anywhere: the first goes to content.",
+        );
+        for kind in [SlotKind::Content, SlotKind::Style] {
+            let drop_state = self.drop_target.map(|t| t == kind);
+            let samples = self.samples.clone();
+            if let Some(action) = self
+                .slot_mut(kind)
+                .show(ui, drop_state, &samples, dialog_open)
+            {
+                match action {
+                    SlotAction::OpenDialog => self.open_dialog(Purpose::OpenImage(kind), &ctx),
+                    SlotAction::Load(p) => self.load_image(kind, Source::Path(p), &ctx),
+                }
+            }
+            ui.add_space(4.0);
+        }
+
+        ui.add_space(6.0);
+        section(ui, "Strength", "These apply live while the picture paints.");
+        controls::show_strength(ui, &mut self.settings);
+
+        ui.add_space(6.0);
+        let w = &self.settings.weights;
+        let summary = format!(
+            "Layers  ·  {} content, {} style",
+            w.content_layers.len(),
+            w.style_layers.len()
+        );
+        egui::CollapsingHeader::new(RichText::new(summary).strong())
+            .id_salt("layers")
+            .default_open(false)
+            .show(ui, |ui| {
+                controls::show_layers(
+                    ui,
+                    &mut self.settings,
+                    self.network.info(),
+                    &mut self.prefs.style_weight_memory,
+                );
+            })
+            .header_response
+            .accessible_name("Layers");
+
+        egui::CollapsingHeader::new(RichText::new("Output").strong())
+            .default_open(true)
+            .show(ui, |ui| {
+                ui.label(
+                    RichText::new("Changes here apply on the next start.")
+                        .small()
+                        .weak(),
+                );
+                controls::show_output(ui, &mut self.settings, &self.devices);
+            });
+
+        egui::CollapsingHeader::new(RichText::new("Network").strong())
+            .default_open(true)
+            .show(ui, |ui| {
+                if let Some(a) = self.network.show_status(ui, dialog_open) {
+                    self.network_action(a, &ctx);
+                }
+            });
+
+        egui::CollapsingHeader::new(RichText::new("Advanced").strong())
+            .default_open(false)
+            .show(ui, |ui| controls::show_advanced(ui, &mut self.settings));
+        ui.add_space(8.0);
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        ui.add_space(4.0);
+        ui.horizontal_top(|ui| {
+            let left_w = 380.0_f32.min(ui.available_width() * 0.45);
+            ui.allocate_ui_with_layout(
+                egui::vec2(left_w, ui.available_height()),
+                egui::Layout::top_down(egui::Align::Min),
+                |ui| {
+                    ui.set_width(left_w);
+                    self.progress_ui(ui);
+                    ui.add_space(6.0);
+                    self.export_ui(ui, &ctx);
+                },
+            );
+            ui.separator();
+            loss_plot::show(ui, &self.status);
+        });
+    }
+
+    fn progress_ui(&mut self, ui: &mut egui::Ui) {
+        let s = &self.status;
+        let (phase, color) = match s.phase {
+            RunPhase::Idle => ("Ready", ui.visuals().text_color()),
+            RunPhase::Starting => ("Starting…", ui.visuals().text_color()),
+            RunPhase::Running => ("Painting", theme::ACCENT),
+            RunPhase::Paused => ("Paused", ui.visuals().warn_fg_color),
+            RunPhase::Finished(FinishReason::Completed) => {
+                ("Done", Color32::from_rgb(140, 220, 170))
+            }
+            RunPhase::Finished(FinishReason::Stopped) => ("Stopped", ui.visuals().text_color()),
+            RunPhase::Finished(FinishReason::Failed) => ("Failed", ui.visuals().error_fg_color),
+        };
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(phase).size(16.0).strong().color(color));
+            if s.phase != RunPhase::Idle {
+                ui.label(
+                    RichText::new(format!("iteration {} / {}", s.iteration, s.iterations))
+                        .monospace(),
+                );
+            }
+        });
+        if s.phase == RunPhase::Idle {
+            ui.label(
+                RichText::new(
+                    "Progress, speed and the loss curve appear here once you press Start.",
+                )
+                .small()
+                .weak(),
+            );
+        } else {
+            let bar = egui::ProgressBar::new(s.fraction())
+                .desired_height(8.0)
+                .fill(theme::ACCENT.gamma_multiply(0.8));
+            ui.add(bar);
+        }
+        ui.horizontal(|ui| {
+            let weak = |t: String| RichText::new(t).small().weak();
+            if s.seconds_per_iteration > 0.0 {
+                ui.label(weak(format!("{:.3} s/it", s.seconds_per_iteration)));
+            }
+            if let Some(eta) = s.eta_seconds() {
+                ui.label(weak(format!("ETA {}", format_duration(eta))));
+            }
+            if s.width > 0 {
+                ui.label(weak(format!("{} × {} px", s.width, s.height)));
+            }
+            if let Some(info) = self.network.info() {
+                ui.label(weak(info.device.clone()));
+            }
+        });
+        if let Some(l) = s.latest_losses() {
+            ui.horizontal(|ui| {
+                for (i, (name, v)) in [
+                    ("total", l.total),
+                    ("content", l.content),
+                    ("style", l.style),
+                    ("TV", l.tv),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    ui.label(RichText::new("●").color(theme::LOSS_COLORS[i]).small());
+                    ui.label(
+                        RichText::new(format!("{name} {}", loss_plot::format_value(v)))
+                            .small()
+                            .monospace(),
+                    );
+                }
+            });
+        }
+    }
+
+    fn export_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        let name = self.export_name();
+        self.export.refresh_default(&name);
+        ui.label(RichText::new("Export to").small().weak());
+        ui.horizontal(|ui| {
+            let w = ui.available_width() - 62.0;
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.export.path_text)
+                        .id(egui::Id::unique("atelier-export-path"))
+                        .desired_width(w),
+                )
+                .accessible_name("Export path")
+                .on_hover_text("Where Save writes the PNG. Works without a file dialog.");
+            if field.changed() {
+                self.export.edited = true;
+            }
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+            let can = self.preview.frame.is_some() && !self.export.is_busy();
+            let save = ui
+                .add_enabled(
+                    can,
+                    egui::Button::new("Save").min_size(egui::vec2(54.0, 22.0)),
+                )
+                .on_hover_text("Save the frame on screen to this path")
+                .on_disabled_hover_text("Available once the first frame is painted");
+            if (save.clicked() || (enter && can)) && !self.export.path_text.trim().is_empty() {
+                let path = image_slot::expand_path(&self.export.path_text);
+                self.export_to(path, ctx);
+            }
+        });
+    }
+
+    fn central_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        let dialog_open = self.dialog.is_some();
+        // Each variable-height block lives in its own id scope, so a notice appearing doesn't
+        // renumber the widgets below it (which would drop a drag or a text field's focus).
+        ui.push_id("notices", |ui| self.notices.show(ui));
+        let action = ui
+            .push_id("weights-card", |ui| {
+                self.network.show_missing_card(ui, dialog_open)
+            })
+            .inner;
+        if let Some(a) = action {
+            self.network_action(a, &ctx);
+        }
+        let reasons = self.restart_reasons();
+        let restart = ui.push_id("restart", |ui| {
+            let mut clicked = false;
+            if reasons.is_empty() {
+                return false;
+            }
+            egui::Frame::new()
+                .fill(Color32::from_rgb(50, 46, 36))
+                .stroke(egui::Stroke::new(1.0, theme::ACCENT.gamma_multiply(0.6)))
+                .corner_radius(6.0)
+                .inner_margin(egui::Margin::symmetric(10, 6))
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new("↻").color(theme::ACCENT).strong());
+                        ui.label(format!(
+                            "New {}: takes effect on restart.",
+                            reasons.join(", ")
+                        ));
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                            clicked = ui.button("Restart now").clicked();
+                        });
+                    });
+                });
+            ui.add_space(4.0);
+            clicked
+        });
+        if restart.inner {
+            self.start();
+        }
+
+        // Preview tool row.
+        ui.horizontal(|ui| {
+            if ui
+                .button("Fit")
+                .on_hover_text("Fit the picture to the view (F)")
+                .clicked()
+            {
+                self.preview.fit();
+            }
+            if ui
+                .button("100%")
+                .on_hover_text("One image pixel per screen pixel (1)")
+                .clicked()
+            {
+                self.preview.actual_size();
+            }
+            ui.label(
+                RichText::new(format!("{:.0}%", self.preview.shown_scale * 100.0))
+                    .weak()
+                    .monospace(),
+            );
+            ui.separator();
+            let before = self.preview.compare;
+            ui.selectable_value(&mut self.preview.compare, CompareMode::Result, "Result")
+                .on_hover_text("The painting in progress");
+            ui.selectable_value(&mut self.preview.compare, CompareMode::Split, "Split")
+                .on_hover_text("Photo left, result right: drag the divider");
+            if before != self.preview.compare {
+                self.prefs.compare = self.preview.compare;
+            }
+            let hold = ui
+                .add(egui::Button::new("◐ Hold to compare"))
+                .accessible_name("Hold to compare")
+                .on_hover_text("Press and hold (or hold C) to see the original photo");
+            self.peek |= hold.is_pointer_button_down_on();
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if let Some(f) = &self.preview.frame {
+                    ui.label(
+                        RichText::new(format!(
+                            "frame {} · {} × {}",
+                            f.iteration,
+                            f.image.width(),
+                            f.image.height()
+                        ))
+                        .weak()
+                        .small(),
+                    );
+                }
+            });
+        });
+
+        let both = self.content.image.is_some() && self.style.image.is_some();
+        let blocker = self.start_blocker();
+        let empty_hint = if !both {
+            "Drop a photo and a painting on the slots at the left".to_owned()
+        } else if let Some(why) = blocker {
+            why
+        } else {
+            "Press ▶ Start: the picture repaints itself here, live".to_owned()
+        };
+        let drop_hint = self.files_hovering.then_some(match self.drop_target {
+            Some(SlotKind::Style) => "Drop to use as the style painting",
+            _ => "Drop to use as the content photo (a second file becomes the style)",
+        });
+        let inputs = CanvasInputs {
+            content: self.content.display.as_ref(),
+            peek: self.peek,
+            drop_hint,
+            empty_hint: &empty_hint,
+        };
+        self.preview.show(ui, &inputs);
+    }
+}
+
+/// A button with a larger icon glyph before its text.
+fn icon_button<'a>(icon: &'a str, text: &'a str, color: Option<Color32>) -> egui::Button<'a> {
+    let mut icon = RichText::new(icon).size(15.0);
+    let mut text = RichText::new(text).strong();
+    if let Some(c) = color {
+        icon = icon.color(c);
+        text = text.color(c);
+    }
+    egui::Button::new((icon, text))
+}
+
+/// The embedded icon as a small texture; a broken icon just means no brand mark.
+fn brand_texture(ctx: &egui::Context) -> Option<egui::TextureHandle> {
+    let img = image::load_from_memory(super::ICON_PNG).ok()?.to_rgba8();
+    let img = image::imageops::resize(&img, 48, 48, image::imageops::FilterType::Lanczos3);
+    let color = egui::ColorImage::from_rgba_unmultiplied([48, 48], img.as_raw());
+    Some(ctx.load_texture("brand", color, egui::TextureOptions::LINEAR))
+}
+
+/// A section heading with a one-line explanation underneath.
+fn section(ui: &mut egui::Ui, title: &str, note: &str) {
+    ui.label(RichText::new(title).strong().size(14.0));
+    ui.label(RichText::new(note).small().weak());
+    ui.add_space(2.0);
+}
+
+/// Image files in `assets/samples`, sorted by name.
+fn list_samples(assets: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(assets.join("samples"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                matches!(
+                    e.to_ascii_lowercase().as_str(),
+                    "png" | "jpg" | "jpeg" | "webp"
+                )
+            })
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+impl eframe::App for StudioApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.pump(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.shortcuts(&ctx);
+        self.handle_file_drops(&ctx);
+
+        egui::Panel::top("toolbar")
+            .frame(
+                egui::Frame::side_top_panel(ui.style())
+                    .inner_margin(egui::Margin::symmetric(12, 8)),
+            )
+            .show(ui, |ui| self.toolbar_ui(ui));
+        egui::Panel::left("controls")
+            .resizable(true)
+            .default_size(360.0)
+            .size_range(320.0..=560.0)
+            .frame(
+                egui::Frame::side_top_panel(ui.style())
+                    .inner_margin(egui::Margin::symmetric(12, 10)),
+            )
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| self.controls_ui(ui));
+            });
+        // After the left panel, so the controls run the full height and the status sits under
+        // the picture.
+        egui::Panel::bottom("status")
+            .resizable(true)
+            .default_size(190.0)
+            .size_range(150.0..=420.0)
+            .frame(
+                egui::Frame::side_top_panel(ui.style())
+                    .inner_margin(egui::Margin::symmetric(12, 8)),
+            )
+            .show(ui, |ui| self.status_ui(ui));
+        egui::CentralPanel::default()
+            .frame(egui::Frame::central_panel(ui.style()).inner_margin(10.0))
+            .show(ui, |ui| self.central_ui(ui));
+
+        self.sync_live_weights();
+        self.update_title(&ctx);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if self.options.persist {
+            persist::save(
+                storage,
+                &Persisted {
+                    settings: self.settings.clone(),
+                    prefs: self.prefs.clone(),
+                },
+            );
+        }
+    }
+
+    fn persist_egui_memory(&self) -> bool {
+        self.options.persist
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.worker.send(Command::Shutdown);
+    }
+}

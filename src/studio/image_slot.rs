@@ -1,0 +1,489 @@
+//! The content and style slots: thumbnail, Open…, samples, a path field, and drop targets.
+//! Decoding runs on a short-lived thread so a 40-megapixel JPEG never freezes the window; a newer
+//! request for the same slot wins, and a failed one leaves the previous image in place.
+
+use crate::image_io;
+use egui::{Color32, ColorImage, Pos2, Rect, RichText, Sense, TextureHandle, TextureOptions};
+use image::RgbImage;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+
+/// Which input an image is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SlotKind {
+    /// The photo whose shapes are kept.
+    Content,
+    /// The painting whose brushwork is borrowed.
+    Style,
+}
+
+impl SlotKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            SlotKind::Content => "Content",
+            SlotKind::Style => "Style",
+        }
+    }
+
+    pub fn other(self) -> SlotKind {
+        match self {
+            SlotKind::Content => SlotKind::Style,
+            SlotKind::Style => SlotKind::Content,
+        }
+    }
+
+    /// Title used for this slot's notices, so a good load can clear an old error.
+    pub(crate) fn notice_title(self) -> &'static str {
+        match self {
+            SlotKind::Content => "Content image",
+            SlotKind::Style => "Style image",
+        }
+    }
+
+    /// Accessible name of the slot's drop zone (tests find the slot by it).
+    pub fn drop_zone_name(self) -> &'static str {
+        match self {
+            SlotKind::Content => "Content image drop zone",
+            SlotKind::Style => "Style image drop zone",
+        }
+    }
+
+    /// Accessible name of the slot's path field.
+    pub fn path_field_name(self) -> &'static str {
+        match self {
+            SlotKind::Content => "Content path",
+            SlotKind::Style => "Style path",
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            SlotKind::Content => "the photo to repaint",
+            SlotKind::Style => "the painting to borrow from",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            SlotKind::Content => 0,
+            SlotKind::Style => 1,
+        }
+    }
+}
+
+/// Where an image comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Path(PathBuf),
+    /// A drop that carried no path (e.g. from a browser).
+    Bytes {
+        name: String,
+        bytes: Arc<Vec<u8>>,
+    },
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::Path(p) => p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            Source::Bytes { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// The decoded image plus what the UI uploads as textures.
+pub(crate) struct Decoded {
+    pub(crate) image: Arc<RgbImage>,
+    thumb: ColorImage,
+    display: ColorImage,
+}
+
+/// A finished decode, tagged so stale ones can be dropped.
+pub(crate) struct LoadResult {
+    pub(crate) kind: SlotKind,
+    pub(crate) generation: u64,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) name: String,
+    pub(crate) result: Result<Decoded, String>,
+}
+
+/// Thumbnails are small; the display copy is what the preview compares against.
+const THUMB_SIDE: u32 = 256;
+const DISPLAY_SIDE: u32 = 2048;
+
+/// Runs decodes off the UI thread and hands results back through a channel.
+pub(crate) struct Loader {
+    tx: Sender<LoadResult>,
+    rx: Receiver<LoadResult>,
+}
+
+impl Default for Loader {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::channel();
+        Self { tx, rx }
+    }
+}
+
+impl Loader {
+    pub(crate) fn request(&self, slot: &mut ImageSlot, source: Source, ctx: &egui::Context) {
+        slot.generation += 1;
+        slot.loading = Some(source.name());
+        let (kind, generation, tx, ctx) =
+            (slot.kind, slot.generation, self.tx.clone(), ctx.clone());
+        let max_side = ctx.input(|i| i.max_texture_side).min(DISPLAY_SIDE as usize) as u32;
+        let spawned = std::thread::Builder::new()
+            .name("atelier-decode".into())
+            .spawn(move || {
+                let name = source.name();
+                let (path, decoded) = match &source {
+                    Source::Path(p) => (Some(p.clone()), image_io::load_image(p)),
+                    Source::Bytes { bytes, .. } => (None, image_io::load_image_bytes(bytes)),
+                };
+                let result = decoded
+                    .map(|img| Decoded {
+                        thumb: to_color_image(&img, THUMB_SIDE),
+                        display: to_color_image(&img, max_side.max(64)),
+                        image: Arc::new(img),
+                    })
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(LoadResult {
+                    kind,
+                    generation,
+                    path,
+                    name,
+                    result,
+                });
+                ctx.request_repaint();
+            });
+        if let Err(e) = spawned {
+            let _ = self.tx.send(LoadResult {
+                kind,
+                generation,
+                path: None,
+                name: slot.loading.clone().unwrap_or_default(),
+                result: Err(format!("couldn't start a decoding thread ({e}); try again")),
+            });
+        }
+    }
+
+    pub(crate) fn poll(&self) -> Option<LoadResult> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Downscales (never upscales) to fit `max_side` and converts for egui.
+pub(crate) fn to_color_image(img: &RgbImage, max_side: u32) -> ColorImage {
+    let (w, h) = img.dimensions();
+    let long = w.max(h).max(1);
+    if long <= max_side {
+        return ColorImage::from_rgb([w as usize, h as usize], img.as_raw());
+    }
+    let scale = max_side as f32 / long as f32;
+    let (tw, th) = (
+        ((w as f32 * scale).round() as u32).max(1),
+        ((h as f32 * scale).round() as u32).max(1),
+    );
+    let small = image::imageops::thumbnail(img, tw, th);
+    ColorImage::from_rgb([tw as usize, th as usize], small.as_raw())
+}
+
+/// One input image and everything the UI shows about it.
+pub(crate) struct ImageSlot {
+    pub(crate) kind: SlotKind,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) name: Option<String>,
+    pub(crate) image: Option<Arc<RgbImage>>,
+    pub(crate) thumb: Option<TextureHandle>,
+    /// Screen-sized copy (content: the "before" of the compare view).
+    pub(crate) display: Option<TextureHandle>,
+    pub(crate) path_text: String,
+    /// File name being decoded right now.
+    pub(crate) loading: Option<String>,
+    generation: u64,
+    /// Loaded instead when the first request fails and the slot is still empty (a saved path
+    /// that has gone away falls back to the sample).
+    pub(crate) fallback: Option<PathBuf>,
+    /// The card's screen rect this frame, for drop targeting.
+    pub(crate) rect: Option<Rect>,
+}
+
+/// What the artist asked a slot to do.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SlotAction {
+    OpenDialog,
+    Load(PathBuf),
+}
+
+impl ImageSlot {
+    pub(crate) fn new(kind: SlotKind) -> Self {
+        Self {
+            kind,
+            path: None,
+            name: None,
+            image: None,
+            thumb: None,
+            display: None,
+            path_text: String::new(),
+            loading: None,
+            generation: 0,
+            fallback: None,
+            rect: None,
+        }
+    }
+
+    /// Applies a decode result for this slot. `Err` carries the message for a notice.
+    pub(crate) fn apply(&mut self, r: LoadResult, ctx: &egui::Context) -> Result<bool, String> {
+        if r.generation != self.generation {
+            return Ok(false); // superseded by a newer request
+        }
+        self.loading = None;
+        let decoded = r.result.map_err(|e| e.to_string())?;
+        let label = self.kind.label().to_lowercase();
+        let opts = TextureOptions::LINEAR;
+        self.thumb = Some(ctx.load_texture(format!("{label}-thumb"), decoded.thumb, opts));
+        self.display = Some(ctx.load_texture(format!("{label}-display"), decoded.display, opts));
+        self.image = Some(decoded.image);
+        self.name = Some(r.name);
+        if let Some(p) = &r.path {
+            self.path_text = p.display().to_string();
+        }
+        self.path = r.path;
+        self.fallback = None;
+        Ok(true)
+    }
+
+    /// The slot card. `drop_state`: `Some(true)` this slot is the drop target, `Some(false)`
+    /// files are hovering elsewhere.
+    pub(crate) fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        drop_state: Option<bool>,
+        samples: &[PathBuf],
+        dialog_open: bool,
+    ) -> Option<SlotAction> {
+        let mut action = None;
+        let visuals = ui.visuals().clone();
+        let (stroke, fill) = match drop_state {
+            Some(true) => (
+                egui::Stroke::new(2.0, super::theme::ACCENT),
+                super::theme::ACCENT.gamma_multiply(0.15),
+            ),
+            Some(false) => (
+                egui::Stroke::new(1.0, super::theme::ACCENT.gamma_multiply(0.5)),
+                visuals.faint_bg_color,
+            ),
+            None => (
+                egui::Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color),
+                visuals.faint_bg_color,
+            ),
+        };
+        let card = egui::Frame::new()
+            .fill(fill)
+            .stroke(stroke)
+            .corner_radius(8.0)
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.horizontal(|ui| {
+                    // Thumbnail / drop zone; a click opens the file dialog.
+                    let (rect, zone) = ui.allocate_exact_size(egui::vec2(112.0, 84.0), Sense::click());
+                    let zone = zone
+                        .accessible_name(self.kind.drop_zone_name())
+                        .on_hover_text(format!(
+                            "Drop {} here, or click to choose a file",
+                            self.kind.hint()
+                        ));
+                    paint_thumb(ui, rect, self.thumb.as_ref(), self.loading.is_some(), &zone);
+                    if zone.clicked() && !dialog_open {
+                        action = Some(SlotAction::OpenDialog);
+                    }
+                    ui.vertical(|ui| {
+                        ui.label(
+                            RichText::new(self.kind.label().to_uppercase())
+                                .small()
+                                .strong()
+                                .color(super::theme::ACCENT),
+                        );
+                        match (&self.loading, &self.name, &self.image) {
+                            (Some(name), _, _) => {
+                                ui.horizontal(|ui| {
+                                    ui.spinner();
+                                    ui.label(format!("Loading {name}…"));
+                                });
+                            }
+                            (None, Some(name), Some(img)) => {
+                                ui.add(egui::Label::new(RichText::new(name).strong()).truncate());
+                                ui.label(
+                                    RichText::new(format!("{} × {} px", img.width(), img.height()))
+                                        .weak(),
+                                );
+                            }
+                            _ => {
+                                ui.label(RichText::new(format!("Drop {}", self.kind.hint())).weak());
+                            }
+                        }
+                        ui.horizontal(|ui| {
+                            let open = ui
+                                .add_enabled(!dialog_open, egui::Button::new("Open…"))
+                                .accessible_name(format!("Open {} image", self.kind.label().to_lowercase()))
+                                .on_hover_text("Choose a file with the system dialog");
+                            if open.clicked() {
+                                action = Some(SlotAction::OpenDialog);
+                            }
+                            if !samples.is_empty() {
+                                ui.menu_button("Samples", |ui| {
+                                    for s in samples {
+                                        let name = s
+                                            .file_stem()
+                                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                                        if ui.button(name).clicked() {
+                                            action = Some(SlotAction::Load(s.clone()));
+                                        }
+                                    }
+                                })
+                                .response
+                                .accessible_name(format!("{} samples", self.kind.label()))
+                                .on_hover_text("Bundled public-domain images");
+                            }
+                        });
+                    });
+                });
+                ui.horizontal(|ui| {
+                    let load_w = 52.0;
+                    let field = ui
+                        .add(
+                            egui::TextEdit::singleline(&mut self.path_text)
+                                .id(egui::Id::unique(("atelier-path", self.kind)))
+                                .hint_text("Type or paste a file path")
+                                .desired_width(ui.available_width() - load_w - 8.0),
+                        )
+                        .accessible_name(self.kind.path_field_name())
+                        .on_hover_text("Works everywhere, even without a file dialog: type a path and press Enter");
+                    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                    let load = ui
+                        .add_sized([load_w, 22.0], egui::Button::new("Load"))
+                        .accessible_name(format!("Load {} path", self.kind.label().to_lowercase()))
+                        .clicked();
+                    if (enter || load) && !self.path_text.trim().is_empty() {
+                        action = Some(SlotAction::Load(expand_path(self.path_text.trim())));
+                    }
+                });
+            });
+        self.rect = Some(card.response.rect);
+        action
+    }
+}
+
+fn paint_thumb(
+    ui: &egui::Ui,
+    rect: Rect,
+    thumb: Option<&TextureHandle>,
+    loading: bool,
+    zone: &egui::Response,
+) {
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 6.0, ui.visuals().extreme_bg_color);
+    match thumb {
+        Some(t) => {
+            let size = t.size_vec2();
+            let scale = (rect.width() / size.x).min(rect.height() / size.y);
+            let img_rect = Rect::from_center_size(rect.center(), size * scale);
+            painter.image(
+                t.id(),
+                img_rect,
+                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                if loading {
+                    Color32::from_gray(110)
+                } else {
+                    Color32::WHITE
+                },
+            );
+        }
+        None => {
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "⊕",
+                egui::FontId::proportional(28.0),
+                ui.visuals().weak_text_color(),
+            );
+        }
+    }
+    if zone.hovered() {
+        painter.rect_stroke(
+            rect,
+            6.0,
+            egui::Stroke::new(1.0, super::theme::ACCENT),
+            egui::StrokeKind::Inside,
+        );
+    }
+}
+
+/// `~/x` → `$HOME/x`; surrounding quotes (from "copy as path") are removed.
+pub(crate) fn expand_path(text: &str) -> PathBuf {
+    let t = text.trim().trim_matches(|c| c == '"' || c == '\'');
+    if let Some(rest) = t.strip_prefix("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return Path::new(&home).join(rest);
+        }
+    }
+    PathBuf::from(t)
+}
+
+/// Which slots dropped files go to: the slot under the pointer first, otherwise content first;
+/// a second file goes to the other slot.
+pub(crate) fn drop_targets(
+    files: usize,
+    pointer: Option<Pos2>,
+    rects: [Option<Rect>; 2],
+) -> Vec<SlotKind> {
+    let first = slot_under(pointer, rects).unwrap_or(SlotKind::Content);
+    [first, first.other()].into_iter().take(files).collect()
+}
+
+pub(crate) fn slot_under(pointer: Option<Pos2>, rects: [Option<Rect>; 2]) -> Option<SlotKind> {
+    let p = pointer?;
+    [SlotKind::Content, SlotKind::Style]
+        .into_iter()
+        .find(|k| rects[k.index()].is_some_and(|r| r.contains(p)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_go_under_the_pointer_else_content_first() {
+        let c = Rect::from_min_size(Pos2::new(0.0, 0.0), egui::vec2(100.0, 100.0));
+        let s = Rect::from_min_size(Pos2::new(0.0, 120.0), egui::vec2(100.0, 100.0));
+        let rects = [Some(c), Some(s)];
+        assert_eq!(
+            drop_targets(1, Some(Pos2::new(50.0, 150.0)), rects),
+            vec![SlotKind::Style]
+        );
+        assert_eq!(
+            drop_targets(2, Some(Pos2::new(50.0, 150.0)), rects),
+            vec![SlotKind::Style, SlotKind::Content]
+        );
+        assert_eq!(
+            drop_targets(1, Some(Pos2::new(500.0, 5.0)), rects),
+            vec![SlotKind::Content]
+        );
+        assert_eq!(
+            drop_targets(3, None, rects),
+            vec![SlotKind::Content, SlotKind::Style]
+        );
+    }
+
+    #[test]
+    fn typed_paths_are_cleaned() {
+        assert_eq!(
+            expand_path("  \"/a b/c.png\" "),
+            PathBuf::from("/a b/c.png")
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! The studio window: drop a photo and a painting, steer the run live, export a PNG.
+//!
+//! Talks to the engine only through [`crate::worker::Worker`] and the plain messages in
+//! [`crate::worker::protocol`], so the UI thread never waits on compute.
+
+mod app;
+mod controls;
+mod dialogs;
+mod export;
+mod image_slot;
+mod loss_plot;
+mod network;
+mod notices;
+mod persist;
+mod preview;
+mod run_state;
+mod theme;
+
+pub use app::StudioApp;
+pub use image_slot::SlotKind;
+pub use notices::{Level, Notice};
+pub use preview::CompareMode;
+pub use run_state::{LossPoint, RunPhase, RunStatus};
+
+use std::path::PathBuf;
+
+/// Window title prefix; the state follows it ("Atelier — running 42/300").
+pub const APP_NAME: &str = "Atelier";
+
+/// The app icon, embedded so the binary is self-contained.
+const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
+
+/// What the studio needs from its surroundings; tests inject temp paths and turn persistence off.
+#[derive(Debug, Clone)]
+pub struct StudioOptions {
+    /// Folder with `samples/` (the default content/style pair) and `icon.png`.
+    pub assets_dir: PathBuf,
+    /// Weights file to load at start; `None` uses the saved choice or the usual search path.
+    pub weights: Option<PathBuf>,
+    /// Read and write settings in eframe storage between launches.
+    pub persist: bool,
+}
+
+impl Default for StudioOptions {
+    fn default() -> Self {
+        Self {
+            assets_dir: default_assets_dir(),
+            weights: None,
+            persist: true,
+        }
+    }
+}
+
+/// `ATELIER_ASSETS`, else `assets/` next to the executable, else the source tree's.
+pub fn default_assets_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ATELIER_ASSETS") {
+        return PathBuf::from(dir);
+    }
+    let beside_exe = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("assets")));
+    match beside_exe {
+        Some(dir) if dir.join("samples").is_dir() => dir,
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets"),
+    }
+}
+
+/// Opens the studio window and returns when it closes.
+///
+/// `ATELIER_AUTOSTART=1` presses Start as soon as images and weights are ready (used by the
+/// screenshot script).
+pub fn run(options: StudioOptions) -> anyhow::Result<()> {
+    let autostart = std::env::var("ATELIER_AUTOSTART").is_ok_and(|v| v == "1");
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title(APP_NAME)
+        .with_app_id("atelier")
+        .with_inner_size([1280.0, 800.0])
+        .with_min_inner_size([900.0, 600.0])
+        .with_drag_and_drop(true);
+    match eframe::icon_data::from_png_bytes(ICON_PNG) {
+        Ok(icon) => viewport = viewport.with_icon(icon),
+        Err(e) => eprintln!("atelier: app icon unreadable ({e}); using the default icon"),
+    }
+    let native = eframe::NativeOptions {
+        viewport,
+        persist_window: options.persist,
+        ..Default::default()
+    };
+    eframe::run_native(
+        APP_NAME,
+        native,
+        Box::new(move |cc| Ok(Box::new(StudioApp::new(cc, options).autostart(autostart)))),
+    )
+    .map_err(|e| anyhow::anyhow!("couldn't open the studio window: {e}"))
+}

@@ -1,0 +1,332 @@
+//! The worker thread behind the studio: it owns the engine, takes commands, and sends events
+//! and frames back, so the UI thread never waits on compute. A panic inside the engine becomes an
+//! `Error` event followed by `Finished(Failed)`; the window never dies with it.
+
+pub mod protocol;
+pub use protocol::*;
+
+use crate::engine::{Network, Transfer};
+use crate::settings::{DeviceChoice, Preprocess, Settings};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Handle to the worker thread. Dropping it asks the thread to leave.
+pub struct Worker {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    frames: FrameSlot,
+}
+
+impl Worker {
+    /// Spawns the worker thread. `notify` is called after every event/frame (the studio passes a
+    /// closure calling `ctx.request_repaint()`).
+    pub fn spawn(notify: Box<dyn Fn() + Send + Sync>) -> Worker {
+        let (cmd_tx, cmd_rx) = mpsc::channel();
+        let (ev_tx, ev_rx) = mpsc::channel();
+        let frames = FrameSlot::default();
+        let outbox = Outbox {
+            tx: ev_tx.clone(),
+            notify: Arc::from(notify),
+            frames: frames.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name("atelier-worker".into())
+            .spawn(move || Engine::default().serve(&cmd_rx, &outbox));
+        if let Err(e) = spawned {
+            let _ = ev_tx.send(Event::Error {
+                message: format!(
+                    "couldn't start the compute thread ({e}). Close other programs and restart Atelier."
+                ),
+            });
+        }
+        Worker {
+            commands: cmd_tx,
+            events: ev_rx,
+            frames,
+        }
+    }
+
+    /// Never blocks; a dead worker simply ignores commands.
+    pub fn send(&self, cmd: Command) {
+        let _ = self.commands.send(cmd);
+    }
+
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
+    pub fn take_frame(&self) -> Option<Frame> {
+        self.frames.take()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+    }
+}
+
+/// Sends events and frames, waking the UI each time.
+struct Outbox {
+    tx: Sender<Event>,
+    notify: Arc<dyn Fn() + Send + Sync>,
+    frames: FrameSlot,
+}
+
+impl Outbox {
+    fn send(&self, event: Event) {
+        let _ = self.tx.send(event);
+        (self.notify)();
+    }
+}
+
+/// What identifies a loaded network: reload only when one of these changes.
+#[derive(Debug, Clone, PartialEq)]
+struct NetworkKey {
+    weights: Option<PathBuf>,
+    device: DeviceChoice,
+    preprocess: Option<Preprocess>,
+}
+
+#[derive(Default)]
+struct Engine {
+    network: Option<(NetworkKey, Network)>,
+    run: Option<Run>,
+}
+
+struct Run {
+    transfer: Transfer,
+    iterations: u32,
+    durations: Vec<f64>,
+    paused: bool,
+}
+
+impl Engine {
+    fn serve(&mut self, commands: &Receiver<Command>, out: &Outbox) {
+        loop {
+            let busy = self.run.as_ref().is_some_and(|r| !r.paused);
+            let cmd = if busy {
+                match commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match commands.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return,
+                }
+            };
+            match cmd {
+                Some(Command::Shutdown) => return,
+                Some(cmd) => self.guarded(out, |e| e.handle(cmd, out)),
+                None => self.guarded(out, |e| e.step(out)),
+            }
+        }
+    }
+
+    fn guarded(&mut self, out: &Outbox, f: impl FnOnce(&mut Self)) {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| f(self))) {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            out.send(Event::Error {
+                message: format!(
+                    "the engine crashed ({what}). Your images and settings are kept: press Start to try again, and report the bug if it repeats."
+                ),
+            });
+            let iteration = self.run.take().map_or(0, |r| r.transfer.iteration());
+            out.send(Event::Finished {
+                iteration,
+                reason: FinishReason::Failed,
+            });
+        }
+    }
+
+    fn handle(&mut self, cmd: Command, out: &Outbox) {
+        match cmd {
+            Command::LoadWeights(path) => {
+                let settings = Settings {
+                    weights_path: path,
+                    ..Settings::default()
+                };
+                self.network = None;
+                if let Err(message) = self.ensure_network(&settings, out) {
+                    out.send(Event::WeightsMissing { message });
+                }
+            }
+            Command::Start(req) => {
+                self.stop(out);
+                self.start(*req, out);
+            }
+            Command::Pause => {
+                if let Some(run) = self.run.as_mut().filter(|r| !r.paused) {
+                    run.paused = true;
+                    out.send(Event::Paused);
+                }
+            }
+            Command::Resume => {
+                if let Some(run) = self.run.as_mut().filter(|r| r.paused) {
+                    run.paused = false;
+                    out.send(Event::Resumed);
+                }
+            }
+            Command::UpdateWeights(weights) => {
+                if let Some(run) = self.run.as_mut() {
+                    if let Err(e) = run.transfer.set_weights(weights) {
+                        out.send(Event::Error {
+                            message: format!("{e}. The run goes on with the previous weights."),
+                        });
+                    }
+                }
+            }
+            Command::Stop => self.stop(out),
+            Command::Shutdown => {}
+        }
+    }
+
+    /// Loads the network the settings ask for, unless it is already loaded.
+    fn ensure_network(&mut self, s: &Settings, out: &Outbox) -> Result<(), String> {
+        let key = NetworkKey {
+            weights: s.weights_path.clone(),
+            device: s.device,
+            preprocess: s.preprocess,
+        };
+        if self.network.as_ref().is_some_and(|(k, _)| *k == key) {
+            return Ok(());
+        }
+        crate::engine::set_threads(s.threads);
+        let net = Network::load(s).map_err(|e| e.to_string())?;
+        let info = NetworkInfo {
+            arch: net.vgg.arch().name().into(),
+            path: net.vgg.path().to_path_buf(),
+            layers: net.vgg.relu_names(),
+            device: net.device.label.clone(),
+        };
+        if let Some(note) = &net.device.fallback_note {
+            out.send(Event::Error {
+                message: format!("GPU not used: {note}"),
+            });
+        }
+        self.network = Some((key, net));
+        out.send(Event::WeightsLoaded(info));
+        Ok(())
+    }
+
+    fn stop(&mut self, out: &Outbox) {
+        if let Some(run) = self.run.take() {
+            out.send(Event::Finished {
+                iteration: run.transfer.iteration(),
+                reason: FinishReason::Stopped,
+            });
+        }
+    }
+
+    fn fail(&mut self, out: &Outbox, message: String, iteration: u32) {
+        out.send(Event::Error { message });
+        out.send(Event::Finished {
+            iteration,
+            reason: FinishReason::Failed,
+        });
+    }
+
+    fn start(&mut self, req: RunRequest, out: &Outbox) {
+        let s = &req.settings;
+        if let Err(e) = s.validate() {
+            return self.fail(out, e, 0);
+        }
+        let (cw, ch) = req.content.dimensions();
+        if cw < 16 || ch < 16 {
+            return self.fail(
+                out,
+                format!(
+                    "the content image is only {cw}×{ch} pixels, too small to paint: use a photo at least 16 pixels on each side."
+                ),
+                0,
+            );
+        }
+        if let Err(message) = self.ensure_network(s, out) {
+            out.send(Event::WeightsMissing {
+                message: message.clone(),
+            });
+            return self.fail(out, message, 0);
+        }
+        let Some((_, net)) = &self.network else {
+            return self.fail(out, "no network is loaded".into(), 0);
+        };
+        let transfer = match Transfer::new(
+            net.vgg.clone(),
+            s,
+            &req.content,
+            &[(req.style.as_ref(), 1.0)],
+        ) {
+            Ok(t) => t,
+            Err(e) => return self.fail(out, e.to_string(), 0),
+        };
+        out.send(Event::Started {
+            width: transfer.width(),
+            height: transfer.height(),
+            iterations: s.iterations,
+        });
+        if let Ok(image) = transfer.image() {
+            out.frames.put(Frame {
+                iteration: 0,
+                image: Arc::new(image),
+            });
+            out.send(Event::FrameReady { iteration: 0 });
+        }
+        self.run = Some(Run {
+            transfer,
+            iterations: s.iterations,
+            durations: Vec::new(),
+            paused: false,
+        });
+    }
+
+    fn step(&mut self, out: &Outbox) {
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        let t0 = Instant::now();
+        match run.transfer.step() {
+            Ok(report) => {
+                run.durations.push(t0.elapsed().as_secs_f64());
+                let mut sorted = run.durations.clone();
+                sorted.sort_by(f64::total_cmp);
+                let seconds_per_iteration = sorted[sorted.len() / 2];
+                let iteration = report.iteration;
+                out.send(Event::Progress(Progress {
+                    iteration,
+                    iterations: run.iterations,
+                    evaluations: report.evaluations,
+                    losses: report.losses,
+                    seconds_per_iteration,
+                }));
+                if let Ok(image) = run.transfer.image() {
+                    out.frames.put(Frame {
+                        iteration,
+                        image: Arc::new(image),
+                    });
+                    out.send(Event::FrameReady { iteration });
+                }
+                if iteration >= run.iterations || report.converged {
+                    self.run = None;
+                    out.send(Event::Finished {
+                        iteration,
+                        reason: FinishReason::Completed,
+                    });
+                }
+            }
+            Err(e) => {
+                let iteration = run.transfer.iteration();
+                self.run = None;
+                self.fail(out, e.to_string(), iteration);
+            }
+        }
+    }
+}

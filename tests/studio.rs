@@ -1,0 +1,754 @@
+//! Drives the real `StudioApp` headlessly with egui_kittest: clicks, typed paths, simulated file
+//! drops, and a live run against whatever `Worker` the crate has (the stand-in here, the engine's
+//! in the main crate). Nothing depends on the worker's exact numbers: only on the protocol.
+//!
+//! Weights: `ATELIER_TEST_WEIGHTS=/path/to/tiny-vgg.safetensors` selects a weights file; unset,
+//! the worker's usual search path is used.
+
+use atelier::image_io;
+use atelier::studio::{Level, RunPhase, SlotKind, StudioApp, StudioOptions};
+use atelier::worker::FinishReason;
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::Harness;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Generous: CI machines are shared and the real worker computes for real.
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// Small enough for a real VGG on a CPU to iterate quickly.
+const RUN_SIZE: f64 = 32.0;
+
+fn assets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets")
+}
+
+mod common;
+
+fn test_weights() -> Option<PathBuf> {
+    std::env::var_os("ATELIER_TEST_WEIGHTS")
+        .map(PathBuf::from)
+        .or_else(|| Some(common::test_vgg16_file()))
+}
+
+fn options() -> StudioOptions {
+    StudioOptions {
+        assets_dir: assets(),
+        weights: test_weights(),
+        persist: false,
+    }
+}
+
+fn harness<'a>(opts: StudioOptions) -> Harness<'a, StudioApp> {
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(move |cc| StudioApp::new(cc, opts))
+}
+
+/// Steps the UI until `cond` holds; the worker runs on its own thread meanwhile.
+#[track_caller]
+fn wait_until(
+    h: &mut Harness<'_, StudioApp>,
+    what: &str,
+    mut cond: impl FnMut(&StudioApp) -> bool,
+) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        h.step();
+        if cond(h.state()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\nstatus: {:?}\nnotices: {:#?}",
+            h.state().status().phase,
+            h.state().notices()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Keeps stepping for `d` (the UI must stay responsive throughout).
+fn step_for(h: &mut Harness<'_, StudioApp>, d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wait_ready(h: &mut Harness<'_, StudioApp>) {
+    wait_until(h, "images and network", |app| {
+        app.start_blocker().is_none() && app.network().is_some()
+    });
+}
+
+fn write_test_image(dir: &Path, name: &str, w: u32, h: u32, seed: u8) -> PathBuf {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            (x * 255 / w.max(1)) as u8,
+            (y * 255 / h.max(1)) as u8,
+            seed.wrapping_mul(37)
+                .wrapping_add(((x / 4 + y / 4) % 2 * 120) as u8),
+        ])
+    });
+    let path = dir.join(name);
+    img.save(&path).expect("test image written");
+    path
+}
+
+#[derive(Debug)]
+struct DroppedPath(PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Moves the pointer to `at`, hovers the files (checking the highlight), then drops them,
+/// as winit reports a drag and drop.
+fn drop_files(h: &mut Harness<'_, StudioApp>, at: egui::Pos2, files: &[&Path]) -> Option<SlotKind> {
+    h.hover_at(at);
+    h.step();
+    h.input_mut().hovered_files = files
+        .iter()
+        .map(|p| egui::HoveredFile {
+            path: Some(p.to_path_buf()),
+            mime: String::new(),
+        })
+        .collect();
+    h.step();
+    let highlighted = h.state().drop_target();
+    h.input_mut().hovered_files.clear();
+    h.input_mut().dropped_files = files
+        .iter()
+        .map(|p| Arc::new(DroppedPath(p.to_path_buf())) as egui::DroppedFileHandle)
+        .collect();
+    h.step();
+    highlighted
+}
+
+fn center_of(h: &Harness<'_, StudioApp>, label: &str) -> egui::Pos2 {
+    h.get_by_label(label).rect().center()
+}
+
+fn set_value(h: &mut Harness<'_, StudioApp>, label: &str, value: f64) {
+    h.step(); // act on a settled tree, as a user would
+    h.get_by_label(label).set_value_accesskit(value);
+    h.step();
+    h.step();
+}
+
+fn type_path(h: &mut Harness<'_, StudioApp>, field: &str, button: &str, path: &Path) {
+    h.step();
+    h.get_by_label(field)
+        .set_text_value_accesskit(&path.display().to_string());
+    h.step();
+    // An accesskit click reaches buttons scrolled out of view, as a screen reader would.
+    h.get_by_label(button).click_accesskit();
+    h.step();
+}
+
+fn has_error_mentioning(app: &StudioApp, needle: &str) -> bool {
+    app.notices()
+        .iter()
+        .any(|n| n.level == Level::Error && n.message.contains(needle))
+}
+
+/// The text a node shows on screen, wherever egui put it (label or value).
+fn screen_shows(h: &Harness<'_, StudioApp>, needle: &str) -> bool {
+    h.query_all_by(|n| {
+        n.value().is_some_and(|v| v.contains(needle))
+            || n.label().is_some_and(|l| l.contains(needle))
+    })
+    .next()
+    .is_some()
+}
+
+fn is_disabled(h: &Harness<'_, StudioApp>, label: &str) -> bool {
+    h.get_by_label(label).accesskit_node().is_disabled()
+}
+
+#[test]
+fn opens_ready_with_samples_and_settles_when_idle() {
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    let app = h.state();
+    let content = app.image_path(SlotKind::Content).expect("sample content");
+    let style = app.image_path(SlotKind::Style).expect("sample style");
+    assert!(content.starts_with(assets().join("samples")), "{content:?}");
+    assert!(style.ends_with("starry_night.jpg"), "{style:?}");
+    assert!(!app.network().expect("network").layers.is_empty());
+    let expected = atelier::settings::Settings {
+        content: Some(content.to_path_buf()),
+        style: Some(style.to_path_buf()),
+        ..Default::default()
+    };
+    assert_eq!(app.settings(), &expected, "starts from Settings::default()");
+    assert!(!is_disabled(&h, "Start"));
+    assert!(is_disabled(&h, "Pause"));
+    assert!(is_disabled(&h, "Stop"));
+    assert!(
+        h.state().window_title().starts_with("Atelier — ready"),
+        "{}",
+        h.state().window_title()
+    );
+    // An idle studio stops repainting (run() panics if it never settles) and every control
+    // has an accessible name (run() checks that too).
+    h.run();
+}
+
+#[test]
+fn drop_loads_images_into_the_slot_under_the_pointer() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let photo = write_test_image(tmp.path(), "photo.png", 48, 32, 1);
+    let painting = write_test_image(tmp.path(), "painting.png", 40, 40, 2);
+    let mut h = harness(options());
+    wait_ready(&mut h);
+
+    let at = center_of(&h, SlotKind::Style.drop_zone_name());
+    let lit = drop_files(&mut h, at, &[&painting]);
+    assert_eq!(
+        lit,
+        Some(SlotKind::Style),
+        "hovering the style slot highlights it"
+    );
+    wait_until(&mut h, "style from drop", |a| {
+        a.image_path(SlotKind::Style) == Some(&painting)
+    });
+    assert_eq!(h.state().image_size(SlotKind::Style), Some((40, 40)));
+    assert_eq!(
+        h.state().settings().style.as_deref(),
+        Some(painting.as_path())
+    );
+
+    let at = center_of(&h, SlotKind::Content.drop_zone_name());
+    drop_files(&mut h, at, &[&photo]);
+    wait_until(&mut h, "content from drop", |a| {
+        a.image_path(SlotKind::Content) == Some(&photo)
+    });
+    assert_eq!(h.state().image_size(SlotKind::Content), Some((48, 32)));
+    assert_eq!(
+        h.state().drop_target(),
+        None,
+        "highlight gone after the drop"
+    );
+
+    // Dropped on the preview (no slot under the pointer): content first, then style.
+    let a = write_test_image(tmp.path(), "a.png", 20, 20, 3);
+    let b = write_test_image(tmp.path(), "b.png", 24, 24, 4);
+    let at = center_of(&h, "Preview");
+    let lit = drop_files(&mut h, at, &[&a, &b]);
+    assert_eq!(lit, Some(SlotKind::Content));
+    wait_until(&mut h, "both from one drop", |app| {
+        app.image_path(SlotKind::Content) == Some(&a) && app.image_path(SlotKind::Style) == Some(&b)
+    });
+}
+
+#[test]
+fn path_field_loads_images() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let photo = write_test_image(tmp.path(), "typed photo.png", 30, 50, 5);
+    let painting = write_test_image(tmp.path(), "typed painting.png", 50, 30, 6);
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    type_path(&mut h, "Content path", "Load content path", &photo);
+    type_path(&mut h, "Style path", "Load style path", &painting);
+    wait_until(&mut h, "typed paths", |a| {
+        a.image_path(SlotKind::Content) == Some(&photo)
+            && a.image_path(SlotKind::Style) == Some(&painting)
+    });
+    assert_eq!(h.state().image_size(SlotKind::Content), Some((30, 50)));
+
+    // A path that doesn't exist: error in the window, image kept.
+    type_path(
+        &mut h,
+        "Content path",
+        "Load content path",
+        &tmp.path().join("nope.png"),
+    );
+    wait_until(&mut h, "error for a missing file", |a| {
+        has_error_mentioning(a, "nope.png")
+    });
+    assert_eq!(
+        h.state().image_path(SlotKind::Content),
+        Some(photo.as_path())
+    );
+}
+
+#[test]
+fn bad_image_dropped_shows_error_and_keeps_previous_image() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let broken = tmp.path().join("broken.png");
+    std::fs::write(&broken, b"this is not a PNG at all").expect("write");
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    let before = h
+        .state()
+        .image_path(SlotKind::Content)
+        .map(Path::to_path_buf);
+    let size_before = h.state().image_size(SlotKind::Content);
+
+    let at = center_of(&h, SlotKind::Content.drop_zone_name());
+    drop_files(&mut h, at, &[&broken]);
+    wait_until(&mut h, "decode error", |a| {
+        has_error_mentioning(a, "broken.png")
+    });
+    h.step();
+    assert!(
+        screen_shows(&h, "broken.png"),
+        "the error is visible in the window"
+    );
+    assert_eq!(
+        h.state()
+            .image_path(SlotKind::Content)
+            .map(Path::to_path_buf),
+        before
+    );
+    assert_eq!(h.state().image_size(SlotKind::Content), size_before);
+    assert!(!is_disabled(&h, "Start"), "the studio still works");
+}
+
+#[test]
+fn sliders_and_typed_values_change_settings() {
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    set_value(&mut h, "Content weight α", 42.0);
+    assert_eq!(h.state().settings().weights.content_weight, 42.0);
+    set_value(&mut h, "Style weight β value", 2500.0);
+    assert_eq!(h.state().settings().weights.style_weight, 2500.0);
+    set_value(&mut h, "Smoothness (TV)", 0.001);
+    assert!((h.state().settings().weights.tv_weight - 0.001).abs() < 1e-9);
+    set_value(&mut h, "Output size value", 256.0);
+    assert_eq!(h.state().settings().size, 256);
+    set_value(&mut h, "Iterations value", 77.0);
+    assert_eq!(h.state().settings().iterations, 77);
+
+    // The alpha/beta sliders are logarithmic: one keyboard step from 42 is a ratio, not +1.
+    let slider = h.get_by_label("Content weight α");
+    slider.increment_accesskit();
+    h.step();
+    let after = h.state().settings().weights.content_weight;
+    assert!(after > 42.0, "{after}");
+
+    h.get_by_label("Adam").click_accesskit();
+    h.step();
+    assert_eq!(
+        h.state().settings().optimizer,
+        atelier::settings::OptimizerKind::Adam
+    );
+    h.get_by_label("Noise").click_accesskit();
+    h.step();
+    assert_eq!(
+        h.state().settings().init,
+        atelier::settings::InitKind::Noise
+    );
+}
+
+#[test]
+fn layer_checkboxes_follow_the_network() {
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    let layers = h.state().network().expect("network").layers.clone();
+    assert!(layers.iter().any(|l| l == "relu3_2"));
+    h.get_by_label("Layers").click();
+    h.step();
+    h.step();
+
+    h.get_by_label("relu3_2 style").click_accesskit();
+    h.step();
+    let s = h.state().settings();
+    let names: Vec<&str> = s
+        .weights
+        .style_layers
+        .iter()
+        .map(|l| l.layer.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["relu1_1", "relu2_1", "relu3_1", "relu3_2", "relu4_1", "relu5_1"],
+        "network order"
+    );
+
+    set_value(&mut h, "relu3_2 style weight", 0.5);
+    let w = |app: &StudioApp, l: &str| {
+        app.settings()
+            .weights
+            .style_layers
+            .iter()
+            .find(|x| x.layer == l)
+            .map(|x| x.weight)
+    };
+    assert_eq!(w(h.state(), "relu3_2"), Some(0.5));
+
+    // Unticking forgets nothing: ticking again restores the weight.
+    h.get_by_label("relu3_2 style").click_accesskit();
+    h.step();
+    assert_eq!(w(h.state(), "relu3_2"), None);
+    h.get_by_label("relu3_2 style").click_accesskit();
+    h.step();
+    assert_eq!(w(h.state(), "relu3_2"), Some(0.5));
+
+    h.get_by_label("relu5_1 content").click_accesskit();
+    h.step();
+    h.get_by_label("relu4_2 content").click_accesskit();
+    h.step();
+    assert_eq!(h.state().settings().weights.content_layers, ["relu5_1"]);
+}
+
+#[test]
+fn live_run_preview_pause_resume_steer_export_stop() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    set_value(&mut h, "Output size value", RUN_SIZE);
+    set_value(&mut h, "Iterations value", 100_000.0);
+
+    h.get_by_label("Start").click();
+    h.step();
+    wait_until(&mut h, "first frame", |a| a.preview_iteration().is_some());
+    let first = h.state().preview_iteration();
+    wait_until(&mut h, "a second, newer frame", |a| {
+        a.frames_shown() >= 2 && a.preview_iteration() > first
+    });
+    assert_eq!(h.state().status().phase, RunPhase::Running);
+    assert!(
+        h.state().window_title().contains("running"),
+        "{}",
+        h.state().window_title()
+    );
+    assert!(
+        !h.state().status().history.is_empty(),
+        "loss curve has points"
+    );
+    let st = h.state().status();
+    assert_eq!(st.width.max(st.height), RUN_SIZE as u32);
+
+    // Pause: the count stops.
+    h.get_by_label("Pause").click();
+    h.step();
+    wait_until(&mut h, "paused", |a| a.status().phase == RunPhase::Paused);
+    let held = h.state().status().iteration;
+    let held_frame = h.state().preview_iteration();
+    step_for(&mut h, Duration::from_millis(400));
+    assert_eq!(
+        h.state().status().iteration,
+        held,
+        "no progress while paused"
+    );
+    assert_eq!(h.state().preview_iteration(), held_frame);
+    assert!(h.state().window_title().contains("paused"));
+
+    // Resume: it moves again.
+    h.get_by_label("Resume").click();
+    h.step();
+    wait_until(&mut h, "progress after resume", |a| {
+        a.status().phase == RunPhase::Running && a.status().iteration > held + 2
+    });
+
+    // Steer: beta ×1000 mid-run; the weighted style loss jumps from the next iterations on.
+    let steer_at = h.state().status().iteration;
+    let style_before = h.state().status().latest_losses().expect("losses").style;
+    let beta = f64::from(h.state().settings().weights.style_weight) * 1000.0;
+    set_value(&mut h, "Style weight β value", beta);
+    assert!(
+        h.state().restart_reasons().is_empty(),
+        "weights apply live, no restart"
+    );
+    wait_until(&mut h, "iterations with the new beta", |a| {
+        a.status().iteration >= steer_at + 3
+    });
+    let after = h
+        .state()
+        .status()
+        .history
+        .iter()
+        .find(|p| p.iteration >= steer_at + 2)
+        .expect("a loss point after the change")
+        .losses
+        .style;
+    assert!(
+        after > style_before * 10.0,
+        "style loss should respond to beta: before {style_before}, after {after}"
+    );
+    assert!(!h.state().status().steer_marks.is_empty());
+
+    // Export mid-run through the fallback path field.
+    let out = tmp.path().join("mid-run export");
+    type_path(&mut h, "Export path", "Save", &out);
+    let expected = tmp.path().join("mid-run export.png");
+    wait_until(&mut h, "export written", |a| {
+        a.last_export() == Some(expected.as_path())
+    });
+    assert!(
+        h.state().status().is_active(),
+        "export didn't disturb the run"
+    );
+    let png = image::open(&expected).expect("a valid PNG");
+    assert_eq!(png.width().max(png.height()), RUN_SIZE as u32);
+    let saved = image_io::read_png_settings(&expected)
+        .expect("readable")
+        .expect("settings chunk present");
+    let app = h.state();
+    assert_eq!(
+        f64::from(saved.weights.style_weight),
+        beta,
+        "live weights are recorded"
+    );
+    assert_eq!(saved.size, RUN_SIZE as u32);
+    assert_eq!(saved.content.as_deref(), app.image_path(SlotKind::Content));
+    assert_eq!(saved.style.as_deref(), app.image_path(SlotKind::Style));
+    assert!(saved.iterations > 0 && saved.iterations <= app.status().iteration);
+
+    // Stop: the run ends, the last frame stays.
+    h.get_by_label("Stop").click();
+    h.step();
+    wait_until(&mut h, "stopped", |a| {
+        a.status().phase == RunPhase::Finished(FinishReason::Stopped)
+    });
+    let stopped_at = h.state().status().iteration;
+    step_for(&mut h, Duration::from_millis(200));
+    assert_eq!(h.state().status().iteration, stopped_at);
+    assert!(h.state().preview_iteration().is_some(), "last frame kept");
+    assert!(h.state().window_title().contains("stopped"));
+    assert!(
+        !is_disabled(&h, "Save"),
+        "a stopped run's frame can still be exported"
+    );
+    // Nothing keeps repainting once the run is over.
+    h.run();
+}
+
+#[test]
+fn restart_only_settings_show_a_notice_and_restart_applies_them() {
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    set_value(&mut h, "Output size value", RUN_SIZE);
+    set_value(&mut h, "Iterations value", 100_000.0);
+    h.get_by_label("Start").click();
+    h.step();
+    wait_until(&mut h, "running", |a| {
+        a.status().phase == RunPhase::Running && a.status().iteration > 0
+    });
+
+    set_value(&mut h, "Content weight α value", 20.0);
+    assert!(h.state().restart_reasons().is_empty(), "alpha is live");
+    set_value(&mut h, "Output size value", RUN_SIZE + 8.0);
+    set_value(&mut h, "Seed", 7.0);
+    assert_eq!(h.state().restart_reasons(), ["output size", "seed"]);
+    assert!(screen_shows(&h, "takes effect on restart"));
+
+    h.get_by_label("Restart now").click();
+    h.step();
+    wait_until(&mut h, "restarted at the new size", |a| {
+        a.status().phase == RunPhase::Running
+            && a.status().width.max(a.status().height) == RUN_SIZE as u32 + 8
+    });
+    assert!(h.state().restart_reasons().is_empty());
+    h.get_by_label("Stop").click();
+    h.step();
+    wait_until(&mut h, "stopped", |a| !a.status().is_active());
+}
+
+#[test]
+fn worker_error_is_shown_and_the_studio_survives() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dot = write_test_image(tmp.path(), "dot.png", 1, 1, 7);
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    let style = h.state().image_path(SlotKind::Style).map(Path::to_path_buf);
+    type_path(&mut h, "Content path", "Load content path", &dot);
+    wait_until(&mut h, "1×1 content", |a| {
+        a.image_size(SlotKind::Content) == Some((1, 1))
+    });
+    h.get_by_label("Start").click();
+    h.step();
+    wait_until(&mut h, "failed run", |a| {
+        a.status().phase == RunPhase::Finished(FinishReason::Failed)
+    });
+    assert!(
+        h.state()
+            .notices()
+            .iter()
+            .any(|n| n.level == Level::Error && n.title == "Run"),
+        "{:#?}",
+        h.state().notices()
+    );
+    assert_eq!(h.state().image_path(SlotKind::Content), Some(dot.as_path()));
+    assert_eq!(
+        h.state().image_path(SlotKind::Style).map(Path::to_path_buf),
+        style
+    );
+    assert!(h.state().window_title().contains("failed"));
+
+    // Fix the input and go again.
+    let photo = write_test_image(tmp.path(), "photo.png", 40, 30, 8);
+    type_path(&mut h, "Content path", "Load content path", &photo);
+    wait_until(&mut h, "good content", |a| {
+        a.image_path(SlotKind::Content) == Some(&photo)
+    });
+    set_value(&mut h, "Output size value", RUN_SIZE);
+    h.get_by_label("Start").click();
+    h.step();
+    wait_until(&mut h, "a frame", |a| a.preview_iteration().is_some());
+    h.get_by_label("Stop").click();
+    h.step();
+    wait_until(&mut h, "stopped", |a| !a.status().is_active());
+}
+
+#[test]
+fn missing_weights_say_what_to_do_and_a_file_can_be_chosen() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut opts = options();
+    opts.weights = Some(tmp.path().join("missing"));
+    let mut h = harness(opts);
+    wait_until(&mut h, "weights missing", |a| a.weights_missing().is_some());
+    h.step();
+    assert!(is_disabled(&h, "Start"));
+    assert!(h.state().window_title().contains("weights missing"));
+    assert!(screen_shows(&h, "weights are missing"));
+    // Download isn't wired yet: the button explains instead of doing anything risky.
+    h.get_by_label("Download VGG19").click();
+    h.step();
+    assert!(h.state().notices().iter().any(|n| n.title == "Download"));
+    assert!(h.state().weights_missing().is_some());
+    let _ = h.get_by_label("Open weights file…");
+
+    // The path field always works.
+    let weights = test_weights().unwrap_or_else(|| {
+        let p = tmp.path().join("vgg16.safetensors");
+        std::fs::write(&p, b"stand-in weights").expect("write");
+        p
+    });
+    type_path(&mut h, "Weights path", "Load weights path", &weights);
+    wait_until(&mut h, "weights loaded", |a| a.network().is_some());
+    assert_eq!(
+        h.state().network().map(|n| n.path.clone()),
+        Some(weights.clone())
+    );
+    assert_eq!(
+        h.state().settings().weights_path.as_deref(),
+        Some(weights.as_path())
+    );
+    wait_ready(&mut h);
+    assert!(!is_disabled(&h, "Start"));
+}
+
+#[test]
+fn split_compare_and_hold_to_compare() {
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    h.get_by_label("Split").click();
+    h.step();
+    assert_eq!(
+        h.state().compare_mode(),
+        atelier::studio::CompareMode::Split
+    );
+    h.get_by_label("Result").click();
+    h.step();
+    assert_eq!(
+        h.state().compare_mode(),
+        atelier::studio::CompareMode::Result
+    );
+}
+
+/// Minimal in-memory eframe storage.
+#[derive(Default)]
+struct MemStorage(HashMap<String, String>);
+
+impl eframe::Storage for MemStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn settings_and_images_persist_between_launches() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let painting = write_test_image(tmp.path(), "kept painting.png", 36, 36, 9);
+    let mut storage = MemStorage::default();
+    {
+        let mut opts = options();
+        opts.persist = true;
+        let mut h = harness(opts);
+        wait_ready(&mut h);
+        set_value(&mut h, "Content weight α value", 42.0);
+        type_path(&mut h, "Style path", "Load style path", &painting);
+        wait_until(&mut h, "style loaded", |a| {
+            a.image_path(SlotKind::Style) == Some(&painting)
+        });
+        eframe::App::save(h.state_mut(), &mut storage);
+    }
+    assert!(!storage.0.is_empty(), "something was saved");
+
+    let relaunch = |persist: bool, storage: &MemStorage| {
+        let mut opts = options();
+        opts.persist = persist;
+        let mut h = Harness::builder()
+            .with_size([1280.0, 800.0])
+            .build_eframe(|cc| {
+                cc.storage = Some(storage);
+                StudioApp::new(cc, opts)
+            });
+        wait_ready(&mut h);
+        (
+            h.state().settings().weights.content_weight,
+            h.state().image_path(SlotKind::Style).map(Path::to_path_buf),
+        )
+    };
+    assert_eq!(relaunch(true, &storage), (42.0, Some(painting.clone())));
+    // With persistence off nothing is read.
+    let (alpha, style) = relaunch(false, &storage);
+    assert_eq!(
+        alpha,
+        atelier::settings::LossWeights::default().content_weight
+    );
+    assert_ne!(style, Some(painting));
+}
+
+#[test]
+fn a_vanished_saved_image_falls_back_to_the_sample() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let gone = write_test_image(tmp.path(), "gone.png", 20, 20, 10);
+    let mut storage = MemStorage::default();
+    {
+        let mut opts = options();
+        opts.persist = true;
+        let mut h = harness(opts);
+        wait_ready(&mut h);
+        type_path(&mut h, "Content path", "Load content path", &gone);
+        wait_until(&mut h, "content loaded", |a| {
+            a.image_path(SlotKind::Content) == Some(&gone)
+        });
+        eframe::App::save(h.state_mut(), &mut storage);
+    }
+    std::fs::remove_file(&gone).expect("remove");
+    let mut opts = options();
+    opts.persist = true;
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_eframe(|cc| {
+            cc.storage = Some(&storage);
+            StudioApp::new(cc, opts)
+        });
+    wait_ready(&mut h);
+    let content = h.state().image_path(SlotKind::Content).expect("fallback");
+    assert!(content.starts_with(assets().join("samples")), "{content:?}");
+    assert!(
+        has_error_mentioning(h.state(), "gone.png"),
+        "{:#?}",
+        h.state().notices()
+    );
+}
