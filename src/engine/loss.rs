@@ -32,7 +32,7 @@ pub struct LossTerms {
 }
 
 fn scalar(t: &Tensor) -> Result<f64> {
-    Ok(f64::from(t.to_scalar::<f32>()?))
+    Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?)
 }
 
 impl LossTerms {

@@ -90,6 +90,38 @@ impl Vgg {
             let conv = Conv3x3::new(w.to_device(device)?, b.to_device(device)?)?;
             convs.insert(index, conv);
         }
+        Self::assemble(arch, convs, preprocess, device, DType::F32, path)
+    }
+
+    /// Builds a network from ready convolutions in `dtype`, without checking channel widths:
+    /// for gradient checks in f64 on tiny random networks.
+    pub fn from_convs(
+        arch: Arch,
+        convs: Vec<Conv3x3>,
+        preprocess: Preprocess,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Self> {
+        let indices: Vec<usize> = arch.conv_shapes().iter().map(|c| c.0).collect();
+        if convs.len() != indices.len() {
+            return Err(Error::Settings(format!(
+                "{arch} needs {} convolutions, got {}",
+                indices.len(),
+                convs.len()
+            )));
+        }
+        let convs = indices.into_iter().zip(convs).collect();
+        Self::assemble(arch, convs, preprocess, device, dtype, Path::new("<memory>"))
+    }
+
+    fn assemble(
+        arch: Arch,
+        convs: HashMap<usize, Conv3x3>,
+        preprocess: Preprocess,
+        device: &Device,
+        dtype: DType,
+        path: &Path,
+    ) -> Result<Self> {
         let (scale, offset, bgr) = match preprocess {
             // x_bgr - mean
             Preprocess::Caffe => ([1.0f32; 3], [103.939f32, 116.779, 123.68], true),
@@ -104,7 +136,9 @@ impl Vgg {
                 )
             }
         };
-        let chan = |v: [f32; 3]| Tensor::from_vec(v.to_vec(), (1, 3, 1, 1), device);
+        let chan = |v: [f32; 3]| {
+            Tensor::from_vec(v.to_vec(), (1, 3, 1, 1), device).and_then(|t| t.to_dtype(dtype))
+        };
         Ok(Self {
             arch,
             layers: arch.layers(),
