@@ -2,7 +2,7 @@
 # Starts the studio in a virtual X display, lets it paint for a few seconds with Start pressed
 # (ATELIER_AUTOSTART=1), and saves docs/screenshot.png at 1280×800.
 #
-# Arguments are passed to atelier (e.g. a weights path: `scripts/screenshot.sh missing`).
+# Arguments are passed to `atelier studio` (e.g. `scripts/screenshot.sh --weights ../shared/weights/vgg16-hed.safetensors`).
 # Needs: apt-get install -y xvfb xdotool imagemagick libgl1-mesa-dri libegl1
 # Env: WAIT (seconds of painting, default 3), OUT (png path), DISPLAY_NUM (default 97),
 #      CLICKS ("x,y x,y …" window coordinates clicked in order after WAIT, e.g. the Split button).
@@ -36,7 +36,7 @@ sleep 1
 
 # Software GL (no GPU needed); no persistence so a developer's saved state doesn't leak in.
 DISPLAY=":$DISPLAY_NUM" LIBGL_ALWAYS_SOFTWARE=1 ATELIER_AUTOSTART=1 ATELIER_NO_PERSIST=1 \
-    "$BIN" "$@" &
+    "$BIN" studio "$@" &
 APP_PID=$!
 
 WID=""

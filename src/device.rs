@@ -105,7 +105,10 @@ pub fn available_devices() -> Vec<(DeviceChoice, bool, String)> {
             Err(e) => (false, format!("CUDA ({e})")),
         }
     } else {
-        (false, "CUDA (not built: rebuild with --features cuda)".into())
+        (
+            false,
+            "CUDA (not built: rebuild with --features cuda)".into(),
+        )
     };
     let metal = if metal_built() {
         match try_metal() {
@@ -116,7 +119,11 @@ pub fn available_devices() -> Vec<(DeviceChoice, bool, String)> {
         (false, "Metal (macOS only)".into())
     };
     vec![
-        (DeviceChoice::Auto, true, "Auto (GPU if present, else CPU)".into()),
+        (
+            DeviceChoice::Auto,
+            true,
+            "Auto (GPU if present, else CPU)".into(),
+        ),
         (DeviceChoice::Cpu, true, cpu_label()),
         (DeviceChoice::Cuda, cuda.0, cuda.1),
         (DeviceChoice::Metal, metal.0, metal.1),

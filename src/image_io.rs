@@ -23,7 +23,9 @@ pub enum ImageError {
     },
     #[error("{what} is empty (0 bytes): choose a real image file")]
     Empty { what: String },
-    #[error("{what} is not an image Atelier can read (supported: PNG, JPEG, WebP, BMP, GIF, TIFF)")]
+    #[error(
+        "{what} is not an image Atelier can read (supported: PNG, JPEG, WebP, BMP, GIF, TIFF)"
+    )]
     UnknownFormat { what: String },
     #[error("{what} is {width}×{height} pixels, larger than Atelier accepts ({MAX_SIDE} px per side, {} megapixels): scale it down first", MAX_PIXELS / 1_000_000)]
     TooLarge {
@@ -82,8 +84,7 @@ fn decode(bytes: &[u8], what: &str) -> Result<RgbImage, ImageError> {
             message: "the image has no pixels".into(),
         });
     }
-    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS
-    {
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(ImageError::TooLarge {
             what,
             width,
@@ -135,7 +136,11 @@ pub fn scaled_dims(w: u32, h: u32, longest: u32) -> (u32, u32) {
 
 /// Writes a PNG atomically (temporary file in the same folder, then rename), with the run's
 /// settings as an iTXt chunk so the result can be reproduced or reopened.
-pub fn save_png(path: &Path, img: &RgbImage, settings: Option<&Settings>) -> Result<(), ImageError> {
+pub fn save_png(
+    path: &Path,
+    img: &RgbImage,
+    settings: Option<&Settings>,
+) -> Result<(), ImageError> {
     let write_err = |message: String| ImageError::Write {
         path: path.to_path_buf(),
         message,

@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "atelier", version, about = "Neural style transfer studio and CLI")]
+#[command(
+    name = "atelier",
+    version,
+    about = "Neural style transfer studio and CLI"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -36,7 +36,11 @@ fn render(dir: &Path, extra: &[&str], content: &Path, weights: &Path) -> (Output
         .arg(sample("starry_night.jpg"))
         .arg("--weights")
         .arg(weights)
-        .args(if extra.contains(&"--out") { vec![] } else { vec!["--out".into(), out.clone()] })
+        .args(if extra.contains(&"--out") {
+            vec![]
+        } else {
+            vec!["--out".into(), out.clone()]
+        })
         .args(extra)
         .output()
         .unwrap();
@@ -86,7 +90,13 @@ fn a_huge_header_is_refused_before_allocating() {
     }
     // The encoder closed with IEND; put a token IDAT before it, as a hostile file would have.
     bytes.truncate(bytes.len() - 12);
-    for (kind, data) in [(&b"IDAT"[..], &[0x78u8, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01][..]), (&b"IEND"[..], &[][..])] {
+    for (kind, data) in [
+        (
+            &b"IDAT"[..],
+            &[0x78u8, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01][..],
+        ),
+        (&b"IEND"[..], &[][..]),
+    ] {
         bytes.extend((data.len() as u32).to_be_bytes());
         let mut body = kind.to_vec();
         body.extend(data);
@@ -95,7 +105,14 @@ fn a_huge_header_is_refused_before_allocating() {
     }
     let e = image_io::load_image_bytes(&bytes).unwrap_err();
     assert!(
-        matches!(e, ImageError::TooLarge { width: 40_000, height: 40_000, .. }),
+        matches!(
+            e,
+            ImageError::TooLarge {
+                width: 40_000,
+                height: 40_000,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("scale it down"), "{e}");
@@ -116,7 +133,10 @@ fn unusual_images_load_correctly() {
     ImageBuffer::<Luma<u8>, _>::from_pixel(3, 3, Luma([77u8]))
         .save(&pg)
         .unwrap();
-    assert_eq!(image_io::load_image(&pg).unwrap().get_pixel(1, 1).0, [77, 77, 77]);
+    assert_eq!(
+        image_io::load_image(&pg).unwrap().get_pixel(1, 1).0,
+        [77, 77, 77]
+    );
     // Alpha: transparent becomes white, opaque keeps its colour, half is mixed.
     let pa = dir.path().join("alpha.png");
     let mut a = ImageBuffer::<Rgba<u8>, _>::from_pixel(3, 1, Rgba([0u8, 0, 0, 0]));
@@ -138,7 +158,10 @@ fn unusual_images_load_correctly() {
     let img = image_io::load_image(&fixture("exif_rotate90.jpg")).unwrap();
     assert_eq!(img.dimensions(), (12, 16));
     let top = img.get_pixel(6, 2).0;
-    assert!(top[0] > 180 && top[2] < 90, "top should be red, got {top:?}");
+    assert!(
+        top[0] > 180 && top[2] < 90,
+        "top should be red, got {top:?}"
+    );
 }
 
 #[test]
@@ -173,7 +196,12 @@ fn cli_rejects_bad_input_and_writes_nothing() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("cannot write"), "{}", stderr(&o));
 
-    let (o, out) = render(dir.path(), &["--style-layers", "relu9_9"], &content, &weights);
+    let (o, out) = render(
+        dir.path(),
+        &["--style-layers", "relu9_9"],
+        &content,
+        &weights,
+    );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("relu9_9"), "{}", stderr(&o));
     assert!(!out.exists());
@@ -191,7 +219,10 @@ fn wrong_or_corrupt_weights_are_named() {
     let (o, out) = render(dir.path(), &[], &content, &partial);
     assert!(!o.status.success());
     let e = stderr(&o);
-    assert!(e.contains("partial.safetensors") && e.contains("features.28.weight"), "{e}");
+    assert!(
+        e.contains("partial.safetensors") && e.contains("features.28.weight"),
+        "{e}"
+    );
     assert!(!out.exists());
 
     // NaN in a weight.
@@ -237,17 +268,33 @@ fn nan_during_optimization_stops_with_an_error_and_keeps_the_last_good_image() {
 fn results_carry_their_settings_and_reproduce() {
     let weights = common::test_vgg16_file();
     let dir = tempfile::tempdir().unwrap();
-    let (o1, out) = render(dir.path(), &["--seed", "5", "--init", "noise"], &sample("chelsea.png"), &weights);
+    let (o1, out) = render(
+        dir.path(),
+        &["--seed", "5", "--init", "noise"],
+        &sample("chelsea.png"),
+        &weights,
+    );
     assert!(o1.status.success(), "{}", stderr(&o1));
     let first = std::fs::read(&out).unwrap();
-    let s = image_io::read_png_settings(&out).unwrap().expect("settings chunk");
+    let s = image_io::read_png_settings(&out)
+        .unwrap()
+        .expect("settings chunk");
     assert_eq!(s.size, 24);
     assert_eq!(s.seed, 5);
     assert_eq!(s.init, atelier::settings::InitKind::Noise);
     assert_eq!(s.iterations, 2);
-    let (o2, out) = render(dir.path(), &["--seed", "5", "--init", "noise"], &sample("chelsea.png"), &weights);
+    let (o2, out) = render(
+        dir.path(),
+        &["--seed", "5", "--init", "noise"],
+        &sample("chelsea.png"),
+        &weights,
+    );
     assert!(o2.status.success());
-    assert_eq!(std::fs::read(&out).unwrap(), first, "same seed and settings, same output");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        first,
+        "same seed and settings, same output"
+    );
     // No temporary files are left behind.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -262,7 +309,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c

@@ -61,11 +61,17 @@ fn losses_match_the_pytorch_reference_at_256_and_512() {
             let w = v.as_f64().unwrap();
             let g = got["style"][layer].as_f64().unwrap();
             let rel = (g - w).abs() / w;
-            assert!(rel < 1e-4, "{size} {layer}: got {g}, want {w} (rel {rel:e})");
+            assert!(
+                rel < 1e-4,
+                "{size} {layer}: got {g}, want {w} (rel {rel:e})"
+            );
         }
         let tv = got["tv"].as_f64().unwrap();
         let want_tv = want["tv_raw"].as_f64().unwrap() * 1e-3;
-        assert!((tv - want_tv).abs() / want_tv < 1e-4, "tv {tv} vs {want_tv}");
+        assert!(
+            (tv - want_tv).abs() / want_tv < 1e-4,
+            "tv {tv} vs {want_tv}"
+        );
         assert_eq!(got["content"]["relu4_2"].as_f64(), Some(0.0));
         let hw = want["content_hw"].as_array().unwrap();
         assert_eq!(got["height"], hw[0]);
@@ -83,7 +89,14 @@ fn full_runs_reach_the_reference_losses() {
     for (opt, limit, max_evals) in [("lbfgs", 1.03 * 449.1, 62), ("adam", 1.03 * 571.5, 50)] {
         let out = atelier()
             .args(["render", "--json", "--size", "256", "--iters", "50"])
-            .args(["--content-weight", "5", "--style-weight", "100", "--tv-weight", "1e-5"])
+            .args([
+                "--content-weight",
+                "5",
+                "--style-weight",
+                "100",
+                "--tv-weight",
+                "1e-5",
+            ])
             .args(["--optimizer", opt, "--lr", "10"])
             .arg("--content")
             .arg(r.join("tubingen_256.png"))
@@ -100,9 +113,15 @@ fn full_runs_reach_the_reference_losses() {
         let evals = j["evaluations"].as_u64().unwrap();
         eprintln!("{opt}: final {fin:.1}, {evals} evaluations");
         assert!(fin <= limit, "{opt}: final loss {fin} > {limit}");
-        assert!(evals <= max_evals, "{opt}: {evals} evaluations > {max_evals}");
+        assert!(
+            evals <= max_evals,
+            "{opt}: {evals} evaluations > {max_evals}"
+        );
         assert_eq!(j["iterations"], 50);
-        assert_eq!((j["width"].clone(), j["height"].clone()), (256.into(), 192.into()));
+        assert_eq!(
+            (j["width"].clone(), j["height"].clone()),
+            (256.into(), 192.into())
+        );
         let img = atelier::image_io::load_image(&dir.path().join(format!("{opt}.png"))).unwrap();
         assert_eq!(img.dimensions(), (256, 192));
     }
@@ -205,7 +224,10 @@ fn whole_loss_gradient_matches_finite_differences() {
             worst = worst.max(err);
         }
         assert!(gmax > 0.0, "gradient is zero everywhere");
-        assert!(worst < 1e-4, "{pre:?}: worst relative gradient error {worst:e}");
+        assert!(
+            worst < 1e-4,
+            "{pre:?}: worst relative gradient error {worst:e}"
+        );
     }
 }
 
@@ -243,7 +265,11 @@ fn max_pool_gradient_is_one_at_the_maximum_and_ceil_mode_keeps_edges() {
         .unwrap()
         .to_vec1()
         .unwrap();
-    assert_eq!(g.iter().sum::<f32>(), 6.0, "one unit of gradient per window");
+    assert_eq!(
+        g.iter().sum::<f32>(),
+        6.0,
+        "one unit of gradient per window"
+    );
     for (i, gi) in g.iter().enumerate() {
         let is_max = want.contains(&v[i]);
         assert_eq!(*gi, if is_max { 1.0 } else { 0.0 }, "element {i}");
@@ -260,7 +286,11 @@ fn tv_loss_is_half_the_sum_of_squared_right_and_down_differences() {
 
 #[test]
 fn pixels_round_trip_and_clamp() {
-    let t = Tensor::new(&[[[[-5f32, 300.0]], [[1.4, 1.6]], [[0.0, 255.0]]]], &Device::Cpu).unwrap();
+    let t = Tensor::new(
+        &[[[[-5f32, 300.0]], [[1.4, 1.6]], [[0.0, 255.0]]]],
+        &Device::Cpu,
+    )
+    .unwrap();
     let img = pixels::to_image(&t).unwrap();
     assert_eq!(img.get_pixel(0, 0).0, [0, 1, 0]);
     assert_eq!(img.get_pixel(1, 0).0, [255, 2, 255]);

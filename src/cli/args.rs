@@ -108,10 +108,7 @@ impl LossArgs {
             s.weights.content_layers = v.iter().map(|l| l.trim().to_string()).collect();
         }
         if let Some(v) = &self.style_layers {
-            s.weights.style_layers = v
-                .iter()
-                .map(|l| LayerWeight::new(l.trim(), 1.0))
-                .collect();
+            s.weights.style_layers = v.iter().map(|l| LayerWeight::new(l.trim(), 1.0)).collect();
         }
         if let Some(w) = &self.style_layer_weights {
             if w.len() != s.weights.style_layers.len() {

@@ -103,7 +103,10 @@ fn check_writable(out: &std::path::Path) -> Result<()> {
         _ => std::path::Path::new("."),
     };
     if out.is_dir() {
-        anyhow::bail!("--out {} is a folder; give a file name such as result.png", out.display());
+        anyhow::bail!(
+            "--out {} is a folder; give a file name such as result.png",
+            out.display()
+        );
     }
     let probe = dir.join(format!(".atelier-write-test-{}", std::process::id()));
     std::fs::write(&probe, b"")
@@ -114,7 +117,9 @@ fn check_writable(out: &std::path::Path) -> Result<()> {
 
 /// `atelier losses`: the weighted losses at the start (image = content), per layer.
 pub fn losses(args: &LossArgs, json_out: bool) -> Result<()> {
-    let settings = args.apply(Settings::default()).map_err(anyhow::Error::msg)?;
+    let settings = args
+        .apply(Settings::default())
+        .map_err(anyhow::Error::msg)?;
     atelier::engine::set_threads(settings.threads);
     let (content, style) = load_inputs(&settings)?;
     let net = Network::load(&settings)?;

@@ -15,7 +15,10 @@ pub enum Arch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayerKind {
     /// 3×3 convolution, stride 1, padding 1.
-    Conv { in_channels: usize, out_channels: usize },
+    Conv {
+        in_channels: usize,
+        out_channels: usize,
+    },
     Relu,
     /// 2×2 max pooling, stride 2.
     Pool,

@@ -165,9 +165,14 @@ impl Lbfgs {
                 q = (q - (&self.dirs[i] * al[i])?)?;
             }
             let mut r = (q * self.h_diag)?;
-            for i in 0..n {
-                let be = dot(&self.dirs[i], &r)? * self.rho[i];
-                r = (r + (&self.steps[i] * (al[i] - be))?)?;
+            for ((y, s), (rho, a)) in self
+                .dirs
+                .iter()
+                .zip(self.steps.iter())
+                .zip(self.rho.iter().zip(al.iter()))
+            {
+                let be = dot(y, &r)? * rho;
+                r = (r + (s * (a - be))?)?;
             }
             r
         };
@@ -272,7 +277,13 @@ impl Lbfgs {
         }
         // Zoom phase.
         let mut insuf_progress = false;
-        let order = |b: &Vec<(f64, f64, Tensor, f64)>| if b[0].1 <= b[b.len() - 1].1 { (0, 1) } else { (1, 0) };
+        let order = |b: &Vec<(f64, f64, Tensor, f64)>| {
+            if b[0].1 <= b[b.len() - 1].1 {
+                (0, 1)
+            } else {
+                (1, 0)
+            }
+        };
         let (mut low, mut high) = order(&bracket);
         while !done && ls_iter < max_ls && bracket.len() == 2 {
             if (bracket[1].0 - bracket[0].0).abs() * d_norm < TOLERANCE_CHANGE {

@@ -24,6 +24,9 @@ impl LossBreakdown {
     }
 }
 
+/// `(layer, weighted loss)` pairs.
+pub type LayerLosses = Vec<(String, f64)>;
+
 /// The weighted loss terms of one evaluation, as scalar tensors (still differentiable).
 pub struct LossTerms {
     pub content: Vec<(String, Tensor)>,
@@ -60,8 +63,8 @@ impl LossTerms {
         })
     }
 
-    /// Per-layer numbers, for `atelier losses`.
-    pub fn per_layer(&self) -> Result<(Vec<(String, f64)>, Vec<(String, f64)>, f64)> {
+    /// Per-layer numbers, for `atelier losses`: (content layers, style layers, tv).
+    pub fn per_layer(&self) -> Result<(LayerLosses, LayerLosses, f64)> {
         let each = |v: &[(String, Tensor)]| -> Result<Vec<(String, f64)>> {
             v.iter().map(|(n, t)| Ok((n.clone(), scalar(t)?))).collect()
         };
@@ -158,9 +161,8 @@ impl Targets {
             }
         }
         let f = vgg.features(pixels, &taps)?;
-        let missing = |l: &str| {
-            crate::error::Error::Settings(format!("no target computed for layer {l}"))
-        };
+        let missing =
+            |l: &str| crate::error::Error::Settings(format!("no target computed for layer {l}"));
         let mut content = Vec::new();
         for l in &weights.content_layers {
             let (feat, target) = (f.get(l), self.content.get(l));

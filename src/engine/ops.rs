@@ -4,7 +4,9 @@
 //! tensor nobody reads), and its `max_pool2d` backward is wrong (0.25 instead of 1 at the maximum).
 //! These versions route the gradient to the input alone and are checked against finite differences.
 
-use candle_core::{CpuStorage, CudaStorage, CustomOp2, Layout, MetalStorage, Result, Shape, Tensor, D};
+use candle_core::{
+    CpuStorage, CudaStorage, CustomOp2, Layout, MetalStorage, Result, Shape, Tensor, D,
+};
 
 /// A 3×3, stride-1, padding-1 convolution layer whose weights are constants.
 #[derive(Debug, Clone)]
@@ -118,8 +120,16 @@ fn passthrough<S>(s: &S, l: &Layout, clone: impl Fn(&S) -> Result<S>) -> Result<
 /// to the maximum (candle's `max` backward), 1 per window, not candle's `max_pool2d` 0.25.
 pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
-    let x = if h % 2 == 1 { x.pad_with_zeros(2, 0, 1)? } else { x.clone() };
-    let x = if w % 2 == 1 { x.pad_with_zeros(3, 0, 1)? } else { x };
+    let x = if h % 2 == 1 {
+        x.pad_with_zeros(2, 0, 1)?
+    } else {
+        x.clone()
+    };
+    let x = if w % 2 == 1 {
+        x.pad_with_zeros(3, 0, 1)?
+    } else {
+        x
+    };
     let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
     x.reshape((n, c, h2, 2, w2, 2))?.max(D::Minus1)?.max(3)
 }

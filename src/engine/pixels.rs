@@ -17,7 +17,11 @@ pub fn to_tensor(img: &RgbImage, device: &Device) -> Result<Tensor> {
 
 /// Rounds and clamps a `[1,3,H,W]` (or `[3,H,W]`) pixel tensor back to an image.
 pub fn to_image(t: &Tensor) -> Result<RgbImage> {
-    let t = if t.rank() == 4 { t.squeeze(0)? } else { t.clone() };
+    let t = if t.rank() == 4 {
+        t.squeeze(0)?
+    } else {
+        t.clone()
+    };
     let (_, h, w) = t.dims3()?;
     let v: Vec<u8> = t
         .clamp(0f32, 255f32)?
@@ -26,9 +30,8 @@ pub fn to_image(t: &Tensor) -> Result<RgbImage> {
         .to_dtype(DType::U8)?
         .flatten_all()?
         .to_vec1()?;
-    Ok(RgbImage::from_raw(w as u32, h as u32, v).ok_or_else(|| {
-        candle_core::Error::Msg("image buffer has the wrong size".into())
-    })?)
+    Ok(RgbImage::from_raw(w as u32, h as u32, v)
+        .ok_or_else(|| candle_core::Error::Msg("image buffer has the wrong size".into()))?)
 }
 
 #[cfg(test)]

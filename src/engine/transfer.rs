@@ -85,15 +85,11 @@ impl Transfer {
         let x0 = match settings.init {
             InitKind::Content => content_px.clone(),
             InitKind::Style => {
-                let first = styles.first().ok_or_else(|| {
-                    Error::Settings("init from style needs a style image".into())
-                })?;
-                let s = image::imageops::resize(
-                    first.0,
-                    w,
-                    h,
-                    image::imageops::FilterType::Triangle,
-                );
+                let first = styles
+                    .first()
+                    .ok_or_else(|| Error::Settings("init from style needs a style image".into()))?;
+                let s =
+                    image::imageops::resize(first.0, w, h, image::imageops::FilterType::Triangle);
                 pixels::to_tensor(&s, &device)?
             }
             InitKind::Noise => noise(settings.seed, h as usize, w as usize, &device)?,

@@ -75,17 +75,19 @@ impl Vgg {
             None => match metadata.get("preprocess").map(|s| s.as_str()) {
                 Some("caffe") => Preprocess::Caffe,
                 Some("torch") | None => Preprocess::Torch,
-                Some(other) => {
-                    return Err(werr(format!(
-                        "unknown preprocess {other:?} in its metadata; pass --preprocess caffe|torch"
-                    )))
-                }
+                Some(other) => return Err(werr(format!(
+                    "unknown preprocess {other:?} in its metadata; pass --preprocess caffe|torch"
+                ))),
             },
         };
         let mut convs = HashMap::new();
         for (index, out_c, in_c) in arch.conv_shapes() {
-            let w = load_tensor(&st, &format!("features.{index}.weight"), &[out_c, in_c, 3, 3])
-                .map_err(&werr)?;
+            let w = load_tensor(
+                &st,
+                &format!("features.{index}.weight"),
+                &[out_c, in_c, 3, 3],
+            )
+            .map_err(&werr)?;
             let b = load_tensor(&st, &format!("features.{index}.bias"), &[out_c]).map_err(&werr)?;
             let conv = Conv3x3::new(w.to_device(device)?, b.to_device(device)?)?;
             convs.insert(index, conv);
@@ -111,7 +113,14 @@ impl Vgg {
             )));
         }
         let convs = indices.into_iter().zip(convs).collect();
-        Self::assemble(arch, convs, preprocess, device, dtype, Path::new("<memory>"))
+        Self::assemble(
+            arch,
+            convs,
+            preprocess,
+            device,
+            dtype,
+            Path::new("<memory>"),
+        )
     }
 
     fn assemble(
@@ -287,7 +296,9 @@ fn load_tensor(
     name: &str,
     shape: &[usize],
 ) -> std::result::Result<Tensor, String> {
-    let view = st.tensor(name).map_err(|_| format!("tensor {name} is missing"))?;
+    let view = st
+        .tensor(name)
+        .map_err(|_| format!("tensor {name} is missing"))?;
     if view.shape() != shape {
         return Err(format!(
             "tensor {name} has shape {:?}, expected {shape:?}",
@@ -299,7 +310,11 @@ fn load_tensor(
         safetensors::Dtype::F16 => DType::F16,
         safetensors::Dtype::BF16 => DType::BF16,
         safetensors::Dtype::F64 => DType::F64,
-        other => return Err(format!("tensor {name} has dtype {other:?}; expected a float type")),
+        other => {
+            return Err(format!(
+                "tensor {name} has dtype {other:?}; expected a float type"
+            ))
+        }
     };
     let t = Tensor::from_raw_buffer(view.data(), dtype, shape, &Device::Cpu)
         .and_then(|t| t.to_dtype(DType::F32))
