@@ -75,9 +75,11 @@ impl Vgg {
             None => match metadata.get("preprocess").map(|s| s.as_str()) {
                 Some("caffe") => Preprocess::Caffe,
                 Some("torch") | None => Preprocess::Torch,
-                Some(other) => return Err(werr(format!(
+                Some(other) => {
+                    return Err(werr(format!(
                     "unknown preprocess {other:?} in its metadata; pass --preprocess caffe|torch"
-                ))),
+                )))
+                }
             },
         };
         let mut convs = HashMap::new();
