@@ -1,29 +1,51 @@
 //! The worker thread behind the studio: it owns the engine, takes commands, and sends events
 //! and frames back, so the UI thread never waits on compute. A panic inside the engine becomes an
 //! `Error` event followed by `Finished(Failed)`; the window never dies with it.
+//!
+//! Weights downloads run on a thread of their own, started and cancelled right from
+//! [`Worker::send`], so neither a run nor a slow connection delays the other.
 
 pub mod protocol;
 pub use protocol::*;
 
 use crate::engine::{Network, Transfer};
 use crate::settings::{DeviceChoice, Preprocess, Settings};
+use crate::weights::{self, FetchProgress, HubConfig, Model, WeightsError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Download progress is forwarded at most this often (the last report always goes).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What the worker takes from its surroundings; tests inject their own hub.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerConfig {
+    /// Where downloads come from and go to; `None` reads the `HF_*` variables
+    /// ([`HubConfig::from_env`]) when a download starts.
+    pub hub: Option<HubConfig>,
+}
 
 /// Handle to the worker thread. Dropping it asks the thread to leave.
 pub struct Worker {
     commands: Sender<Command>,
     events: Receiver<Event>,
     frames: FrameSlot,
+    downloads: Downloads,
 }
 
 impl Worker {
     /// Spawns the worker thread. `notify` is called after every event/frame (the studio passes a
     /// closure calling `ctx.request_repaint()`).
     pub fn spawn(notify: Box<dyn Fn() + Send + Sync>) -> Worker {
+        Self::spawn_with(notify, WorkerConfig::default())
+    }
+
+    /// [`Worker::spawn`] with an explicit configuration.
+    pub fn spawn_with(notify: Box<dyn Fn() + Send + Sync>, config: WorkerConfig) -> Worker {
         let (cmd_tx, cmd_rx) = mpsc::channel();
         let (ev_tx, ev_rx) = mpsc::channel();
         let frames = FrameSlot::default();
@@ -31,6 +53,12 @@ impl Worker {
             tx: ev_tx.clone(),
             notify: Arc::from(notify),
             frames: frames.clone(),
+        };
+        let downloads = Downloads {
+            hub: config.hub,
+            outbox: outbox.clone(),
+            commands: cmd_tx.clone(),
+            current: Arc::default(),
         };
         let spawned = std::thread::Builder::new()
             .name("atelier-worker".into())
@@ -46,12 +74,22 @@ impl Worker {
             commands: cmd_tx,
             events: ev_rx,
             frames,
+            downloads,
         }
     }
 
     /// Never blocks; a dead worker simply ignores commands.
     pub fn send(&self, cmd: Command) {
-        let _ = self.commands.send(cmd);
+        match cmd {
+            Command::DownloadWeights(model) => self.downloads.start(model),
+            Command::CancelDownload => self.downloads.cancel(),
+            cmd => {
+                if matches!(cmd, Command::Shutdown) {
+                    self.downloads.cancel();
+                }
+                let _ = self.commands.send(cmd);
+            }
+        }
     }
 
     pub fn try_recv(&self) -> Option<Event> {
@@ -65,11 +103,109 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        self.downloads.cancel();
         let _ = self.commands.send(Command::Shutdown);
     }
 }
 
+/// Starts download threads, one at a time, and cancels them.
+struct Downloads {
+    hub: Option<HubConfig>,
+    outbox: Outbox,
+    /// To load the weights once they are downloaded.
+    commands: Sender<Command>,
+    /// The running download's cancel flag; `None` while none runs. The download thread clears
+    /// it before sending `DownloadFinished`, so a new download can start as soon as the UI
+    /// hears the old one ended.
+    current: Arc<Mutex<Option<Arc<AtomicBool>>>>,
+}
+
+impl Downloads {
+    fn start(&self, model: Model) {
+        let mut current = lock(&self.current);
+        if current.is_some() {
+            return; // the running download reports on its own
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        let hub = self.hub.clone();
+        let out = self.outbox.clone();
+        let commands = self.commands.clone();
+        let slot = self.current.clone();
+        let flag = cancel.clone();
+        let spawned = std::thread::Builder::new()
+            .name("atelier-download".into())
+            .spawn(move || {
+                let hub = hub.unwrap_or_else(HubConfig::from_env);
+                let outcome = catch_unwind(AssertUnwindSafe(|| download(model, &hub, &flag, &out)))
+                    .unwrap_or_else(|_| DownloadOutcome::Failed {
+                        message: format!(
+                            "the download crashed. {} Report the bug if it repeats.",
+                            weights::manual_hint(model, &hub)
+                        ),
+                    });
+                *lock(&slot) = None;
+                let loaded = match &outcome {
+                    DownloadOutcome::Done(path) => Some(path.clone()),
+                    _ => None,
+                };
+                // The event goes first, so `WeightsLoaded` always follows `DownloadFinished`.
+                out.send(Event::DownloadFinished(outcome));
+                if let Some(path) = loaded {
+                    let _ = commands.send(Command::LoadWeights(Some(path)));
+                }
+            });
+        match spawned {
+            Ok(_) => *current = Some(cancel),
+            Err(e) => self
+                .outbox
+                .send(Event::DownloadFinished(DownloadOutcome::Failed {
+                    message: format!(
+                        "couldn't start the download thread ({e}). Close other programs and try again."
+                    ),
+                })),
+        }
+    }
+
+    fn cancel(&self) {
+        if let Some(flag) = lock(&self.current).as_ref() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs one download on the calling thread, forwarding throttled progress.
+fn download(model: Model, hub: &HubConfig, cancel: &AtomicBool, out: &Outbox) -> DownloadOutcome {
+    let mut last: Option<Instant> = None;
+    let mut progress = |p: &FetchProgress| {
+        let complete = p.total > 0 && p.downloaded >= p.total;
+        if !complete && last.is_some_and(|t| t.elapsed() < PROGRESS_INTERVAL) {
+            return;
+        }
+        last = Some(Instant::now());
+        out.send(Event::DownloadProgress {
+            downloaded: p.downloaded,
+            total: p.total,
+            bytes_per_second: p.bytes_per_second,
+            eta_seconds: p.eta_seconds,
+        });
+    };
+    match weights::fetch(model, hub, None, &mut progress, cancel) {
+        Ok(path) => DownloadOutcome::Done(path),
+        Err(e @ WeightsError::Cancelled { .. }) => DownloadOutcome::Cancelled {
+            message: e.to_string(),
+        },
+        Err(e) => DownloadOutcome::Failed {
+            message: e.to_string(),
+        },
+    }
+}
+
 /// Sends events and frames, waking the UI each time.
+#[derive(Clone)]
 struct Outbox {
     tx: Sender<Event>,
     notify: Arc<dyn Fn() + Send + Sync>,
@@ -186,6 +322,8 @@ impl Engine {
                 }
             }
             Command::Stop => self.stop(out),
+            // `Worker::send` handles these on the caller's thread; they never get here.
+            Command::DownloadWeights(_) | Command::CancelDownload => {}
             Command::Shutdown => {}
         }
     }

@@ -28,7 +28,15 @@ pub enum Command {
     UpdateWeights(LossWeights),
     /// Stop the current run; the last frame stays available.
     Stop,
-    /// Leave the worker loop (sent when the window closes).
+    /// Download a model's weights into the hub cache on a thread of its own (the engine stays
+    /// free for runs), reporting `DownloadProgress` then one `DownloadFinished`; a successful
+    /// download is loaded at once, as `LoadWeights(Some(path))` would. Ignored while another
+    /// download is running: that one's events keep coming.
+    DownloadWeights(crate::weights::Model),
+    /// Stop the running download; its `DownloadFinished` says `Cancelled`. The data received so
+    /// far is kept and the next download of that model resumes from it.
+    CancelDownload,
+    /// Leave the worker loop (sent when the window closes); a running download is cancelled.
     Shutdown,
 }
 
@@ -65,6 +73,17 @@ pub enum FinishReason {
     Failed,
 }
 
+/// How a weights download ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DownloadOutcome {
+    /// The file is in place; the worker loads it next (`WeightsLoaded` or `WeightsMissing`).
+    Done(PathBuf),
+    /// `CancelDownload` stopped it; `message` says where the partial data is kept.
+    Cancelled { message: String },
+    /// `message` says what went wrong and how to get the weights by hand.
+    Failed { message: String },
+}
+
 /// Events the worker sends back. Frames travel through [`FrameSlot`] so stale ones never queue up.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -94,6 +113,17 @@ pub enum Event {
         iteration: u32,
         reason: FinishReason,
     },
+    /// A weights download advanced (at most ten per second, plus the last one).
+    DownloadProgress {
+        /// Bytes present locally, resumed ones included.
+        downloaded: u64,
+        /// Bytes the download needs in total (only the features, not the whole hub file).
+        total: u64,
+        /// Average speed of this download so far.
+        bytes_per_second: f64,
+        eta_seconds: Option<f64>,
+    },
+    DownloadFinished(DownloadOutcome),
 }
 
 /// The newest preview image; the worker overwrites it, the UI takes it.
