@@ -2,6 +2,7 @@
 
 pub mod adam;
 pub mod arch;
+pub mod cpu;
 pub mod lbfgs;
 pub mod loss;
 pub mod ops;
@@ -17,13 +18,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Sets how many CPU threads compute uses (0 = all cores). candle's matrix kernels read
-/// `RAYON_NUM_THREADS` when their pool starts, so call this before the first computation.
+/// Sets how many CPU threads compute uses (0 = all cores). The convolutions run on our own
+/// parked pool; candle's elementwise pool spin-waits, which loses badly when the second core of
+/// a small machine is not delivering, so it is kept at one thread. Call before the first computation.
 pub fn set_threads(n: usize) {
     let n = if n == 0 { default_threads() } else { n };
     THREADS.store(n, Ordering::Relaxed);
-    // SAFETY-free on edition 2021; called at start-up before compute threads exist.
-    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    cpu::set_threads(n);
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // candle reads this when its pool starts; we are still single-threaded here.
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+        cpu::tune_allocator();
+    });
 }
 
 /// The CPU thread count in force.

@@ -4,28 +4,53 @@
 //! tensor nobody reads), and its `max_pool2d` backward is wrong (0.25 instead of 1 at the maximum).
 //! These versions route the gradient to the input alone and are checked against finite differences.
 
+use super::cpu;
+use candle_core::DType;
 use candle_core::{
     CpuStorage, CudaStorage, CustomOp2, Layout, MetalStorage, Result, Shape, Tensor, D,
 };
+use std::sync::Arc;
 
 /// A 3×3, stride-1, padding-1 convolution layer whose weights are constants.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Conv3x3 {
     weight: Tensor,
     bias: Tensor,
     /// The kernel flipped in space with in/out swapped: the input gradient is a convolution with it.
     weight_t: Tensor,
+    /// Winograd weights for the fast CPU kernels (f32 on the CPU only).
+    cpu: Option<Arc<cpu::Conv3x3>>,
+}
+
+impl std::fmt::Debug for Conv3x3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conv3x3")
+            .field("weight", &self.weight.shape())
+            .field("fast_cpu", &self.cpu.is_some())
+            .finish()
+    }
+}
+
+/// Whether a tensor takes the fast CPU path.
+fn fast_cpu(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == DType::F32
 }
 
 impl Conv3x3 {
     /// `weight` is `[out, in, 3, 3]`, `bias` is `[out]`.
     pub fn new(weight: Tensor, bias: Tensor) -> Result<Self> {
+        let cpu = if fast_cpu(&weight) {
+            Some(Arc::new(cpu::Conv3x3::new(&weight, &bias)?))
+        } else {
+            None
+        };
         let weight_t = weight.flip(&[2, 3])?.transpose(0, 1)?.contiguous()?;
         let bias = bias.reshape((1, (), 1, 1))?;
         Ok(Self {
             weight,
             bias,
             weight_t,
+            cpu,
         })
     }
 
@@ -35,6 +60,9 @@ impl Conv3x3 {
 
     /// `conv(x) + b` with an input-only gradient.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if let (Some(c), true) = (&self.cpu, fast_cpu(x)) {
+            return cpu::conv3x3(x, c, false);
+        }
         let y = x.detach().conv2d(&self.weight, 1, 1, 1, 1)?;
         let y = x.apply_op2(
             &y,
@@ -47,6 +75,9 @@ impl Conv3x3 {
 
     /// `relu(conv(x) + b)` with an input-only gradient.
     pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        if let (Some(c), true) = (&self.cpu, fast_cpu(x)) {
+            return cpu::conv3x3(x, c, true);
+        }
         self.forward(x)?.relu()
     }
 }
@@ -119,6 +150,14 @@ fn passthrough<S>(s: &S, l: &Layout, clone: impl Fn(&S) -> Result<S>) -> Result<
 /// The input always follows a ReLU (values ≥ 0), so padding with zeros is exact. The gradient goes
 /// to the maximum (candle's `max` backward), 1 per window, not candle's `max_pool2d` 0.25.
 pub fn max_pool2x2(x: &Tensor) -> Result<Tensor> {
+    if fast_cpu(x) {
+        return cpu::max_pool2x2(x);
+    }
+    max_pool2x2_generic(x)
+}
+
+/// The device-generic pooling (reshape + max), used on GPUs and for f64 gradient checks.
+pub fn max_pool2x2_generic(x: &Tensor) -> Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     let x = if h % 2 == 1 {
         x.pad_with_zeros(2, 0, 1)?
@@ -139,6 +178,9 @@ pub fn gram(f: &Tensor) -> Result<Tensor> {
     let (n, c, h, w) = f.dims4()?;
     if n != 1 {
         candle_core::bail!("gram: expected a batch of one image, got {n}");
+    }
+    if fast_cpu(f) {
+        return cpu::gram(f);
     }
     let m = f.reshape((c, h * w))?;
     m.matmul(&m.t()?)? / (c * h * w) as f64

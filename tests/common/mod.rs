@@ -60,7 +60,7 @@ pub fn header_bytes(tensors: &[T], metadata: &[(&str, &str)]) -> Vec<u8> {
         off += t.len();
     }
     let mut json = serde_json::Value::Object(map).to_string().into_bytes();
-    while json.len() % 8 != 0 {
+    while !json.len().is_multiple_of(8) {
         json.push(b' ');
     }
     let mut out = (json.len() as u64).to_le_bytes().to_vec();
@@ -284,6 +284,8 @@ pub struct Behaviour {
     pub ignore_range: bool,
     /// Never answer (closes after a few seconds).
     pub hang: bool,
+    /// Pause this long after every 64 KB of a file body (a slow connection).
+    pub chunk_delay: Option<Duration>,
     /// Require this bearer token at the resolve URL.
     pub require_token: Option<String>,
     /// After this many data requests, serve another version.
@@ -557,7 +559,14 @@ fn handle(mut conn: TcpStream, port: u16, state: &Mutex<State>) {
                 ];
                 hs.extend_from_slice(extra);
                 entry.status = 206;
-                entry.body_bytes = respond(&mut conn, "206 Partial Content", &hs, body, drop_at);
+                entry.body_bytes = respond_slowly(
+                    &mut conn,
+                    "206 Partial Content",
+                    &hs,
+                    body,
+                    drop_at,
+                    behaviour.chunk_delay,
+                );
             }
         }
         _ => {
@@ -567,7 +576,14 @@ fn handle(mut conn: TcpStream, port: u16, state: &Mutex<State>) {
             ];
             hs.extend_from_slice(extra);
             entry.status = 200;
-            entry.body_bytes = respond(&mut conn, "200 OK", &hs, data, drop_at);
+            entry.body_bytes = respond_slowly(
+                &mut conn,
+                "200 OK",
+                &hs,
+                data,
+                drop_at,
+                behaviour.chunk_delay,
+            );
         }
     }
     state.lock().unwrap().log.push(entry);
@@ -594,6 +610,18 @@ fn respond(
     body: &[u8],
     cut: Option<u64>,
 ) -> u64 {
+    respond_slowly(conn, status, headers, body, cut, None)
+}
+
+/// `respond`, pausing `delay` after each 64 KB chunk of the body.
+fn respond_slowly(
+    conn: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    cut: Option<u64>,
+    delay: Option<Duration>,
+) -> u64 {
     let mut head = format!(
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\nAccept-Ranges: bytes\r\n",
         body.len()
@@ -612,6 +640,9 @@ fn respond(
             break;
         }
         sent += chunk.len() as u64;
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
     }
     let _ = conn.flush();
     let _ = conn.shutdown(Shutdown::Write);

@@ -1,0 +1,340 @@
+//! Threading for the kernels: a parked (never spinning) pool with dynamic work claiming.
+//!
+//! The target machines have 2 vCPUs whose second core delivers only part of the time, so a pool
+//! that busy-waits (rayon, OpenMP's default) can make 2 threads slower than 1. Work items are
+//! claimed one by one from an atomic counter, so a core that stalls just takes fewer items
+//! instead of holding everyone back for a fixed half of the work, and the caller never waits
+//! for a helper that has not started (see [`pool`]). If helpers keep being preempted in the
+//! middle of an item (other processes on the cores), the pool runs alone for a while.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of threads the kernels use; 0 = all available cores.
+pub fn set_threads(n: usize) {
+    THREADS.store(n, Ordering::Relaxed);
+}
+
+/// The thread count in force (≥ 1).
+pub fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        n => n,
+    }
+}
+
+/// Runs `f(state, i)` for every `i in 0..n`, items claimed dynamically by up to `threads()`
+/// workers; `init` makes one state (scratch buffers) per worker.
+pub fn parallel_for_with<S, I, F>(n: usize, init: I, f: F)
+where
+    I: Fn() -> S + Sync,
+    F: Fn(&mut S, usize) + Sync,
+{
+    let workers = threads().min(n);
+    if workers <= 1 {
+        let mut s = init();
+        for i in 0..n {
+            f(&mut s, i);
+        }
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        if next.load(Ordering::Relaxed) >= n {
+            return; // joined too late: nothing left, skip init
+        }
+        let mut s = init();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            f(&mut s, i);
+        }
+    };
+    pool::run(workers - 1, &work);
+}
+
+/// A parked pool whose caller never waits for a worker that has not started.
+///
+/// With `std::thread::scope` the caller must join every spawned thread, and on a loaded
+/// 2-vCPU machine a helper may get its first time slice only milliseconds later, long after
+/// the caller has done all the items: that wait, once per layer, made 2 threads slower than 1.
+/// Here helpers sleep on a condvar, join a job only while it is open, and the caller closes the
+/// job when the items run out and then waits only for helpers still running an item.
+mod pool {
+    use std::sync::{Arc, Condvar, Mutex, OnceLock};
+    use std::time::Instant;
+
+    type Job = &'static (dyn Fn() + Sync);
+
+    /// Average share of a job spent waiting for helpers above which the pool goes solo
+    /// (normally a few %: at most part of one item).
+    const STALL_LIMIT: f64 = 0.2;
+    /// Jobs run alone before helpers are tried again (a VGG forward+backward is ~80 jobs).
+    const SOLO_JOBS: u32 = 40;
+
+    struct State {
+        job: Option<Job>,
+        generation: u64,
+        /// Helpers wanted for the current job, helpers inside it.
+        wanted: usize,
+        active: usize,
+        panicked: bool,
+        spawned: usize,
+        /// Running average of the share of a job's time the caller spent waiting for helpers
+        /// to finish their last item, and jobs left to run alone after it got too high.
+        stall: f64,
+        solo: u32,
+    }
+
+    struct Pool {
+        state: Mutex<State>,
+        wake: Condvar,
+        done: Condvar,
+        /// One job at a time (nested or concurrent callers run serially through here).
+        submit: Mutex<()>,
+    }
+
+    fn pool() -> &'static Arc<Pool> {
+        static POOL: OnceLock<Arc<Pool>> = OnceLock::new();
+        POOL.get_or_init(|| {
+            Arc::new(Pool {
+                state: Mutex::new(State {
+                    job: None,
+                    generation: 0,
+                    wanted: 0,
+                    active: 0,
+                    panicked: false,
+                    spawned: 0,
+                    stall: 0.0,
+                    solo: 0,
+                }),
+                wake: Condvar::new(),
+                done: Condvar::new(),
+                submit: Mutex::new(()),
+            })
+        })
+    }
+
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn worker(p: Arc<Pool>) {
+        let mut seen = 0u64;
+        let mut st = lock(&p.state);
+        loop {
+            while st.job.is_none() || st.generation == seen || st.active >= st.wanted {
+                if st.job.is_some() && st.generation != seen && st.active >= st.wanted {
+                    seen = st.generation; // enough helpers already
+                }
+                st = p.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            seen = st.generation;
+            let job = st.job.expect("job present");
+            st.active += 1;
+            drop(st);
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_ok();
+            st = lock(&p.state);
+            st.active -= 1;
+            if !ok {
+                st.panicked = true;
+            }
+            if st.active == 0 {
+                p.done.notify_all();
+            }
+        }
+    }
+
+    /// Runs `job` on the calling thread and on up to `helpers` pool threads.
+    pub(super) fn run(helpers: usize, job: &(dyn Fn() + Sync)) {
+        let p = pool();
+        let _one = match p.submit.try_lock() {
+            Ok(g) => g,
+            // Called from inside a job (or by another thread's job): just run inline.
+            Err(_) => return job(),
+        };
+        {
+            let mut st = lock(&p.state);
+            if st.solo > 0 {
+                // A helper was recently preempted in the middle of items (other processes on
+                // the cores): waiting for it cost more than its help, so run alone for a while.
+                st.solo -= 1;
+                drop(st);
+                return job();
+            }
+            while st.spawned < helpers {
+                let pc = Arc::clone(p);
+                std::thread::Builder::new()
+                    .name("atelier-cpu".into())
+                    .spawn(move || worker(pc))
+                    .expect("spawn kernel thread");
+                st.spawned += 1;
+            }
+            // SAFETY: the job is removed below, and we wait until no helper is inside it,
+            // before this function returns; helpers only enter while it is installed.
+            let job_static: Job = unsafe { std::mem::transmute::<&(dyn Fn() + Sync), Job>(job) };
+            st.job = Some(job_static);
+            st.generation += 1;
+            st.wanted = helpers;
+            st.panicked = false;
+        }
+        let t0 = Instant::now();
+        p.wake.notify_all();
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_ok();
+        let t1 = Instant::now();
+        let mut st = lock(&p.state);
+        st.job = None; // close: late helpers go back to sleep
+        while st.active > 0 {
+            st = p.done.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        let total = t0.elapsed().as_secs_f64();
+        if total > 0.0 {
+            let waited = t1.elapsed().as_secs_f64() / total;
+            st.stall = 0.8 * st.stall + 0.2 * waited;
+            if st.stall > STALL_LIMIT {
+                st.solo = SOLO_JOBS;
+                st.stall = STALL_LIMIT / 2.0; // re-probe from a neutral state
+            }
+        }
+        let panicked = st.panicked || !ok;
+        drop(st);
+        if panicked {
+            panic!("a kernel worker panicked");
+        }
+    }
+}
+
+/// [`parallel_for_with`] without per-worker state.
+pub fn parallel_for<F: Fn(usize) + Sync>(n: usize, f: F) {
+    parallel_for_with(n, || (), |_, i| f(i));
+}
+
+/// A raw pointer that may be shared between workers writing disjoint parts of one buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct SyncPtr(pub *mut f32);
+unsafe impl Send for SyncPtr {}
+unsafe impl Sync for SyncPtr {}
+
+impl SyncPtr {
+    /// The pointer (a method, so closures capture the whole `SyncPtr`, not its field).
+    #[inline]
+    pub fn ptr(&self) -> *mut f32 {
+        self.0
+    }
+
+    /// # Safety
+    /// The range must be in bounds and written by no other worker at the same time.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice(&self, start: usize, len: usize) -> &mut [f32] {
+        std::slice::from_raw_parts_mut(self.0.add(start), len)
+    }
+}
+
+static SCRATCH: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+
+/// A reusable f32 scratch buffer: recycled between calls so large buffers are not page-faulted
+/// in (or zeroed) on every layer. Contents are unspecified.
+pub(crate) struct Scratch(Vec<f32>);
+
+impl Scratch {
+    pub fn new(len: usize) -> Self {
+        let mut v = {
+            let mut pool = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+            // Prefer the smallest buffer that is large enough.
+            let best = pool
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.capacity() >= len)
+                .min_by_key(|(_, b)| b.capacity())
+                .map(|(i, _)| i);
+            match best {
+                Some(i) => pool.swap_remove(i),
+                None => pool.pop().unwrap_or_default(),
+            }
+        };
+        if v.len() < len {
+            v.resize(len, 0.0);
+        }
+        Scratch(v)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.0
+    }
+}
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.0);
+        let mut pool = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 8 {
+            pool.push(v);
+        }
+    }
+}
+
+/// Runs `f` inside a function compiled with AVX-512 (or AVX2) when the CPU has it, so simple
+/// lane loops in `f` (inlined into the wrapper) get wide vectors without `-C target-cpu`.
+#[inline]
+pub(crate) fn with_simd<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: feature detected.
+            return unsafe { avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: features detected.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+/// Makes glibc malloc keep freed memory for reuse instead of returning it to the OS.
+///
+/// Every op allocates its output (megabytes), and glibc serves big blocks with mmap/munmap
+/// (or trims the heap top), so each op pays page faults and kernel page zeroing for memory it
+/// just freed: ~10–15 % of a VGG forward+backward. Process-wide and irreversible; peak RSS
+/// stays at the high-water mark. No-op on non-glibc targets.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+        const M_TOP_PAD: std::ffi::c_int = -2;
+        const M_MMAP_MAX: std::ffi::c_int = -4;
+        // SAFETY: plain glibc tunables; valid values.
+        unsafe {
+            mallopt(M_MMAP_MAX, 0);
+            mallopt(M_TRIM_THRESHOLD, i32::MAX);
+            mallopt(M_TOP_PAD, 64 << 20);
+        }
+    }
+}
