@@ -156,13 +156,13 @@ impl Downloads {
             });
         match spawned {
             Ok(_) => *current = Some(cancel),
-            Err(e) => self
-                .outbox
-                .send(Event::DownloadFinished(DownloadOutcome::Failed {
-                    message: format!(
-                        "couldn't start the download thread ({e}). Close other programs and try again."
-                    ),
-                })),
+            Err(e) => {
+                let message = format!(
+                    "couldn't start the download thread ({e}). Close other programs and try again."
+                );
+                let failed = DownloadOutcome::Failed { message };
+                self.outbox.send(Event::DownloadFinished(failed));
+            }
         }
     }
 
