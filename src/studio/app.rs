@@ -6,7 +6,7 @@ use super::dialogs::{self, Outcome, PendingDialog, Purpose};
 use super::export::{self, Export};
 use super::image_slot::{self, ImageSlot, Loader, SlotAction, SlotKind, Source};
 use super::loss_plot;
-use super::network::{Network, NetworkAction, NetworkState};
+use super::network::{self, DownloadState, Network, NetworkAction, NetworkState};
 use super::notices::{Level, Notice, Notices};
 use super::persist::{self, Persisted, UiPrefs};
 use super::preview::{CanvasInputs, CompareMode, Preview};
@@ -15,7 +15,10 @@ use super::theme;
 use super::{StudioOptions, APP_NAME};
 use crate::device;
 use crate::settings::{DeviceChoice, LossWeights, OptimizerKind, Settings};
-use crate::worker::{Command, Event, FinishReason, NetworkInfo, RunRequest, Worker};
+use crate::weights::Model;
+use crate::worker::{
+    Command, DownloadOutcome, Event, FinishReason, NetworkInfo, RunRequest, Worker, WorkerConfig,
+};
 use egui::{Color32, Key, Modifiers, RichText};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
@@ -78,7 +81,12 @@ impl StudioApp {
         let Persisted { settings, prefs } = restored.unwrap_or_default();
 
         let repaint = ctx.clone();
-        let worker = Worker::spawn(Box::new(move || repaint.request_repaint()));
+        let worker = Worker::spawn_with(
+            Box::new(move || repaint.request_repaint()),
+            WorkerConfig {
+                hub: options.hub.clone(),
+            },
+        );
         let weights = options
             .weights
             .clone()
@@ -196,6 +204,11 @@ impl StudioApp {
             NetworkState::Missing(m) => Some(m),
             _ => None,
         }
+    }
+
+    /// The weights download in progress, if any.
+    pub fn download(&self) -> Option<&DownloadState> {
+        self.network.download.as_ref()
     }
 
     /// Iteration of the frame on screen.
@@ -361,6 +374,8 @@ impl StudioApp {
     }
 
     fn load_weights(&mut self, path: PathBuf) {
+        // The artist chose a file: a running download is no longer wanted (what arrived is kept).
+        self.cancel_download();
         self.network.path_text = path.display().to_string();
         self.network.state = NetworkState::Loading;
         self.settings.weights_path = Some(path.clone());
@@ -430,13 +445,65 @@ impl StudioApp {
         match action {
             NetworkAction::OpenDialog => self.open_dialog(Purpose::OpenWeights, ctx),
             NetworkAction::Load(p) => self.load_weights(p),
-            NetworkAction::Download => {
-                // The weights module will start the download here and report progress through
-                // `Network::set_download_progress`; until then, say how to get the file.
-                self.notices.push(
-                    Level::Warning,
+            NetworkAction::Download(model) => self.start_download(model),
+            NetworkAction::CancelDownload => self.cancel_download(),
+        }
+    }
+
+    fn start_download(&mut self, model: Model) {
+        if self.network.download.is_some() {
+            return;
+        }
+        self.notices.clear_title("Download");
+        self.network.download = Some(DownloadState::new(model));
+        self.worker.send(Command::DownloadWeights(model));
+    }
+
+    fn cancel_download(&mut self) {
+        if let Some(d) = self.network.download.as_mut().filter(|d| !d.cancelling) {
+            d.cancelling = true;
+            self.worker.send(Command::CancelDownload);
+        }
+    }
+
+    fn on_download_finished(&mut self, outcome: DownloadOutcome) {
+        let download = self.network.download.take();
+        let name = download
+            .as_ref()
+            .map_or(Model::default(), |d| d.model)
+            .name()
+            .to_uppercase();
+        match outcome {
+            DownloadOutcome::Done(path) => {
+                // The worker loads it next; `WeightsLoaded` clears this notice.
+                self.notices.info(
                     "Download",
-                    "Downloading isn't built into this version yet. Get vgg19.safetensors and choose it with Open weights file…",
+                    format!("Downloaded {}; loading it…", path.display()),
+                );
+                self.network.path_text = path.display().to_string();
+                self.network.state = NetworkState::Loading;
+                // Remembered like a chosen file, so the next launch finds it first.
+                self.settings.weights_path = Some(path);
+            }
+            DownloadOutcome::Cancelled { .. } => {
+                let kept = download.map_or(0, |d| d.received);
+                self.notices.info(
+                    "Download",
+                    format!(
+                        "Download cancelled. The {} MB received are kept: Download {name} resumes from there.",
+                        network::mb(kept)
+                    ),
+                );
+            }
+            DownloadOutcome::Failed { message } => {
+                self.notices.error(
+                    "Download",
+                    format!(
+                        "{}. In Atelier: press Download {name} to try again (what arrived is kept), \
+                         or choose a VGG16/VGG19 .safetensors file (the full model.safetensors \
+                         works too) with Open weights file… or the path field.",
+                        message.trim_end().trim_end_matches('.')
+                    ),
                 );
             }
         }
@@ -525,6 +592,16 @@ impl StudioApp {
                 self.network.generation += 1;
             }
             Event::Error { message } => self.notices.error("Run", message),
+            Event::DownloadProgress {
+                downloaded,
+                total,
+                bytes_per_second,
+                eta_seconds,
+            } => {
+                self.network
+                    .set_download_progress(downloaded, total, bytes_per_second, eta_seconds)
+            }
+            Event::DownloadFinished(outcome) => self.on_download_finished(outcome),
             Event::Finished {
                 reason: FinishReason::Completed,
                 iteration,
@@ -580,7 +657,6 @@ impl StudioApp {
         self.network.path_text = info.path.display().to_string();
         self.network.state = NetworkState::Loaded(info);
         self.network.generation += 1;
-        self.network.download = None;
         self.notices.clear_title("Download");
     }
 
@@ -712,7 +788,11 @@ impl StudioApp {
     }
 
     fn update_title(&mut self, ctx: &egui::Context) {
-        let state = if self.weights_missing().is_some() && !self.status.is_active() {
+        let state = if self.status.is_active() {
+            self.status.title_state()
+        } else if let Some(d) = self.network.download.as_ref() {
+            format!("downloading weights {:.0}%", d.fraction() * 100.0)
+        } else if self.weights_missing().is_some() {
             "weights missing".to_owned()
         } else {
             self.status.title_state()

@@ -18,10 +18,12 @@ mod theme;
 
 pub use app::StudioApp;
 pub use image_slot::SlotKind;
+pub use network::DownloadState;
 pub use notices::{Level, Notice};
 pub use preview::CompareMode;
 pub use run_state::{LossPoint, RunPhase, RunStatus};
 
+use crate::weights::HubConfig;
 use std::path::PathBuf;
 
 /// Window title prefix; the state follows it ("Atelier — running 42/300").
@@ -39,6 +41,9 @@ pub struct StudioOptions {
     pub weights: Option<PathBuf>,
     /// Read and write settings in eframe storage between launches.
     pub persist: bool,
+    /// Where "Download" fetches weights from and stores them; `None` reads the `HF_*`
+    /// variables when the download starts (tests point this at a local server).
+    pub hub: Option<HubConfig>,
 }
 
 impl Default for StudioOptions {
@@ -47,6 +52,7 @@ impl Default for StudioOptions {
             assets_dir: default_assets_dir(),
             weights: None,
             persist: true,
+            hub: None,
         }
     }
 }

@@ -1,12 +1,11 @@
-//! Which network is loaded, or what to do when none is. The download itself belongs to the
-//! weights module; this file reserves its place (progress bar + Cancel) and the button that will
-//! trigger it.
+//! Which network is loaded, or what to do when none is: download it (progress bar + Cancel in
+//! the card; the worker does the downloading) or choose a file.
 
+use super::run_state::format_duration;
+use crate::weights::Model;
 use crate::worker::NetworkInfo;
 use egui::RichText;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum NetworkState {
@@ -17,14 +16,63 @@ pub(crate) enum NetworkState {
     Missing(String),
 }
 
-/// A weights download in progress. Nothing creates one yet: the weights module will, through
-/// [`Network::set_download_progress`], and watch `cancel`.
-#[derive(Debug, Clone)]
-pub(crate) struct Download {
-    pub(crate) arch: String,
-    pub(crate) received: u64,
-    pub(crate) total: Option<u64>,
-    pub(crate) cancel: Arc<AtomicBool>,
+/// A weights download the worker is running, as the card shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadState {
+    pub model: Model,
+    /// Bytes present locally (resumed ones included).
+    pub received: u64,
+    /// `None` until the first progress report.
+    pub total: Option<u64>,
+    pub bytes_per_second: f64,
+    pub eta_seconds: Option<f64>,
+    /// Cancel was pressed; waiting for the worker to confirm.
+    pub cancelling: bool,
+}
+
+impl DownloadState {
+    pub(crate) fn new(model: Model) -> Self {
+        Self {
+            model,
+            received: 0,
+            total: None,
+            bytes_per_second: 0.0,
+            eta_seconds: None,
+            cancelling: false,
+        }
+    }
+
+    pub(crate) fn fraction(&self) -> f32 {
+        self.total
+            .map_or(0.0, |t| (self.received as f64 / t.max(1) as f64) as f32)
+    }
+
+    /// "VGG19 — 12.3 / 80.1 MB · 4.2 MB/s · 18 s left".
+    pub(crate) fn describe(&self) -> String {
+        let arch = self.model.name().to_uppercase();
+        if self.cancelling {
+            return format!("{arch} — cancelling…");
+        }
+        let Some(total) = self.total else {
+            return format!("{arch} — connecting…");
+        };
+        let mut text = format!("{arch} — {} / {} MB", mb(self.received), mb(total));
+        if self.bytes_per_second > 0.0 {
+            text.push_str(&format!(
+                " · {:.1} MB/s",
+                self.bytes_per_second / 1_000_000.0
+            ));
+        }
+        if let Some(eta) = self.eta_seconds.filter(|e| *e > 0.0) {
+            text.push_str(&format!(" · {} left", format_duration(eta)));
+        }
+        text
+    }
+}
+
+/// Megabytes with one decimal, as download sizes are quoted.
+pub(crate) fn mb(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1_000_000.0)
 }
 
 pub(crate) struct Network {
@@ -32,7 +80,7 @@ pub(crate) struct Network {
     /// Bumped on every load, so a run knows its network was swapped under it.
     pub(crate) generation: u64,
     pub(crate) path_text: String,
-    pub(crate) download: Option<Download>,
+    pub(crate) download: Option<DownloadState>,
 }
 
 /// What the artist asked for in the network section.
@@ -40,7 +88,8 @@ pub(crate) struct Network {
 pub(crate) enum NetworkAction {
     OpenDialog,
     Load(PathBuf),
-    Download,
+    Download(Model),
+    CancelDownload,
 }
 
 impl Network {
@@ -60,22 +109,19 @@ impl Network {
         }
     }
 
-    /// Hook for the weights module: report bytes as they arrive.
-    #[allow(dead_code)]
-    pub(crate) fn set_download_progress(&mut self, arch: &str, received: u64, total: Option<u64>) {
-        match &mut self.download {
-            Some(d) => {
-                d.received = received;
-                d.total = total;
-            }
-            None => {
-                self.download = Some(Download {
-                    arch: arch.to_owned(),
-                    received,
-                    total,
-                    cancel: Arc::new(AtomicBool::new(false)),
-                });
-            }
+    /// The worker reported progress of the running download.
+    pub(crate) fn set_download_progress(
+        &mut self,
+        received: u64,
+        total: u64,
+        bytes_per_second: f64,
+        eta_seconds: Option<f64>,
+    ) {
+        if let Some(d) = &mut self.download {
+            d.received = received;
+            d.total = Some(total);
+            d.bytes_per_second = bytes_per_second;
+            d.eta_seconds = eta_seconds;
         }
     }
 
@@ -103,7 +149,15 @@ impl Network {
                 ui.label(RichText::new("●").color(green));
             }
             NetworkState::Missing(_) => {
-                ui.label(RichText::new("Weights missing").color(warn).strong());
+                let text = match &self.download {
+                    Some(d) => format!(
+                        "Downloading {} {:.0}%",
+                        d.model.name().to_uppercase(),
+                        d.fraction() * 100.0
+                    ),
+                    None => "Weights missing".to_owned(),
+                };
+                ui.label(RichText::new(text).color(warn).strong());
                 ui.label(RichText::new("●").color(warn));
             }
         }
@@ -212,52 +266,56 @@ impl Network {
                 );
                 ui.label(&message);
                 ui.add_space(4.0);
-                match &self.download {
-                    Some(d) => {
-                        // Reserved for the weights module's download.
-                        ui.horizontal(|ui| {
-                            let fraction =
-                                d.total.map_or(0.0, |t| d.received as f32 / t.max(1) as f32);
-                            let text = match d.total {
-                                Some(t) => {
-                                    format!("{} — {} / {} MB", d.arch, d.received >> 20, t >> 20)
-                                }
-                                None => format!("{} — {} MB", d.arch, d.received >> 20),
-                            };
+                ui.horizontal(|ui| {
+                    match &self.download {
+                        Some(d) => {
+                            // Static bar (no animation): a download must not keep the UI
+                            // repainting between progress reports. Its text is its
+                            // accessible label too.
                             ui.add(
-                                egui::ProgressBar::new(fraction)
-                                    .text(text)
-                                    .desired_width(320.0),
+                                egui::ProgressBar::new(d.fraction())
+                                    .text(d.describe())
+                                    .desired_width(380.0),
                             );
-                            if ui.button("Cancel").clicked() {
-                                d.cancel.store(true, Ordering::Relaxed);
-                            }
-                        });
-                    }
-                    None => {
-                        ui.horizontal(|ui| {
-                            if ui
-                                .button("⬇ Download VGG19")
-                                .accessible_name("Download VGG19")
+                            let cancel = ui
+                                .add_enabled(!d.cancelling, egui::Button::new("Cancel"))
+                                .accessible_name("Cancel download")
                                 .on_hover_text(
-                                    "About 550 MB, once; stored in Atelier's cache folder",
-                                )
+                                    "Stop downloading; what arrived is kept and the next download resumes from it",
+                                );
+                            if cancel.clicked() {
+                                action = Some(NetworkAction::CancelDownload);
+                            }
+                        }
+                        None => {
+                            let model = Model::default();
+                            let name = format!("Download {}", model.name().to_uppercase());
+                            if ui
+                                .button(format!("⬇ {name}"))
+                                .accessible_name(&name)
+                                .on_hover_text(format!(
+                                    "About {} MB from huggingface.co ({}), once: only the layers \
+                                     painting needs. Stored in the Hugging Face cache folder.",
+                                    model.features_bytes() / 1_000_000,
+                                    model.repo()
+                                ))
                                 .clicked()
                             {
-                                action = Some(NetworkAction::Download);
+                                action = Some(NetworkAction::Download(model));
                             }
-                            if ui
-                                .add_enabled(!dialog_open, egui::Button::new("Open weights file…"))
-                                .on_hover_text(
-                                    "Use a VGG16/VGG19 .safetensors file you already have",
-                                )
-                                .clicked()
-                            {
-                                action = Some(NetworkAction::OpenDialog);
-                            }
-                        });
+                        }
                     }
-                }
+                    if ui
+                        .add_enabled(!dialog_open, egui::Button::new("Open weights file…"))
+                        .on_hover_text(
+                            "Use a VGG16/VGG19 .safetensors file you already have (a full \
+                             model.safetensors from the hub works too)",
+                        )
+                        .clicked()
+                    {
+                        action = Some(NetworkAction::OpenDialog);
+                    }
+                });
                 if let Some(a) = self.path_row(ui) {
                     action = Some(a);
                 }
