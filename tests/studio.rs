@@ -7,7 +7,8 @@
 
 use atelier::image_io;
 use atelier::studio::{Level, RunPhase, SlotKind, StudioApp, StudioOptions};
-use atelier::worker::FinishReason;
+use atelier::weights::{HubConfig, Model};
+use atelier::worker::{Command, DownloadOutcome, Event, FinishReason, Worker, WorkerConfig};
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use std::collections::HashMap;
@@ -37,6 +38,7 @@ fn options() -> StudioOptions {
         assets_dir: assets(),
         weights: test_weights(),
         persist: false,
+        hub: None,
     }
 }
 
@@ -612,11 +614,8 @@ fn missing_weights_say_what_to_do_and_a_file_can_be_chosen() {
     assert!(is_disabled(&h, "Start"));
     assert!(h.state().window_title().contains("weights missing"));
     assert!(screen_shows(&h, "weights are missing"));
-    // Download isn't wired yet: the button explains instead of doing anything risky.
-    h.get_by_label("Download VGG19").click();
-    h.step();
-    assert!(h.state().notices().iter().any(|n| n.title == "Download"));
-    assert!(h.state().weights_missing().is_some());
+    // Both ways out are offered (the download itself is tested against a local hub below).
+    let _ = h.get_by_label("Download VGG19");
     let _ = h.get_by_label("Open weights file…");
 
     // The path field always works.
@@ -751,4 +750,284 @@ fn a_vanished_saved_image_falls_back_to_the_sample() {
         "{:#?}",
         h.state().notices()
     );
+}
+
+// ---------------------------------------------------------------- weights download
+
+/// A hub on 127.0.0.1 serving a generated VGG19 `model.safetensors` (features, a classifier gap
+/// and a head, like timm's), with a pause after every 64 KB so a download is observable.
+fn slow_hub(chunk_delay: Duration) -> common::Server {
+    let server = common::Server::start(common::Served {
+        data: common::hub_file(1),
+        etag: "\"studio-v1\"".into(),
+        commit: "0123456789abcdef0123456789abcdef01234567".into(),
+    });
+    server.behave(|b| b.chunk_delay = Some(chunk_delay));
+    server
+}
+
+/// Downloads go to `cache` (never the user's), from `endpoint`; no retries, so failures are quick.
+fn hub_config(endpoint: String, cache: &Path) -> HubConfig {
+    HubConfig {
+        endpoint,
+        token: None,
+        cache_dir: cache.to_path_buf(),
+        offline: false,
+        revision: "main".into(),
+        timeout: Duration::from_secs(20),
+        retries: 0,
+    }
+}
+
+/// Weights missing (an explicit path that doesn't exist), downloads going to `hub`.
+fn missing_weights_studio<'a>(tmp: &Path, hub: &HubConfig) -> Harness<'a, StudioApp> {
+    let mut opts = options();
+    opts.weights = Some(tmp.join("missing.safetensors"));
+    opts.hub = Some(hub.clone());
+    let mut h = harness(opts);
+    wait_until(&mut h, "weights missing", |a| a.weights_missing().is_some());
+    h.step();
+    h
+}
+
+fn download_notice(app: &StudioApp) -> Option<&atelier::studio::Notice> {
+    app.notices().iter().find(|n| n.title == "Download")
+}
+
+#[test]
+fn download_button_fetches_shows_progress_then_loads_vgg19() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // ~1 ms per 64 KB: the ~80 MB of features take a second or two.
+    let server = slow_hub(Duration::from_millis(1));
+    let hub = hub_config(server.endpoint(), &tmp.path().join("hf"));
+    let mut h = missing_weights_studio(tmp.path(), &hub);
+    assert!(h.state().download().is_none());
+
+    h.get_by_label("Download VGG19").click();
+    h.step();
+    assert!(
+        h.state().download().is_some(),
+        "the card switches to progress at once"
+    );
+    wait_until(&mut h, "download progress", |a| {
+        a.download()
+            .is_some_and(|d| d.received > 1_000_000 && d.total.is_some())
+    });
+    h.step();
+    let d = h.state().download().cloned().expect("still downloading");
+    let total = d.total.unwrap();
+    assert!(
+        total > Model::Vgg19.features_bytes() && total < Model::Vgg19.features_bytes() + 1_000_000,
+        "only the features are planned: {total}"
+    );
+    assert!(d.bytes_per_second > 0.0, "{d:?}");
+    // The card shows bytes and speed; the window title the percentage.
+    assert!(screen_shows(&h, "VGG19 — "), "progress text on screen");
+    assert!(screen_shows(&h, "MB/s"));
+    let _ = h.get_by_label("Cancel download");
+    assert!(
+        h.state().window_title().contains("downloading weights"),
+        "{}",
+        h.state().window_title()
+    );
+    assert!(is_disabled(&h, "Start"));
+
+    wait_until(&mut h, "downloaded weights loaded", |a| {
+        a.network().is_some()
+    });
+    let expected = atelier::weights::default_path(Model::Vgg19, &hub);
+    let info = h.state().network().expect("network").clone();
+    assert_eq!(info.arch, "vgg19");
+    assert_eq!(info.path, expected);
+    assert!(info.layers.iter().any(|l| l == "relu5_4"), "VGG19 layers");
+    assert!(h.state().download().is_none());
+    assert!(h.state().weights_missing().is_none());
+    assert_eq!(
+        h.state().settings().weights_path.as_deref(),
+        Some(expected.as_path()),
+        "the next launch finds it first"
+    );
+    assert!(
+        !h.state()
+            .notices()
+            .iter()
+            .any(|n| n.level == Level::Error || n.title == "Download"),
+        "{:#?}",
+        h.state().notices()
+    );
+    wait_ready(&mut h);
+    h.step();
+    assert!(!is_disabled(&h, "Start"));
+    assert!(screen_shows(&h, "VGG19"), "the chip names the network");
+    assert!(screen_shows(&h, "features.safetensors"), "…and its file");
+    common::assert_features_equal(&expected, &common::hub_file(1));
+}
+
+#[test]
+fn cancelling_a_download_keeps_the_card_usable_and_the_next_one_resumes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // ~3 MB/s: far too slow to finish before Cancel.
+    let server = slow_hub(Duration::from_millis(20));
+    let hub = hub_config(server.endpoint(), &tmp.path().join("hf"));
+    let mut h = missing_weights_studio(tmp.path(), &hub);
+
+    h.get_by_label("Download VGG19").click();
+    h.step();
+    wait_until(&mut h, "some bytes", |a| {
+        a.download().is_some_and(|d| d.received > 1_000_000)
+    });
+    h.get_by_label("Cancel download").click();
+    h.step();
+    assert!(h.state().download().is_some_and(|d| d.cancelling));
+    // Responsive meanwhile: the UI keeps stepping while the worker winds down.
+    wait_until(&mut h, "download cancelled", |a| a.download().is_none());
+    let notice = download_notice(h.state())
+        .expect("a Download notice")
+        .clone();
+    assert!(notice.message.contains("cancelled"), "{notice:?}");
+    assert!(notice.message.contains("resumes"), "{notice:?}");
+    assert!(h.state().weights_missing().is_some(), "still missing");
+    assert!(h.state().network().is_none());
+    h.step();
+    assert!(
+        !is_disabled(&h, "Download VGG19"),
+        "the card is usable again"
+    );
+    let _ = h.get_by_label("Open weights file…");
+    let _ = h.get_by_label("Weights path");
+    assert!(h.state().window_title().contains("weights missing"));
+    let dest = atelier::weights::default_path(Model::Vgg19, &hub);
+    let (part, _) = atelier::weights::partial_paths(&dest);
+    let kept = std::fs::metadata(&part).expect("partial data kept").len();
+    assert!(kept > 1_000_000, "{kept}");
+
+    // Again, at full speed: it resumes instead of starting over, and loads.
+    let first = server.take_log();
+    assert!(!first.is_empty());
+    server.behave(|b| b.chunk_delay = None);
+    h.get_by_label("Download VGG19").click();
+    h.step();
+    wait_until(&mut h, "resumed download loaded", |a| a.network().is_some());
+    assert_eq!(h.state().network().unwrap().arch, "vgg19");
+    let second = common::Server::bytes_sent(&server.log());
+    assert!(
+        second + kept <= Model::Vgg19.features_bytes() + 1_000_000,
+        "resumed: {second} bytes after {kept} kept"
+    );
+    assert!(!part.exists(), "the partial file is gone once complete");
+    wait_ready(&mut h);
+}
+
+#[test]
+fn unreachable_hub_says_how_to_get_the_weights_by_hand() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let hub = hub_config(
+        format!("http://127.0.0.1:{}", common::dead_port()),
+        &tmp.path().join("hf"),
+    );
+    let mut h = missing_weights_studio(tmp.path(), &hub);
+    h.get_by_label("Download VGG19").click();
+    h.step();
+    wait_until(&mut h, "download error", |a| {
+        a.download().is_none() && download_notice(a).is_some()
+    });
+    let notice = download_notice(h.state()).unwrap().clone();
+    assert_eq!(notice.level, Level::Error);
+    assert!(notice.message.contains("could not reach"), "{notice:?}");
+    assert!(
+        notice
+            .message
+            .contains(&atelier::weights::manual_hint(Model::Vgg19, &hub)),
+        "names the manual alternative: {notice:?}"
+    );
+    assert!(notice.message.contains("Open weights file…"), "{notice:?}");
+    assert!(h.state().weights_missing().is_some());
+    h.step();
+    assert!(!is_disabled(&h, "Download VGG19"), "try again is possible");
+    assert!(is_disabled(&h, "Start"));
+
+    // The path field still works after a failed download.
+    type_path(
+        &mut h,
+        "Weights path",
+        "Load weights path",
+        &common::test_vgg16_file(),
+    );
+    wait_until(&mut h, "weights loaded", |a| a.network().is_some());
+    assert_eq!(h.state().network().unwrap().arch, "vgg16");
+}
+
+/// The protocol itself, without a window: the engine thread answers other commands during a
+/// download, a second request joins the first, progress is throttled and ends complete, and
+/// `WeightsLoaded` follows `DownloadFinished(Done)`.
+#[test]
+fn worker_downloads_on_its_own_thread_with_throttled_progress() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Slow (over a minute for the whole file) until the engine has answered, then fast.
+    let server = slow_hub(Duration::from_millis(50));
+    let hub = hub_config(server.endpoint(), &tmp.path().join("hf"));
+    let worker = Worker::spawn_with(
+        Box::new(|| {}),
+        WorkerConfig {
+            hub: Some(hub.clone()),
+        },
+    );
+    let started = Instant::now();
+    worker.send(Command::DownloadWeights(Model::Vgg19));
+    worker.send(Command::DownloadWeights(Model::Vgg19)); // ignored: one at a time
+    let mut events = Vec::new();
+    let mut asked_engine = false;
+    let deadline = Instant::now() + TIMEOUT;
+    let loaded = |e: &Event, arch: &str| matches!(e, Event::WeightsLoaded(i) if i.arch == arch);
+    while !events.iter().any(|e| loaded(e, "vgg19")) {
+        assert!(Instant::now() < deadline, "timed out: {events:#?}");
+        let Some(e) = worker.try_recv() else {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        };
+        if !asked_engine && matches!(e, Event::DownloadProgress { .. }) {
+            // Mid-download, the engine still loads weights.
+            worker.send(Command::LoadWeights(Some(common::test_vgg16_file())));
+            asked_engine = true;
+        }
+        if loaded(&e, "vgg16") {
+            server.behave(|b| b.chunk_delay = None);
+        }
+        events.push(e);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let pos = |f: &dyn Fn(&Event) -> bool| events.iter().position(f);
+    let vgg16 = pos(&|e| loaded(e, "vgg16")).expect("vgg16 loaded");
+    let finished = pos(&|e| matches!(e, Event::DownloadFinished(_))).unwrap();
+    let vgg19 = pos(&|e| loaded(e, "vgg19")).unwrap();
+    assert!(vgg16 < finished, "the engine answered during the download");
+    assert!(finished < vgg19, "finished, then loaded");
+    assert!(matches!(
+        &events[finished],
+        Event::DownloadFinished(DownloadOutcome::Done(p))
+            if *p == atelier::weights::default_path(Model::Vgg19, &hub)
+    ));
+    let finishes = events
+        .iter()
+        .filter(|e| matches!(e, Event::DownloadFinished(_)))
+        .count();
+    assert_eq!(finishes, 1, "the second request joined the first");
+    let progress: Vec<(u64, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::DownloadProgress {
+                downloaded, total, ..
+            } => Some((*downloaded, *total)),
+            _ => None,
+        })
+        .collect();
+    assert!(progress.len() >= 2, "{progress:?}");
+    assert!(
+        progress.len() as f64 <= elapsed * 10.0 + 4.0,
+        "{} progress events in {elapsed:.2} s",
+        progress.len()
+    );
+    let &(last, total) = progress.last().unwrap();
+    assert_eq!(last, total, "the final report is never dropped");
+    assert!(progress.windows(2).all(|w| w[0].0 <= w[1].0));
 }

@@ -284,7 +284,8 @@ pub struct Behaviour {
     pub ignore_range: bool,
     /// Never answer (closes after a few seconds).
     pub hang: bool,
-    /// Pause this long after every 64 KB of a file body (a slow connection).
+    /// Pause this long after every 64 KB of a file body (a slow connection). Read before each
+    /// chunk, so changing it affects responses already under way.
     pub chunk_delay: Option<Duration>,
     /// Require this bearer token at the resolve URL.
     pub require_token: Option<String>,
@@ -565,7 +566,7 @@ fn handle(mut conn: TcpStream, port: u16, state: &Mutex<State>) {
                     &hs,
                     body,
                     drop_at,
-                    behaviour.chunk_delay,
+                    &|| state.lock().unwrap().behaviour.chunk_delay,
                 );
             }
         }
@@ -576,14 +577,9 @@ fn handle(mut conn: TcpStream, port: u16, state: &Mutex<State>) {
             ];
             hs.extend_from_slice(extra);
             entry.status = 200;
-            entry.body_bytes = respond_slowly(
-                &mut conn,
-                "200 OK",
-                &hs,
-                data,
-                drop_at,
-                behaviour.chunk_delay,
-            );
+            entry.body_bytes = respond_slowly(&mut conn, "200 OK", &hs, data, drop_at, &|| {
+                state.lock().unwrap().behaviour.chunk_delay
+            });
         }
     }
     state.lock().unwrap().log.push(entry);
@@ -610,7 +606,7 @@ fn respond(
     body: &[u8],
     cut: Option<u64>,
 ) -> u64 {
-    respond_slowly(conn, status, headers, body, cut, None)
+    respond_slowly(conn, status, headers, body, cut, &|| None)
 }
 
 /// `respond`, pausing `delay` after each 64 KB chunk of the body.
@@ -620,7 +616,7 @@ fn respond_slowly(
     headers: &[(&str, &str)],
     body: &[u8],
     cut: Option<u64>,
-    delay: Option<Duration>,
+    delay: &dyn Fn() -> Option<Duration>,
 ) -> u64 {
     let mut head = format!(
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\nAccept-Ranges: bytes\r\n",
@@ -640,7 +636,7 @@ fn respond_slowly(
             break;
         }
         sent += chunk.len() as u64;
-        if let Some(d) = delay {
+        if let Some(d) = delay() {
             std::thread::sleep(d);
         }
     }
