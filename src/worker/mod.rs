@@ -139,7 +139,7 @@ impl Downloads {
                 let outcome = catch_unwind(AssertUnwindSafe(|| download(model, &hub, &flag, &out)))
                     .unwrap_or_else(|_| DownloadOutcome::Failed {
                         message: format!(
-                            "the download crashed. {} Report the bug if it repeats.",
+                            "the download crashed. {}. Report the bug if it repeats.",
                             weights::manual_hint(model, &hub)
                         ),
                     });
