@@ -42,6 +42,8 @@ struct RunSnapshot {
 /// the main crate's integration.
 pub struct StudioApp {
     options: StudioOptions,
+    /// `ATELIER_FRAME_LOG=path`: each frame's CPU time, for measuring UI responsiveness under load.
+    frame_log: Option<std::fs::File>,
     worker: Worker,
     settings: Settings,
     prefs: UiPrefs,
@@ -95,6 +97,8 @@ impl StudioApp {
 
         let samples = list_samples(&options.assets_dir);
         let mut app = Self {
+            frame_log: std::env::var_os("ATELIER_FRAME_LOG")
+                .and_then(|p| std::fs::File::create(p).ok()),
             worker,
             settings,
             content: ImageSlot::new(SlotKind::Content),
@@ -1248,7 +1252,11 @@ fn list_samples(assets: &Path) -> Vec<PathBuf> {
 }
 
 impl eframe::App for StudioApp {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
+        if let (Some(f), Some(cpu)) = (&mut self.frame_log, frame.info().cpu_usage) {
+            use std::io::Write;
+            let _ = writeln!(f, "{:.6}", cpu);
+        }
         self.pump(ctx);
     }
 
