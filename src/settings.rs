@@ -47,6 +47,26 @@ pub enum Preprocess {
     Torch,
 }
 
+/// How the result's colours are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ColourMode {
+    /// The style's colours (classic Gatys).
+    #[default]
+    Style,
+    /// Luminance-only transfer: optimize, then take the chroma (YIQ I/Q) from the content.
+    Luminance,
+    /// Match the style image's colour histogram to the content's before the run.
+    Histogram,
+}
+
+/// One more style image, blended with the main one (neural-style's `-style_blend_weights`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StyleRef {
+    pub path: PathBuf,
+    pub weight: f32,
+}
+
 /// A style layer and the weight of its term.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerWeight {
@@ -95,7 +115,17 @@ impl Default for LossWeights {
 #[serde(default)]
 pub struct Settings {
     pub content: Option<PathBuf>,
+    /// The main style image.
     pub style: Option<PathBuf>,
+    /// Blend weight of the main style image relative to `extra_styles` (weights are normalized).
+    pub style_blend_weight: f32,
+    /// More style images, each with its blend weight.
+    pub extra_styles: Vec<StyleRef>,
+    /// Grayscale mask at any size: white gets the style, black keeps the content.
+    pub mask: Option<PathBuf>,
+    pub colour: ColourMode,
+    /// Coarse-to-fine: the first stage's longest side (stages double up to `size`); 0 = one stage.
+    pub multiscale_start: u32,
     /// Longest side of the output in pixels.
     pub size: u32,
     pub iterations: u32,
@@ -124,6 +154,11 @@ impl Default for Settings {
         Self {
             content: None,
             style: None,
+            style_blend_weight: 1.0,
+            extra_styles: Vec::new(),
+            mask: None,
+            colour: ColourMode::Style,
+            multiscale_start: 0,
             size: 512,
             iterations: 300,
             optimizer: OptimizerKind::Lbfgs,
@@ -163,6 +198,7 @@ impl Settings {
             ("TV weight", w.tv_weight),
             ("learning rate", self.learning_rate),
             ("style scale", self.style_scale),
+            ("style blend weight", self.style_blend_weight),
         ] {
             if !v.is_finite() || v < 0.0 {
                 return Err(format!("{name} must be a finite number ≥ 0, got {v}"));
@@ -184,6 +220,15 @@ impl Settings {
         }
         if w.content_layers.is_empty() && w.style_layers.is_empty() {
             return Err("select at least one content or style layer".into());
+        }
+        for st in &self.extra_styles {
+            if !st.weight.is_finite() || st.weight < 0.0 {
+                return Err(format!(
+                    "blend weight of style {} must be a finite number ≥ 0, got {}",
+                    st.path.display(),
+                    st.weight
+                ));
+            }
         }
         if self.lbfgs_history == 0 {
             return Err("L-BFGS history must be at least 1".into());

@@ -352,6 +352,8 @@ impl StudioApp {
             settings: settings.clone(),
             content: content.clone(),
             style: style.clone(),
+            extra_styles: Vec::new(),
+            mask: None,
         })));
         self.status.begin(settings.iterations);
         self.sent_weights = Some(settings.weights.clone());

@@ -167,6 +167,8 @@ mod tests {
             evaluations: iteration,
             losses: LossBreakdown::default(),
             seconds_per_iteration: 0.5,
+            stage: 1,
+            stages: 1,
         })
     }
 

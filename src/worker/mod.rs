@@ -444,6 +444,8 @@ impl Engine {
                     evaluations: report.evaluations,
                     losses: report.losses,
                     seconds_per_iteration,
+                    stage: 1,
+                    stages: 1,
                 }));
                 if let Ok(image) = run.transfer.image() {
                     out.frames.put(Frame {

@@ -13,6 +13,10 @@ pub struct RunRequest {
     pub settings: Settings,
     pub content: Arc<RgbImage>,
     pub style: Arc<RgbImage>,
+    /// Decoded `settings.extra_styles`, in the same order.
+    pub extra_styles: Vec<Arc<RgbImage>>,
+    /// Decoded `settings.mask` (white = style, black = content).
+    pub mask: Option<Arc<image::GrayImage>>,
 }
 
 /// Commands the UI sends to the worker.
@@ -51,6 +55,9 @@ pub struct Progress {
     pub losses: LossBreakdown,
     /// Median seconds per iteration so far.
     pub seconds_per_iteration: f64,
+    /// Multi-scale stage, 1-based, of `stages` (1 of 1 for a single-scale run).
+    pub stage: u32,
+    pub stages: u32,
 }
 
 /// What the network offers, shown as layer checkboxes.
