@@ -83,6 +83,20 @@ impl LayerWeight {
     }
 }
 
+/// How the content and style terms are scaled before α and β apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LossScale {
+    /// neural-style's raw mean squared errors: the balance between style layers depends on the
+    /// network (with Caffe VGG16, relu1_1/relu2_1 hold ~99% of the style loss: small strokes).
+    /// What files without this field were made with.
+    #[default]
+    Classic,
+    /// Each term divided by its target's mean square (mean(P²) for content, mean(A²) per style
+    /// layer), so every layer pulls comparably, whatever the network or its preprocessing.
+    Normalized,
+}
+
 /// The loss weights that may change while a run is going (the artist steers live).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LossWeights {
@@ -93,6 +107,8 @@ pub struct LossWeights {
     pub tv_weight: f32,
     pub content_layers: Vec<String>,
     pub style_layers: Vec<LayerWeight>,
+    #[serde(default)]
+    pub scale: LossScale,
 }
 
 impl Default for LossWeights {
@@ -106,6 +122,7 @@ impl Default for LossWeights {
                 .into_iter()
                 .map(|l| LayerWeight::new(l, 1.0))
                 .collect(),
+            scale: LossScale::Classic,
         }
     }
 }

@@ -6,7 +6,7 @@ use atelier::engine::arch::Arch;
 use atelier::engine::loss::{tv_loss, Targets};
 use atelier::engine::ops::{max_pool2x2, Conv3x3};
 use atelier::engine::{pixels, Vgg};
-use atelier::settings::{LayerWeight, LossWeights, Preprocess};
+use atelier::settings::{LayerWeight, LossScale, LossWeights, Preprocess};
 use candle_core::{DType, Device, Tensor, Var};
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,6 +47,8 @@ fn losses_match_the_pytorch_reference_at_256_and_512() {
         let r = shared.join("reference/ref_inputs");
         let out = atelier()
             .args(["losses", "--json", "--size", size, "--tv-weight", "1e-3"])
+            .args(["--loss-scale", "classic", "--content-weight", "5"])
+            .args(["--style-weight", "100"])
             .arg("--content")
             .arg(r.join(format!("tubingen_{size}.png")))
             .arg("--style")
@@ -89,6 +91,7 @@ fn full_runs_reach_the_reference_losses() {
     for (opt, limit, max_evals) in [("lbfgs", 1.03 * 449.1, 62), ("adam", 1.03 * 571.5, 50)] {
         let out = atelier()
             .args(["render", "--json", "--size", "256", "--iters", "50"])
+            .args(["--loss-scale", "classic"])
             .args([
                 "--content-weight",
                 "5",
@@ -169,7 +172,11 @@ fn random_image(seed: u64, h: usize, w: usize) -> Tensor {
 
 #[test]
 fn whole_loss_gradient_matches_finite_differences() {
-    for (pre, (h, w)) in [(Preprocess::Caffe, (19, 17)), (Preprocess::Torch, (16, 22))] {
+    for (pre, (h, w), scale) in [
+        (Preprocess::Caffe, (19, 17), LossScale::Classic),
+        (Preprocess::Torch, (16, 22), LossScale::Classic),
+        (Preprocess::Caffe, (18, 20), LossScale::Normalized),
+    ] {
         let vgg = tiny_vgg(pre);
         let weights = LossWeights {
             content_weight: 5.0,
@@ -182,6 +189,7 @@ fn whole_loss_gradient_matches_finite_differences() {
                 LayerWeight::new("relu3_1", 2.0),
                 LayerWeight::new("relu4_1", 1.0),
             ],
+            scale,
         };
         let content = random_image(1, h, w);
         let style = random_image(2, 15, 13);
@@ -226,7 +234,7 @@ fn whole_loss_gradient_matches_finite_differences() {
         assert!(gmax > 0.0, "gradient is zero everywhere");
         assert!(
             worst < 1e-4,
-            "{pre:?}: worst relative gradient error {worst:e}"
+            "{pre:?} {scale:?}: worst relative gradient error {worst:e}"
         );
     }
 }

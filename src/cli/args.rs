@@ -1,6 +1,8 @@
 //! Command-line flags, parsed into the one `Settings` type.
 
-use atelier::settings::{DeviceChoice, InitKind, LayerWeight, OptimizerKind, Preprocess, Settings};
+use atelier::settings::{
+    DeviceChoice, InitKind, LayerWeight, LossScale, OptimizerKind, Preprocess, Settings,
+};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -29,6 +31,14 @@ pub enum DeviceArg {
 pub enum PreprocessArg {
     Caffe,
     Torch,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LossScaleArg {
+    /// neural-style's raw terms (what the PyTorch reference computes)
+    Classic,
+    /// each content/style layer divided by its target's mean square
+    Normalized,
 }
 
 /// Flags shared by every command that builds a network.
@@ -80,6 +90,9 @@ pub struct LossArgs {
     /// Style image size relative to the output
     #[arg(long)]
     pub style_scale: Option<f32>,
+    /// How layer terms are scaled before the weights apply (default: normalized)
+    #[arg(long, value_enum)]
+    pub loss_scale: Option<LossScaleArg>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -103,6 +116,12 @@ impl LossArgs {
         }
         if let Some(v) = self.style_scale {
             s.style_scale = v;
+        }
+        if let Some(v) = self.loss_scale {
+            s.weights.scale = match v {
+                LossScaleArg::Classic => LossScale::Classic,
+                LossScaleArg::Normalized => LossScale::Normalized,
+            };
         }
         if let Some(v) = &self.content_layers {
             s.weights.content_layers = v.iter().map(|l| l.trim().to_string()).collect();

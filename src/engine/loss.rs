@@ -5,7 +5,7 @@
 use super::ops::gram;
 use super::vgg::Vgg;
 use crate::error::Result;
-use crate::settings::LossWeights;
+use crate::settings::{LossScale, LossWeights};
 use candle_core::Tensor;
 use std::collections::HashMap;
 
@@ -92,8 +92,30 @@ pub struct Targets {
     content_pixels: Tensor,
     /// Style images with their blend weights (normalized to sum to one).
     styles: Vec<(Tensor, f64)>,
-    content: HashMap<String, Tensor>,
-    style: HashMap<String, Tensor>,
+    content: HashMap<String, Target>,
+    style: HashMap<String, Target>,
+}
+
+/// A target tensor and its mean square, the divisor of [`LossScale::Normalized`].
+struct Target {
+    value: Tensor,
+    mean_square: f64,
+}
+
+impl Target {
+    fn new(value: Tensor) -> Result<Self> {
+        let mean_square = scalar(&value.sqr()?.mean_all()?)?;
+        Ok(Self { value, mean_square })
+    }
+
+    /// The factor that turns a raw mean squared error into this run's term (before α, β).
+    fn scale(&self, scale: LossScale) -> f64 {
+        match scale {
+            LossScale::Classic => 1.0,
+            // A dead layer (all zeros) has nothing to match; keep it finite.
+            LossScale::Normalized => 1.0 / self.mean_square.max(1e-12),
+        }
+    }
 }
 
 impl Targets {
@@ -125,7 +147,7 @@ impl Targets {
         if !need_c.is_empty() {
             let f = vgg.features(&self.content_pixels, &need_c)?;
             for (k, v) in f {
-                self.content.insert(k, v.detach());
+                self.content.insert(k, Target::new(v.detach())?);
             }
         }
         let need_s: Vec<&str> = weights
@@ -147,7 +169,9 @@ impl Targets {
                     blended.insert(k, acc);
                 }
             }
-            self.style.extend(blended);
+            for (k, v) in blended {
+                self.style.insert(k, Target::new(v)?);
+            }
         }
         Ok(())
     }
@@ -169,7 +193,8 @@ impl Targets {
             let (Some(feat), Some(target)) = (feat, target) else {
                 return Err(missing(l));
             };
-            let loss = ((feat - target)?.sqr()?.mean_all()? * f64::from(weights.content_weight))?;
+            let w = f64::from(weights.content_weight) * target.scale(weights.scale);
+            let loss = ((feat - &target.value)?.sqr()?.mean_all()? * w)?;
             content.push((l.clone(), loss));
         }
         let mut style = Vec::new();
@@ -178,8 +203,10 @@ impl Targets {
             let (Some(feat), Some(target)) = (feat, target) else {
                 return Err(missing(&lw.layer));
             };
-            let w = f64::from(weights.style_weight) * f64::from(lw.weight);
-            let loss = ((gram(feat)? - target)?.sqr()?.mean_all()? * w)?;
+            let w = f64::from(weights.style_weight)
+                * f64::from(lw.weight)
+                * target.scale(weights.scale);
+            let loss = ((gram(feat)? - &target.value)?.sqr()?.mean_all()? * w)?;
             style.push((lw.layer.clone(), loss));
         }
         let tv = (tv_loss(pixels)? * f64::from(weights.tv_weight))?;
