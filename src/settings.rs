@@ -114,15 +114,18 @@ pub struct LossWeights {
 impl Default for LossWeights {
     fn default() -> Self {
         Self {
-            content_weight: 5.0,
-            style_weight: 100.0,
+            // Chosen by looking (docs/gallery.md): with normalized terms, β/α = 10 gives Van
+            // Gogh's large strokes on still recognizable houses; the magnitudes keep the total
+            // in the hundreds to thousands, where L-BFGS's absolute tolerances behave.
+            content_weight: 1e3,
+            style_weight: 1e4,
             tv_weight: 1e-5,
             content_layers: vec!["relu4_2".into()],
             style_layers: ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
                 .into_iter()
                 .map(|l| LayerWeight::new(l, 1.0))
                 .collect(),
-            scale: LossScale::Classic,
+            scale: LossScale::Normalized,
         }
     }
 }
