@@ -9,6 +9,9 @@ pub enum Error {
     Image(#[from] crate::image_io::ImageError),
 
     #[error(transparent)]
+    Preset(#[from] crate::presets::PresetError),
+
+    #[error(transparent)]
     WeightsFile(#[from] crate::weights::WeightsError),
 
     #[error("invalid settings: {0}")]
@@ -32,6 +35,10 @@ pub enum Error {
          the last good image was kept. Lower the learning rate or the style weight and try again"
     )]
     NotFinite { iteration: u32 },
+
+    /// The memory estimate exceeds what is available; `message` has both numbers and the fixes.
+    #[error("{message}")]
+    OutOfMemory { message: String },
 
     #[error("run cancelled")]
     Cancelled,

@@ -4,6 +4,7 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod image_io;
+pub mod presets;
 pub mod settings;
 pub mod studio;
 pub mod weights;

@@ -250,6 +250,16 @@ impl Settings {
                 ));
             }
         }
+        let blend: f32 = self.style_blend_weight + self.extra_styles.iter().map(|s| s.weight).sum::<f32>();
+        if blend <= 0.0 {
+            return Err("all style blend weights are 0: give at least one style a positive weight".into());
+        }
+        if self.multiscale_start != 0 && self.multiscale_start < 16 {
+            return Err(format!(
+                "multi-scale start {} is too small: use at least 16 pixels, or 0 for a single stage",
+                self.multiscale_start
+            ));
+        }
         if self.lbfgs_history == 0 {
             return Err("L-BFGS history must be at least 1".into());
         }

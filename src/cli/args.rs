@@ -1,7 +1,8 @@
 //! Command-line flags, parsed into the one `Settings` type.
 
 use atelier::settings::{
-    DeviceChoice, InitKind, LayerWeight, LossScale, OptimizerKind, Preprocess, Settings,
+    ColourMode, DeviceChoice, InitKind, LayerWeight, LossScale, OptimizerKind, Preprocess,
+    Settings, StyleRef,
 };
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -28,6 +29,16 @@ pub enum DeviceArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColourArg {
+    /// The style's colours
+    Style,
+    /// Keep the content's chroma (YIQ I/Q), the result's luminance
+    Luminance,
+    /// Recolour the style images to the content's colour mean/covariance first
+    Histogram,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PreprocessArg {
     Caffe,
     Torch,
@@ -50,22 +61,32 @@ pub struct CommonArgs {
     /// Override the weight file's preprocessing metadata
     #[arg(long, value_enum)]
     pub preprocess: Option<PreprocessArg>,
-    /// CPU threads (0 = all cores)
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceArg,
+    /// CPU threads (0 = all cores) [default: 0]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// [default: auto]
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceArg>,
 }
 
 /// The loss flags of `render` and `losses`.
 #[derive(Debug, Clone, Args)]
 pub struct LossArgs {
+    /// Start from these settings: a preset JSON or a PNG rendered by Atelier; flags override them
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
     /// Content image
     #[arg(long)]
-    pub content: PathBuf,
-    /// Style image
-    #[arg(long)]
-    pub style: PathBuf,
+    pub content: Option<PathBuf>,
+    /// Style image(s): repeat the flag or separate with commas; the first is the main style
+    #[arg(long, value_delimiter = ',')]
+    pub style: Vec<PathBuf>,
+    /// One blend weight per style image, comma separated (normalized to sum to 1)
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub style_blend_weights: Option<Vec<f32>>,
+    /// Colours of the result: the style's, or the content's (luminance or histogram transfer)
+    #[arg(long, value_enum, alias = "color")]
+    pub colour: Option<ColourArg>,
     /// Longest side of the output in pixels
     #[arg(long)]
     pub size: Option<u32>,
@@ -98,10 +119,50 @@ pub struct LossArgs {
 }
 
 impl LossArgs {
+    /// The settings to start from: `--settings FILE`, else the defaults.
+    pub fn base(&self) -> Result<Settings, String> {
+        match &self.settings {
+            Some(p) => Settings::load_from_file(p).map_err(|e| e.to_string()),
+            None => Ok(Settings::default()),
+        }
+    }
+
     /// Applies these flags on top of `base`.
     pub fn apply(&self, mut s: Settings) -> Result<Settings, String> {
-        s.content = Some(self.content.clone());
-        s.style = Some(self.style.clone());
+        if let Some(c) = &self.content {
+            s.content = Some(c.clone());
+        }
+        if let Some((first, rest)) = self.style.split_first() {
+            s.style = Some(first.clone());
+            s.style_blend_weight = 1.0;
+            s.extra_styles = rest
+                .iter()
+                .map(|p| StyleRef {
+                    path: p.clone(),
+                    weight: 1.0,
+                })
+                .collect();
+        }
+        if let Some(w) = &self.style_blend_weights {
+            let n = 1 + s.extra_styles.len();
+            if w.len() != n || s.style.is_none() {
+                return Err(format!(
+                    "--style-blend-weights has {} values but there are {n} style images; give one weight per --style",
+                    w.len()
+                ));
+            }
+            s.style_blend_weight = w[0];
+            for (st, v) in s.extra_styles.iter_mut().zip(&w[1..]) {
+                st.weight = *v;
+            }
+        }
+        if let Some(c) = self.colour {
+            s.colour = match c {
+                ColourArg::Style => ColourMode::Style,
+                ColourArg::Luminance => ColourMode::Luminance,
+                ColourArg::Histogram => ColourMode::Histogram,
+            };
+        }
         if let Some(v) = self.size {
             s.size = v;
         }
@@ -147,13 +208,21 @@ impl LossArgs {
                 lw.weight = *v;
             }
         }
-        s.weights_path = self.common.weights.clone();
-        s.threads = self.common.threads;
-        s.device = device_choice(self.common.device);
-        s.preprocess = self.common.preprocess.map(|p| match p {
-            PreprocessArg::Caffe => Preprocess::Caffe,
-            PreprocessArg::Torch => Preprocess::Torch,
-        });
+        if let Some(w) = &self.common.weights {
+            s.weights_path = Some(w.clone());
+        }
+        if let Some(t) = self.common.threads {
+            s.threads = t;
+        }
+        if let Some(d) = self.common.device {
+            s.device = device_choice(d);
+        }
+        if let Some(p) = self.common.preprocess {
+            s.preprocess = Some(match p {
+                PreprocessArg::Caffe => Preprocess::Caffe,
+                PreprocessArg::Torch => Preprocess::Torch,
+            });
+        }
         s.validate()?;
         Ok(s)
     }
@@ -182,6 +251,15 @@ pub struct RenderArgs {
     pub init: Option<InitArg>,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Grayscale mask, any size: white gets the style, black keeps the content
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
+    /// Coarse to fine: first stage's longest side; stages double up to --size (0 = one stage)
+    #[arg(long)]
+    pub multiscale_start: Option<u32>,
+    /// Also save these settings as a preset JSON file
+    #[arg(long)]
+    pub save_preset: Option<PathBuf>,
     /// Print one JSON object as the last line of stdout
     #[arg(long)]
     pub json: bool,
@@ -189,7 +267,13 @@ pub struct RenderArgs {
 
 impl RenderArgs {
     pub fn settings(&self) -> Result<Settings, String> {
-        let mut s = Settings::default();
+        let mut s = self.loss.base()?;
+        if let Some(v) = &self.mask {
+            s.mask = Some(v.clone());
+        }
+        if let Some(v) = self.multiscale_start {
+            s.multiscale_start = v;
+        }
         if let Some(v) = self.iters {
             s.iterations = v;
         }

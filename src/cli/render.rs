@@ -4,19 +4,52 @@ use super::args::{LossArgs, RenderArgs};
 use super::report::{median, peak_rss_mib, Progress};
 use anyhow::{Context, Result};
 use atelier::engine::loss::Targets;
-use atelier::engine::{pixels, LossBreakdown, Network, Transfer};
+use atelier::engine::schedule::stage_dims;
+use atelier::engine::transfer::prepare_styles;
+use atelier::engine::{memory, pixels, LossBreakdown, Network, Schedule};
 use atelier::image_io::{self, save_png};
 use atelier::settings::Settings;
+use image::{GrayImage, RgbImage};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Instant;
 
-fn load_inputs(s: &Settings) -> Result<(image::RgbImage, image::RgbImage)> {
+/// The decoded images a run needs.
+struct Inputs {
+    content: Arc<RgbImage>,
+    /// Every style image with its blend weight, the main one first.
+    styles: Vec<(Arc<RgbImage>, f32)>,
+    mask: Option<Arc<GrayImage>>,
+}
+
+fn load_inputs(s: &Settings) -> Result<Inputs> {
     let (Some(c), Some(st)) = (&s.content, &s.style) else {
-        anyhow::bail!("both --content and --style are required");
+        anyhow::bail!(
+            "both --content and --style are required (or --settings with a file that names them)"
+        );
     };
     let content = image_io::load_image(c).context("content image")?;
-    let style = image_io::load_image(st).context("style image")?;
-    Ok((content, style))
+    let mut styles = vec![(
+        Arc::new(image_io::load_image(st).context("style image")?),
+        s.style_blend_weight,
+    )];
+    for extra in &s.extra_styles {
+        let img = image_io::load_image(&extra.path)
+            .with_context(|| format!("style image {}", extra.path.display()))?;
+        styles.push((Arc::new(img), extra.weight));
+    }
+    let mask = match &s.mask {
+        Some(p) => Some(Arc::new(
+            image::DynamicImage::ImageRgb8(image_io::load_image(p).context("mask image")?)
+                .to_luma8(),
+        )),
+        None => None,
+    };
+    Ok(Inputs {
+        content: Arc::new(content),
+        styles,
+        mask,
+    })
 }
 
 fn breakdown_json(b: &LossBreakdown) -> serde_json::Value {
@@ -25,29 +58,54 @@ fn breakdown_json(b: &LossBreakdown) -> serde_json::Value {
 
 pub fn render(args: &RenderArgs) -> Result<()> {
     let settings = args.settings().map_err(anyhow::Error::msg)?;
+    if let Some(p) = &args.save_preset {
+        settings.save_preset(p)?;
+        eprintln!("saved preset {}", p.display());
+    }
     atelier::engine::set_threads(settings.threads);
     // Fail on an unwritable output before spending minutes on the optimization.
     check_writable(&args.out)?;
-    let (content, style) = load_inputs(&settings)?;
+    let inputs = load_inputs(&settings)?;
     let net = Network::load(&settings)?;
     if let Some(note) = &net.device.fallback_note {
         eprintln!("note: {note}");
     }
-    let mut transfer = Transfer::new(net.vgg.clone(), &settings, &content, &[(&style, 1.0)])?;
-    let initial = transfer.current_losses()?;
-    let total = settings.iterations;
-    let mut bar = Progress::new(u64::from(total), args.json);
-    let mut times = Vec::with_capacity(total as usize);
+    let (w, h) = stage_dims(&inputs.content, settings.size);
+    let available = memory::available_bytes();
+    let estimate = memory::check(&settings, w, h, net.vgg.arch(), available)?;
+    eprintln!(
+        "memory: about {} at {}×{}{}",
+        memory::human(estimate.total()),
+        estimate.width,
+        estimate.height,
+        available.map_or(String::new(), |a| format!(
+            " ({} available)",
+            memory::human(a)
+        ))
+    );
+    let mut run = Schedule::new(
+        net.vgg.clone(),
+        &settings,
+        inputs.content.clone(),
+        inputs.styles.clone(),
+        inputs.mask.clone(),
+    )?;
+    let initial = run.current_losses()?;
+    let stages = run.stage_count();
+    let mut bar = Progress::new(u64::from(run.total_iterations()), args.json);
+    let mut times: Vec<f64> = Vec::new();
+    let mut stage_times: Vec<Vec<f64>> = vec![Vec::new(); stages as usize];
     let mut failure = None;
-    for _ in 0..total {
+    while !run.is_done() {
         let t0 = Instant::now();
-        match transfer.step() {
+        match run.step() {
             Ok(r) => {
-                times.push(t0.elapsed().as_secs_f64());
-                bar.update(r.iteration, r.losses.total, median(&times));
-                if r.converged {
-                    break;
-                }
+                let dt = t0.elapsed().as_secs_f64();
+                times.push(dt);
+                stage_times[(r.stage - 1) as usize].push(dt);
+                let stage_label = (stages > 1).then(|| (run.stage(), stages));
+                let stage_median = median(&stage_times[(r.stage - 1) as usize]);
+                bar.update(r.iteration, r.losses.total, stage_median, stage_label);
             }
             Err(e) => {
                 failure = Some(e);
@@ -56,27 +114,44 @@ pub fn render(args: &RenderArgs) -> Result<()> {
         }
     }
     bar.finish();
-    let image = transfer.image()?;
+    let image = run.image()?;
     let mut saved = settings.clone();
-    saved.iterations = transfer.iteration();
+    saved.iterations = run.iteration();
     save_png(&args.out, &image, Some(&saved))?;
     if let Some(e) = failure {
         return Err(anyhow::Error::new(e).context(format!(
             "stopped after {} iterations; the last good image was written to {}",
-            transfer.iteration(),
+            run.iteration(),
             args.out.display()
         )));
     }
-    let fin = transfer.current_losses()?;
+    let fin = run.current_losses()?;
+    let (width, height) = run.dimensions();
     if args.json {
+        let stages_json: Vec<serde_json::Value> = run
+            .stages()
+            .iter()
+            .zip(&stage_times)
+            .map(|(s, t)| {
+                json!({
+                    "size": s.size,
+                    "iterations": t.len(),
+                    "seconds": t.iter().sum::<f64>(),
+                    "seconds_per_iteration_median": median(t),
+                })
+            })
+            .collect();
         let out = json!({
-            "width": transfer.width(),
-            "height": transfer.height(),
-            "iterations": transfer.iteration(),
-            "evaluations": transfer.evaluations(),
+            "width": width,
+            "height": height,
+            "iterations": run.iteration(),
+            "evaluations": run.evaluations(),
             "initial_loss": breakdown_json(&initial),
             "final_loss": breakdown_json(&fin),
             "seconds_per_iteration_median": median(&times),
+            "seconds_total": times.iter().sum::<f64>(),
+            "stages": stages_json,
+            "memory_estimate_mib": estimate.total() as f64 / f64::from(1u32 << 20),
             "peak_rss_mib": peak_rss_mib(),
             "device": net.device.label,
             "arch": net.vgg.arch().name(),
@@ -87,9 +162,9 @@ pub fn render(args: &RenderArgs) -> Result<()> {
         eprintln!(
             "wrote {} ({}×{}, {} iterations, loss {:.1} → {:.1})",
             args.out.display(),
-            transfer.width(),
-            transfer.height(),
-            transfer.iteration(),
+            width,
+            height,
+            run.iteration(),
             initial.total,
             fin.total
         );
@@ -118,18 +193,22 @@ fn check_writable(out: &std::path::Path) -> Result<()> {
 /// `atelier losses`: the weighted losses at the start (image = content), per layer.
 pub fn losses(args: &LossArgs, json_out: bool) -> Result<()> {
     let settings = args
-        .apply(Settings::default())
+        .apply(args.base().map_err(anyhow::Error::msg)?)
         .map_err(anyhow::Error::msg)?;
     atelier::engine::set_threads(settings.threads);
-    let (content, style) = load_inputs(&settings)?;
+    let inputs = load_inputs(&settings)?;
     let net = Network::load(&settings)?;
     let device = net.vgg.device().clone();
-    let content = image_io::resize_longest(&content, settings.size);
-    let style_size = (f64::from(settings.size) * f64::from(settings.style_scale)).ceil() as u32;
-    let style = image_io::resize_longest(&style, style_size);
+    let content = image_io::resize_longest(&inputs.content, settings.size);
+    let refs: Vec<(&RgbImage, f32)> = inputs.styles.iter().map(|(i, w)| (i.as_ref(), *w)).collect();
+    let styles = prepare_styles(&settings, &content, &refs);
     let cpx = pixels::to_tensor(&content, &device)?;
-    let spx = pixels::to_tensor(&style, &device)?;
-    let mut targets = Targets::new(cpx.clone(), vec![(spx, 1.0)])?;
+    let mut spx = Vec::with_capacity(styles.len());
+    for (img, w) in &styles {
+        spx.push((pixels::to_tensor(img, &device)?, f64::from(*w)));
+    }
+    let (style_width, style_height) = styles.first().map_or((0, 0), |(i, _)| i.dimensions());
+    let mut targets = Targets::new(cpx.clone(), spx)?;
     targets.ensure(&net.vgg, &settings.weights)?;
     let terms = targets.losses(&net.vgg, &cpx, &settings.weights)?;
     let (c, s, tv) = terms.per_layer()?;
@@ -144,8 +223,8 @@ pub fn losses(args: &LossArgs, json_out: bool) -> Result<()> {
         "total": total,
         "width": content.width(),
         "height": content.height(),
-        "style_width": style.width(),
-        "style_height": style.height(),
+        "style_width": style_width,
+        "style_height": style_height,
     });
     if json_out {
         println!("{out}");

@@ -21,10 +21,19 @@ impl Progress {
         Self { bar }
     }
 
-    pub fn update(&mut self, iteration: u32, loss: f64, seconds_per_iteration: f64) {
+    /// `stage` is `(current, of)` for a multi-scale run, shown as "stage 2/3".
+    pub fn update(
+        &mut self,
+        iteration: u32,
+        loss: f64,
+        seconds_per_iteration: f64,
+        stage: Option<(u32, u32)>,
+    ) {
         self.bar.set_position(u64::from(iteration));
-        self.bar
-            .set_message(format!("loss {loss:.1}  {seconds_per_iteration:.3} s/it"));
+        let stage = stage.map_or(String::new(), |(s, n)| format!("stage {s}/{n}  "));
+        self.bar.set_message(format!(
+            "{stage}loss {loss:.1}  {seconds_per_iteration:.3} s/it"
+        ));
     }
 
     pub fn finish(&mut self) {

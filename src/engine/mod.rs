@@ -2,16 +2,20 @@
 
 pub mod adam;
 pub mod arch;
+pub mod colour;
 pub mod cpu;
 pub mod lbfgs;
 pub mod loss;
+pub mod memory;
 pub mod ops;
 pub mod pixels;
+pub mod schedule;
 pub mod transfer;
 pub mod vgg;
 
 pub use loss::LossBreakdown;
-pub use transfer::{StepReport, Transfer};
+pub use schedule::{Schedule, ScheduleStep, Stage};
+pub use transfer::{StepReport, Transfer, TransferOptions};
 pub use vgg::Vgg;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -34,6 +34,34 @@ pub fn to_image(t: &Tensor) -> Result<RgbImage> {
         .ok_or_else(|| candle_core::Error::Msg("image buffer has the wrong size".into()))?)
 }
 
+/// Resamples a `[1,3,H,W]` pixel tensor to `width`×`height` with a Lanczos-3 filter, in f32 so
+/// no precision is lost between multi-scale stages.
+pub fn resize(t: &Tensor, width: u32, height: u32) -> Result<Tensor> {
+    let device = t.device().clone();
+    let t = if t.rank() == 4 { t.squeeze(0)? } else { t.clone() };
+    let (_, h, w) = t.dims3()?;
+    if (w as u32, h as u32) == (width, height) {
+        return Ok(t.unsqueeze(0)?);
+    }
+    let v: Vec<f32> = t
+        .to_dtype(DType::F32)?
+        .permute((1, 2, 0))?
+        .flatten_all()?
+        .to_vec1()?;
+    let img = image::ImageBuffer::<image::Rgb<f32>, Vec<f32>>::from_raw(w as u32, h as u32, v)
+        .ok_or_else(|| candle_core::Error::Msg("image buffer has the wrong size".into()))?;
+    let r = image::imageops::resize(&img, width, height, image::imageops::FilterType::Lanczos3);
+    let out = Tensor::from_vec(
+        r.into_raw(),
+        (height as usize, width as usize, 3),
+        &Device::Cpu,
+    )?
+    .permute((2, 0, 1))?
+    .contiguous()?
+    .unsqueeze(0)?;
+    Ok(out.to_device(&device)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,9 +8,9 @@ use super::pixels;
 use super::vgg::Vgg;
 use crate::error::{Error, Result};
 use crate::image_io::resize_longest;
-use crate::settings::{InitKind, LossWeights, OptimizerKind, Settings};
+use crate::settings::{ColourMode, InitKind, LossWeights, OptimizerKind, Settings};
 use candle_core::{DType, Tensor, Var};
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use std::sync::Arc;
@@ -28,6 +28,41 @@ pub struct StepReport {
     pub converged: bool,
 }
 
+/// What a stage of a multi-scale run (or a masked run) adds to [`Transfer::new`].
+#[derive(Debug, Clone, Default)]
+pub struct TransferOptions<'a> {
+    /// Starting pixels `[1,3,H,W]` at this run's size (the previous stage, upsampled); replaces
+    /// `settings.init`.
+    pub init: Option<Tensor>,
+    /// Where the style may change the image (white) and where the content stays (black); any
+    /// size, resized to the run's.
+    pub mask: Option<&'a GrayImage>,
+}
+
+/// A mask as the optimization sees it: the image is parameterized as `m·x + (1−m)·c`, so the
+/// losses see the composite and the gradient outside the mask is exactly zero.
+struct Mask {
+    /// `[1,1,H,W]` in 0..1.
+    m: Tensor,
+    /// `(1−m)·c`, `[1,3,H,W]`.
+    keep: Tensor,
+}
+
+impl Mask {
+    fn new(mask: &GrayImage, content: &Tensor, w: u32, h: u32) -> Result<Self> {
+        let r = image::imageops::resize(mask, w, h, image::imageops::FilterType::Triangle);
+        let v: Vec<f32> = r.as_raw().iter().map(|&p| f32::from(p) / 255.0).collect();
+        let m = Tensor::from_vec(v, (1, 1, h as usize, w as usize), &candle_core::Device::Cpu)?
+            .to_device(content.device())?;
+        let keep = content.broadcast_mul(&(1.0 - &m)?)?;
+        Ok(Self { m, keep })
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        Ok((x.broadcast_mul(&self.m)? + &self.keep)?)
+    }
+}
+
 enum Optimizer {
     Lbfgs(Lbfgs),
     Adam { adam: Adam, x: Tensor },
@@ -43,8 +78,37 @@ pub struct Transfer {
     iteration: u32,
     evaluations: u32,
     last_losses: Option<LossBreakdown>,
-    /// The newest image whose loss was finite: what survives a NaN.
+    /// The newest image whose loss was finite: what survives a NaN. With a mask, this is the
+    /// free variable `x`, not yet composited.
     last_good: Tensor,
+    mask: Option<Mask>,
+    /// The content at the run's size, when the result takes its chroma (luminance-only mode).
+    chroma_from: Option<RgbImage>,
+}
+
+/// The style images as the targets see them: zero-weight ones left out, each resized to
+/// `size × style_scale` on its longest side, and recoloured to `content` (the content at the
+/// run's size) in histogram mode.
+pub fn prepare_styles(
+    settings: &Settings,
+    content: &RgbImage,
+    styles: &[(&RgbImage, f32)],
+) -> Vec<(RgbImage, f32)> {
+    let style_size = ((f64::from(settings.size) * f64::from(settings.style_scale)).ceil() as u32)
+        .clamp(16, 8192);
+    styles
+        .iter()
+        .filter(|(_, w)| *w != 0.0)
+        .map(|(img, w)| {
+            let s = resize_longest(img, style_size);
+            let s = if settings.colour == ColourMode::Histogram {
+                super::colour::match_colours(&s, content)
+            } else {
+                s
+            };
+            (s, *w)
+        })
+        .collect()
 }
 
 /// The content image at the run's size: longest side `size`, the other floored.
@@ -61,6 +125,20 @@ impl Transfer {
         content: &RgbImage,
         styles: &[(&RgbImage, f32)],
     ) -> Result<Self> {
+        Self::with_options(vgg, settings, content, styles, TransferOptions::default())
+    }
+
+    /// [`Transfer::new`] with a starting image and/or a mask. Styles with a zero blend weight are
+    /// left out (they would not change the targets); `settings.colour` is honoured here: histogram
+    /// mode recolours each style to the content before its targets are computed, luminance mode
+    /// makes [`Transfer::image`] keep the content's chroma.
+    pub fn with_options(
+        vgg: Arc<Vgg>,
+        settings: &Settings,
+        content: &RgbImage,
+        styles: &[(&RgbImage, f32)],
+        options: TransferOptions<'_>,
+    ) -> Result<Self> {
         settings.validate().map_err(Error::Settings)?;
         for l in settings
             .weights
@@ -74,26 +152,37 @@ impl Transfer {
         let content = prepare_content(content, settings.size);
         let (w, h) = content.dimensions();
         let content_px = pixels::to_tensor(&content, &device)?;
-        let style_size = ((f64::from(settings.size) * f64::from(settings.style_scale)).ceil()
-            as u32)
-            .clamp(16, 8192);
-        let mut style_px = Vec::with_capacity(styles.len());
-        for (img, weight) in styles {
-            let s = resize_longest(img, style_size);
-            style_px.push((pixels::to_tensor(&s, &device)?, f64::from(*weight)));
+        let prepared = prepare_styles(settings, &content, styles);
+        let mut style_px = Vec::with_capacity(prepared.len());
+        for (img, weight) in &prepared {
+            style_px.push((pixels::to_tensor(img, &device)?, f64::from(*weight)));
         }
-        let x0 = match settings.init {
-            InitKind::Content => content_px.clone(),
-            InitKind::Style => {
-                let first = styles
-                    .first()
+        let first_style = prepared.into_iter().next().map(|(img, _)| img);
+        let x0 = match (options.init, settings.init) {
+            (Some(t), _) => {
+                if t.dims() != [1, 3, h as usize, w as usize] {
+                    return Err(Error::Settings(format!(
+                        "the starting image is {:?}, the run is {w}×{h}",
+                        t.dims()
+                    )));
+                }
+                t.to_device(&device)?
+            }
+            (None, InitKind::Content) => content_px.clone(),
+            (None, InitKind::Style) => {
+                let first = first_style
+                    .as_ref()
                     .ok_or_else(|| Error::Settings("init from style needs a style image".into()))?;
-                let s =
-                    image::imageops::resize(first.0, w, h, image::imageops::FilterType::Triangle);
+                let s = image::imageops::resize(first, w, h, image::imageops::FilterType::Triangle);
                 pixels::to_tensor(&s, &device)?
             }
-            InitKind::Noise => noise(settings.seed, h as usize, w as usize, &device)?,
+            (None, InitKind::Noise) => noise(settings.seed, h as usize, w as usize, &device)?,
         };
+        let mask = match options.mask {
+            Some(m) => Some(Mask::new(m, &content_px, w, h)?),
+            None => None,
+        };
+        let chroma_from = (settings.colour == ColourMode::Luminance).then(|| content.clone());
         let mut targets = Targets::new(content_px, style_px)?;
         targets.ensure(&vgg, &settings.weights)?;
         let flat = x0.flatten_all()?;
@@ -120,6 +209,8 @@ impl Transfer {
             evaluations: 0,
             last_losses: None,
             last_good: x0,
+            mask,
+            chroma_from,
         })
     }
 
@@ -169,10 +260,15 @@ impl Transfer {
         targets: &Targets,
         weights: &LossWeights,
         shape: (usize, usize, usize, usize),
+        mask: Option<&Mask>,
         flat: &Tensor,
     ) -> Result<(LossBreakdown, Tensor)> {
         let var = Var::from_tensor(&flat.reshape(shape)?)?;
-        let terms = targets.losses(vgg, var.as_tensor(), weights)?;
+        let seen = match mask {
+            Some(m) => m.apply(var.as_tensor())?,
+            None => var.as_tensor().clone(),
+        };
+        let terms = targets.losses(vgg, &seen, weights)?;
         let total = terms.total()?;
         let grads = total.backward()?;
         let breakdown = terms.breakdown()?;
@@ -186,12 +282,13 @@ impl Transfer {
     /// Runs one optimizer iteration.
     pub fn step(&mut self) -> Result<StepReport> {
         let (vgg, targets, weights, shape) = (&*self.vgg, &self.targets, &self.weights, self.shape);
+        let mask = self.mask.as_ref();
         let mut last: Option<LossBreakdown> = None;
         let mut evals = 0u32;
         let mut failure: Option<Error> = None;
         let mut objective = |x: &Tensor| -> candle_core::Result<(f64, Tensor)> {
             evals += 1;
-            match Self::evaluate(vgg, targets, weights, shape, x) {
+            match Self::evaluate(vgg, targets, weights, shape, mask, x) {
                 Ok((b, g)) => {
                     last = Some(b);
                     if b.is_finite() {
@@ -224,7 +321,14 @@ impl Transfer {
                 };
                 let b = match b {
                     Some(b) => b,
-                    None => self_losses(vgg, targets, weights, shape, opt.x())?,
+                    None => {
+                        let x = opt.x().reshape(shape)?;
+                        let seen = match mask {
+                            Some(m) => m.apply(&x)?,
+                            None => x,
+                        };
+                        self_losses(vgg, targets, weights, &seen)?
+                    }
                 };
                 (b, converged, opt.x().clone())
             }
@@ -265,20 +369,26 @@ impl Transfer {
 
     /// Losses at the current image, without a gradient.
     pub fn current_losses(&self) -> Result<LossBreakdown> {
-        let terms = self
-            .targets
-            .losses(&self.vgg, &self.last_good.detach(), &self.weights)?;
-        terms.breakdown()
+        self_losses(&self.vgg, &self.targets, &self.weights, &self.image_tensor()?)
     }
 
-    /// The newest good image as 8-bit RGB (clamped to 0..255).
+    /// The newest good image as 8-bit RGB (clamped to 0..255), as the artist should see it:
+    /// masked, and with the content's chroma in luminance-only mode.
     pub fn image(&self) -> Result<RgbImage> {
-        pixels::to_image(&self.last_good)
+        let img = pixels::to_image(&self.image_tensor()?)?;
+        Ok(match &self.chroma_from {
+            Some(content) => super::colour::keep_luminance(&img, content),
+            None => img,
+        })
     }
 
-    /// The newest good image as a pixel tensor.
-    pub fn image_tensor(&self) -> &Tensor {
-        &self.last_good
+    /// The newest good image as the losses see it (masked, colours not yet post-processed):
+    /// what the next multi-scale stage starts from.
+    pub fn image_tensor(&self) -> Result<Tensor> {
+        match &self.mask {
+            Some(m) => m.apply(&self.last_good),
+            None => Ok(self.last_good.clone()),
+        }
     }
 }
 
@@ -286,11 +396,10 @@ fn self_losses(
     vgg: &Vgg,
     targets: &Targets,
     weights: &LossWeights,
-    shape: (usize, usize, usize, usize),
-    flat: &Tensor,
+    pixels: &Tensor,
 ) -> Result<LossBreakdown> {
     targets
-        .losses(vgg, &flat.reshape(shape)?.detach(), weights)?
+        .losses(vgg, &pixels.detach(), weights)?
         .breakdown()
 }
 

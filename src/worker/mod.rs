@@ -8,7 +8,8 @@
 pub mod protocol;
 pub use protocol::*;
 
-use crate::engine::{Network, Transfer};
+use crate::engine::schedule::stage_dims;
+use crate::engine::{memory, Network, Schedule};
 use crate::settings::{DeviceChoice, Preprocess, Settings};
 use crate::weights::{self, FetchProgress, HubConfig, Model, WeightsError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -234,7 +235,7 @@ struct Engine {
 }
 
 struct Run {
-    transfer: Transfer,
+    schedule: Schedule,
     iterations: u32,
     durations: Vec<f64>,
     paused: bool,
@@ -276,7 +277,7 @@ impl Engine {
                     "the engine crashed ({what}). Your images and settings are kept: press Start to try again, and report the bug if it repeats."
                 ),
             });
-            let iteration = self.run.take().map_or(0, |r| r.transfer.iteration());
+            let iteration = self.run.take().map_or(0, |r| r.schedule.iteration());
             out.send(Event::Finished {
                 iteration,
                 reason: FinishReason::Failed,
@@ -314,7 +315,7 @@ impl Engine {
             }
             Command::UpdateWeights(weights) => {
                 if let Some(run) = self.run.as_mut() {
-                    if let Err(e) = run.transfer.set_weights(weights) {
+                    if let Err(e) = run.schedule.set_weights(weights) {
                         out.send(Event::Error {
                             message: format!("{e}. The run goes on with the previous weights."),
                         });
@@ -359,7 +360,7 @@ impl Engine {
     fn stop(&mut self, out: &Outbox) {
         if let Some(run) = self.run.take() {
             out.send(Event::Finished {
-                iteration: run.transfer.iteration(),
+                iteration: run.schedule.iteration(),
                 reason: FinishReason::Stopped,
             });
         }
@@ -397,21 +398,45 @@ impl Engine {
         let Some((_, net)) = &self.network else {
             return self.fail(out, "no network is loaded".into(), 0);
         };
-        let transfer = match Transfer::new(
+        if req.extra_styles.len() != s.extra_styles.len() {
+            return self.fail(
+                out,
+                format!(
+                    "the run has {} extra style images but the settings list {}; add or remove styles again",
+                    req.extra_styles.len(),
+                    s.extra_styles.len()
+                ),
+                0,
+            );
+        }
+        let (w, h) = stage_dims(&req.content, s.size);
+        if let Err(e) = memory::check(s, w, h, net.vgg.arch(), memory::available_bytes()) {
+            return self.fail(out, e.to_string(), 0);
+        }
+        let mut styles = vec![(req.style.clone(), s.style_blend_weight)];
+        styles.extend(
+            req.extra_styles
+                .iter()
+                .cloned()
+                .zip(s.extra_styles.iter().map(|r| r.weight)),
+        );
+        let schedule = match Schedule::new(
             net.vgg.clone(),
             s,
-            &req.content,
-            &[(req.style.as_ref(), 1.0)],
+            req.content.clone(),
+            styles,
+            req.mask.clone(),
         ) {
             Ok(t) => t,
             Err(e) => return self.fail(out, e.to_string(), 0),
         };
+        let iterations = schedule.total_iterations();
         out.send(Event::Started {
-            width: transfer.width(),
-            height: transfer.height(),
-            iterations: s.iterations,
+            width: w,
+            height: h,
+            iterations,
         });
-        if let Ok(image) = transfer.image() {
+        if let Ok(image) = schedule.image() {
             out.frames.put(Frame {
                 iteration: 0,
                 image: Arc::new(image),
@@ -419,8 +444,8 @@ impl Engine {
             out.send(Event::FrameReady { iteration: 0 });
         }
         self.run = Some(Run {
-            transfer,
-            iterations: s.iterations,
+            schedule,
+            iterations,
             durations: Vec::new(),
             paused: false,
         });
@@ -431,7 +456,7 @@ impl Engine {
             return;
         };
         let t0 = Instant::now();
-        match run.transfer.step() {
+        match run.schedule.step() {
             Ok(report) => {
                 run.durations.push(t0.elapsed().as_secs_f64());
                 let mut sorted = run.durations.clone();
@@ -444,17 +469,21 @@ impl Engine {
                     evaluations: report.evaluations,
                     losses: report.losses,
                     seconds_per_iteration,
-                    stage: 1,
-                    stages: 1,
+                    stage: report.stage,
+                    stages: run.schedule.stage_count(),
                 }));
-                if let Ok(image) = run.transfer.image() {
+                if report.stage_changed {
+                    // Iterations at the new size cost more: the median restarts with them.
+                    run.durations.clear();
+                }
+                if let Ok(image) = run.schedule.image() {
                     out.frames.put(Frame {
                         iteration,
                         image: Arc::new(image),
                     });
                     out.send(Event::FrameReady { iteration });
                 }
-                if iteration >= run.iterations || report.converged {
+                if report.done {
                     self.run = None;
                     out.send(Event::Finished {
                         iteration,
@@ -463,7 +492,7 @@ impl Engine {
                 }
             }
             Err(e) => {
-                let iteration = run.transfer.iteration();
+                let iteration = run.schedule.iteration();
                 self.run = None;
                 self.fail(out, e.to_string(), iteration);
             }

@@ -47,15 +47,17 @@ pub enum Command {
 /// Per-iteration numbers for the progress bar and the loss curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
-    /// Iterations completed so far (1-based after the first one).
+    /// Iterations completed so far (1-based after the first one), all stages together.
     pub iteration: u32,
+    /// Planned iterations over all stages (see `engine::schedule` for the split).
     pub iterations: u32,
     /// Loss+gradient evaluations so far, line searches included.
     pub evaluations: u32,
     pub losses: LossBreakdown,
     /// Median seconds per iteration so far.
     pub seconds_per_iteration: f64,
-    /// Multi-scale stage, 1-based, of `stages` (1 of 1 for a single-scale run).
+    /// Multi-scale stage this iteration ran in, 1-based, of `stages` (1 of 1 for a single-scale
+    /// run). The frame after a stage's last iteration is already the next stage's, larger.
     pub stage: u32,
     pub stages: u32,
 }
@@ -99,6 +101,8 @@ pub enum Event {
     WeightsMissing {
         message: String,
     },
+    /// `width`×`height` is the final output's size (a multi-scale run's frames start smaller);
+    /// `iterations` is the planned total over all stages.
     Started {
         width: u32,
         height: u32,

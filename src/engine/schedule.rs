@@ -1,0 +1,391 @@
+//! A whole run, coarse to fine: the driver the CLI and the worker step, one optimizer iteration
+//! at a time, whatever the number of stages.
+//!
+//! With `multiscale_start` = s > 0 (and s < `size`), stage sizes are s, 2s, 4s, … while below
+//! `size`, then `size` itself (256 → 2048: 256, 512, 1024, 2048). Each stage starts from the
+//! previous stage's result upsampled with a Lanczos-3 filter (in floating point, no 8-bit
+//! rounding), and sees the content, the mask and the style images at its own size (the style at
+//! `stage size × style_scale`), so a style's brush strokes keep their size relative to the output.
+//!
+//! `iterations` is the budget of the whole run. It is split across stages in proportion to
+//! 2^(stages−1−i): each stage gets half the iterations of the one before, because coarse
+//! iterations are cheap (a quarter of the pixels) and do the large-scale work, while fine stages
+//! start close to their optimum. Every stage gets at least one iteration. A stage that converges
+//! early hands over to the next one. The final stage's size is exactly the single-stage size.
+
+use super::transfer::{Transfer, TransferOptions};
+use super::vgg::Vgg;
+use super::{pixels, LossBreakdown, StepReport};
+use crate::error::{Error, Result};
+use crate::image_io::scaled_dims;
+use crate::settings::{LossWeights, Settings};
+use candle_core::Tensor;
+use image::{GrayImage, RgbImage};
+use std::sync::Arc;
+
+/// One stage: the longest side it runs at and the iterations it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    pub size: u32,
+    pub iterations: u32,
+}
+
+/// The stage sizes for a run: `[size]` when multi-scale is off (0) or starts at or above `size`.
+pub fn stage_sizes(multiscale_start: u32, size: u32) -> Vec<u32> {
+    if multiscale_start == 0 || multiscale_start >= size {
+        return vec![size];
+    }
+    let mut sizes = Vec::new();
+    let mut s = multiscale_start.max(16);
+    while s < size {
+        sizes.push(s);
+        s = s.saturating_mul(2);
+    }
+    sizes.push(size);
+    sizes
+}
+
+/// The stages of a run: sizes from [`stage_sizes`], `iterations` split as the module says.
+pub fn plan(settings: &Settings) -> Vec<Stage> {
+    let sizes = stage_sizes(settings.multiscale_start, settings.size);
+    let n = sizes.len();
+    if n == 1 {
+        return vec![Stage {
+            size: sizes[0],
+            iterations: settings.iterations,
+        }];
+    }
+    // Shares 2^(n-1-i); largest remainders make the parts add up to the budget.
+    let shares: Vec<f64> = (0..n).map(|i| f64::from(1u32 << (n - 1 - i).min(30))).collect();
+    let total: f64 = shares.iter().sum();
+    let budget = f64::from(settings.iterations);
+    let exact: Vec<f64> = shares.iter().map(|s| budget * s / total).collect();
+    let mut parts: Vec<u32> = exact.iter().map(|e| e.floor() as u32).collect();
+    let mut left = settings.iterations.saturating_sub(parts.iter().sum());
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+    for &i in order.iter().cycle().take(n * 2) {
+        if left == 0 {
+            break;
+        }
+        parts[i] += 1;
+        left -= 1;
+    }
+    sizes
+        .into_iter()
+        .zip(parts)
+        .map(|(size, iterations)| Stage {
+            size,
+            iterations: iterations.max(1),
+        })
+        .collect()
+}
+
+/// What one [`Schedule::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduleStep {
+    /// Iterations done so far, all stages together (1 after the first).
+    pub iteration: u32,
+    /// Loss+gradient evaluations so far, all stages together.
+    pub evaluations: u32,
+    /// Losses after this iteration, at the stage it ran in.
+    pub losses: LossBreakdown,
+    /// 1-based stage this iteration ran in.
+    pub stage: u32,
+    /// The next step runs at a new (larger) size: the image size changed.
+    pub stage_changed: bool,
+    /// The run is complete: every stage is done (or the last one converged).
+    pub done: bool,
+}
+
+/// A run over all its stages. Owns the current stage's [`Transfer`]; the previous one is
+/// dropped before the next is built, so the peak memory is the largest stage's.
+pub struct Schedule {
+    vgg: Arc<Vgg>,
+    settings: Settings,
+    content: Arc<RgbImage>,
+    styles: Vec<(Arc<RgbImage>, f32)>,
+    mask: Option<Arc<GrayImage>>,
+    stages: Vec<Stage>,
+    /// 0-based.
+    stage: usize,
+    /// `None` only when setting up a stage failed; `stranded` then holds the last image.
+    transfer: Option<Transfer>,
+    stranded: Option<RgbImage>,
+    /// Iterations and evaluations of the finished stages.
+    iterations_before: u32,
+    evaluations_before: u32,
+    done: bool,
+}
+
+impl Schedule {
+    /// Plans the stages and sets up the first. `styles` pairs each style image with its blend
+    /// weight (normalized over all styles; zero-weight styles are ignored).
+    pub fn new(
+        vgg: Arc<Vgg>,
+        settings: &Settings,
+        content: Arc<RgbImage>,
+        styles: Vec<(Arc<RgbImage>, f32)>,
+        mask: Option<Arc<GrayImage>>,
+    ) -> Result<Self> {
+        settings.validate().map_err(Error::Settings)?;
+        let stages = plan(settings);
+        let transfer = build(
+            &vgg,
+            settings,
+            &content,
+            &styles,
+            mask.as_deref(),
+            stages[0],
+            None,
+        )?;
+        Ok(Self {
+            vgg,
+            settings: settings.clone(),
+            content,
+            styles,
+            mask,
+            stages,
+            stage: 0,
+            transfer: Some(transfer),
+            stranded: None,
+            iterations_before: 0,
+            evaluations_before: 0,
+            done: false,
+        })
+    }
+
+    /// The current stage's run; an error if setting it up failed.
+    pub fn transfer(&self) -> Result<&Transfer> {
+        self.transfer.as_ref().ok_or_else(stranded)
+    }
+
+    /// The planned stages.
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+
+    /// 1-based current stage.
+    pub fn stage(&self) -> u32 {
+        self.stage as u32 + 1
+    }
+
+    pub fn stage_count(&self) -> u32 {
+        self.stages.len() as u32
+    }
+
+    /// Iterations planned over all stages.
+    pub fn total_iterations(&self) -> u32 {
+        self.stages.iter().map(|s| s.iterations).sum()
+    }
+
+    /// Iterations done so far, all stages together.
+    pub fn iteration(&self) -> u32 {
+        self.iterations_before + self.transfer.as_ref().map_or(0, Transfer::iteration)
+    }
+
+    /// Loss+gradient evaluations so far, all stages together.
+    pub fn evaluations(&self) -> u32 {
+        self.evaluations_before + self.transfer.as_ref().map_or(0, Transfer::evaluations)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Current image size (the current stage's).
+    pub fn dimensions(&self) -> (u32, u32) {
+        match (&self.transfer, &self.stranded) {
+            (Some(t), _) => (t.width(), t.height()),
+            (None, Some(i)) => i.dimensions(),
+            (None, None) => (0, 0),
+        }
+    }
+
+    /// The final output's size (the last stage's), known before the run.
+    pub fn final_dimensions(&self) -> (u32, u32) {
+        let last = self.stages[self.stages.len() - 1].size;
+        stage_dims(&self.content, last)
+    }
+
+    pub fn weights(&self) -> &LossWeights {
+        &self.settings.weights
+    }
+
+    /// New loss weights from the next iteration on; later stages use them too.
+    pub fn set_weights(&mut self, weights: LossWeights) -> Result<()> {
+        if let Some(t) = self.transfer.as_mut() {
+            t.set_weights(weights.clone())?;
+        }
+        self.settings.weights = weights;
+        Ok(())
+    }
+
+    /// The image as the artist should see it (see [`Transfer::image`]).
+    pub fn image(&self) -> Result<RgbImage> {
+        match (&self.transfer, &self.stranded) {
+            (Some(t), _) => t.image(),
+            (None, Some(i)) => Ok(i.clone()),
+            (None, None) => Err(stranded()),
+        }
+    }
+
+    pub fn current_losses(&self) -> Result<LossBreakdown> {
+        self.transfer()?.current_losses()
+    }
+
+    /// Runs one iteration; when it ends a stage, the next stage is set up before returning (so
+    /// [`Schedule::image`] already has the new size when `stage_changed`). Stepping a finished
+    /// run does nothing and reports `done`.
+    pub fn step(&mut self) -> Result<ScheduleStep> {
+        let stage = self.stage();
+        let stage_iterations = self.stages[self.stage].iterations;
+        let (iterations_before, evaluations_before) =
+            (self.iterations_before, self.evaluations_before);
+        let done = self.done;
+        let t = self.transfer.as_mut().ok_or_else(stranded)?;
+        if done {
+            return Ok(ScheduleStep {
+                iteration: iterations_before + t.iteration(),
+                evaluations: evaluations_before + t.evaluations(),
+                losses: t.current_losses()?,
+                stage,
+                stage_changed: false,
+                done: true,
+            });
+        }
+        let r: StepReport = t.step()?;
+        let stage_done = r.converged || r.iteration >= stage_iterations;
+        let mut report = ScheduleStep {
+            iteration: iterations_before + r.iteration,
+            evaluations: evaluations_before + r.evaluations,
+            losses: r.losses,
+            stage,
+            stage_changed: false,
+            done: false,
+        };
+        if stage_done {
+            if self.stage + 1 < self.stages.len() {
+                self.next_stage()?;
+                report.stage_changed = true;
+            } else {
+                self.done = true;
+                report.done = true;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Upsamples the current image to the next stage's size and starts that stage from it.
+    fn next_stage(&mut self) -> Result<()> {
+        let next = self.stages[self.stage + 1];
+        let old = self.transfer.take().ok_or_else(stranded)?;
+        let (w, h) = stage_dims(&self.content, next.size);
+        let init = old
+            .image_tensor()
+            .and_then(|t| pixels::resize(&t, w, h));
+        let init = match init {
+            Ok(i) => i,
+            Err(e) => {
+                self.transfer = Some(old);
+                return Err(e);
+            }
+        };
+        self.iterations_before += old.iteration();
+        self.evaluations_before += old.evaluations();
+        let last_image = old.image();
+        // Free the finished stage's activations and history before the larger stage allocates.
+        drop(old);
+        self.stage += 1;
+        match build(
+            &self.vgg,
+            &self.settings,
+            &self.content,
+            &self.styles,
+            self.mask.as_deref(),
+            next,
+            Some(init),
+        ) {
+            Ok(t) => {
+                self.transfer = Some(t);
+                Ok(())
+            }
+            Err(e) => {
+                self.stranded = last_image.ok();
+                self.done = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+fn stranded() -> Error {
+    Error::Settings("the next multi-scale stage could not be set up; start the run again".into())
+}
+
+/// One stage's [`Transfer`]: the run's settings at the stage's size and iteration count.
+fn build(
+    vgg: &Arc<Vgg>,
+    settings: &Settings,
+    content: &RgbImage,
+    styles: &[(Arc<RgbImage>, f32)],
+    mask: Option<&GrayImage>,
+    stage: Stage,
+    init: Option<Tensor>,
+) -> Result<Transfer> {
+    let s = Settings {
+        size: stage.size,
+        iterations: stage.iterations,
+        multiscale_start: 0,
+        ..settings.clone()
+    };
+    let refs: Vec<(&RgbImage, f32)> = styles.iter().map(|(i, w)| (i.as_ref(), *w)).collect();
+    Transfer::with_options(
+        vgg.clone(),
+        &s,
+        content,
+        &refs,
+        TransferOptions { init, mask },
+    )
+}
+
+/// The content's size at a stage, as [`prepare_content`](super::transfer::prepare_content) makes it.
+pub fn stage_dims(content: &RgbImage, size: u32) -> (u32, u32) {
+    let (w, h) = content.dimensions();
+    if w.max(h) == size {
+        (w, h)
+    } else {
+        scaled_dims(w, h, size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_double_up_to_the_size() {
+        assert_eq!(stage_sizes(0, 512), vec![512]);
+        assert_eq!(stage_sizes(512, 512), vec![512]);
+        assert_eq!(stage_sizes(256, 2048), vec![256, 512, 1024, 2048]);
+        assert_eq!(stage_sizes(256, 700), vec![256, 512, 700]);
+    }
+
+    #[test]
+    fn iterations_halve_at_each_finer_stage_and_add_up() {
+        let s = Settings {
+            size: 2048,
+            multiscale_start: 256,
+            iterations: 150,
+            ..Settings::default()
+        };
+        let its: Vec<u32> = plan(&s).iter().map(|s| s.iterations).collect();
+        assert_eq!(its, vec![80, 40, 20, 10]);
+        let s = Settings {
+            iterations: 2,
+            ..s
+        };
+        let its: Vec<u32> = plan(&s).iter().map(|s| s.iterations).collect();
+        assert!(its.iter().all(|&i| i >= 1), "{its:?}");
+    }
+}

@@ -1,0 +1,586 @@
+//! The artist controls: several styles with blend weights, keeping the content's colours,
+//! coarse-to-fine multi-scale runs, masks, settings from PNGs and presets, and the memory check.
+//! Tiny random VGG16 weights and images of at most 64 pixels keep every test fast.
+
+mod common;
+
+use atelier::engine::colour::{colour_stats, keep_luminance, match_colours, to_yiq};
+use atelier::engine::memory::{self, estimate_peak_bytes};
+use atelier::engine::schedule::{plan, stage_sizes};
+use atelier::engine::{arch::Arch, Schedule, Transfer, Vgg};
+use atelier::settings::{ColourMode, LayerWeight, OptimizerKind, Settings, StyleRef};
+use atelier::worker::{Command, Event, FinishReason, RunRequest, Worker, WorkerConfig};
+use candle_core::Device;
+use image::{GrayImage, Luma, Rgb, RgbImage};
+use std::process::Command as Process;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+fn vgg() -> Arc<Vgg> {
+    static V: OnceLock<Arc<Vgg>> = OnceLock::new();
+    V.get_or_init(|| {
+        Arc::new(Vgg::load(&common::test_vgg16_file(), &Device::Cpu, None).expect("tiny vgg"))
+    })
+    .clone()
+}
+
+/// A colourful deterministic picture: gradients plus hashed noise, tinted by `seed`.
+fn picture(w: u32, h: u32, seed: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        let n = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663) ^ seed.wrapping_mul(83_492_791))
+            % 61;
+        let t = seed % 3;
+        let a = (x * 255 / w.max(1)) as u8;
+        let b = (y * 255 / h.max(1)) as u8;
+        let c = (n * 4) as u8;
+        match t {
+            0 => Rgb([a, b / 2, c]),
+            1 => Rgb([c / 2, a, b]),
+            _ => Rgb([b, c, a / 3 + 100]),
+        }
+    })
+}
+
+/// Style weight high enough for the tiny network to move pixels visibly in a few iterations.
+fn settings(size: u32, iterations: u32) -> Settings {
+    let mut s = Settings {
+        size,
+        iterations,
+        weights_path: Some(common::test_vgg16_file()),
+        ..Settings::default()
+    };
+    s.weights.style_weight = 1e9;
+    s.weights.content_weight = 1.0;
+    s
+}
+
+fn losses(s: &Settings, content: &RgbImage, styles: &[(&RgbImage, f32)]) -> f64 {
+    let t = Transfer::new(vgg(), s, content, styles).expect("transfer");
+    t.current_losses().expect("losses").style
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-30)
+}
+
+#[test]
+fn blend_weights_are_normalized_and_zero_weight_styles_change_nothing() {
+    let s = settings(32, 1);
+    let content = picture(32, 24, 1);
+    let a = picture(40, 40, 2);
+    let b = picture(40, 40, 3);
+    let only_a = losses(&s, &content, &[(&a, 1.0)]);
+    let only_b = losses(&s, &content, &[(&b, 1.0)]);
+    assert!(!close(only_a, only_b, 1e-3), "the two styles differ: {only_a} vs {only_b}");
+    // A zero-weight style has no effect.
+    let zero_b = losses(&s, &content, &[(&a, 1.0), (&b, 0.0)]);
+    let zero_a = losses(&s, &content, &[(&a, 0.0), (&b, 2.5)]);
+    assert!(close(zero_b, only_a, 1e-6), "{zero_b} vs {only_a}");
+    assert!(close(zero_a, only_b, 1e-6), "{zero_a} vs {only_b}");
+    // The same style twice, any weights, is the style once.
+    let twice = losses(&s, &content, &[(&a, 3.0), (&a, 0.25)]);
+    assert!(close(twice, only_a, 1e-5), "{twice} vs {only_a}");
+    // Weights are normalized: 3:1 is 6:2, and differs from 1:3.
+    let w31 = losses(&s, &content, &[(&a, 3.0), (&b, 1.0)]);
+    let w62 = losses(&s, &content, &[(&a, 6.0), (&b, 2.0)]);
+    let w13 = losses(&s, &content, &[(&a, 1.0), (&b, 3.0)]);
+    assert!(close(w31, w62, 1e-5), "{w31} vs {w62}");
+    assert!(!close(w31, w13, 1e-3), "{w31} vs {w13}");
+    // All weights zero is refused with a message saying so.
+    let err = Transfer::new(vgg(), &s, &content, &[(&a, 0.0)])
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("positive blend weight"), "{err}");
+}
+
+/// Mean |Δ| of the I and Q channels between two images of one size.
+fn chroma_distance(a: &RgbImage, b: &RgbImage) -> (f32, f32) {
+    let (ya, yb) = (to_yiq(a), to_yiq(b));
+    let n = ya.len() as f32;
+    let (mut di, mut dy) = (0f32, 0f32);
+    for (p, q) in ya.iter().zip(&yb) {
+        di += ((p[1] - q[1]).abs() + (p[2] - q[2]).abs()) / 2.0;
+        dy += (p[0] - q[0]).abs();
+    }
+    (di / n, dy / n)
+}
+
+#[test]
+fn luminance_mode_keeps_the_content_chroma_and_the_result_luminance() {
+    let content = picture(32, 24, 4);
+    let style = picture(32, 32, 5);
+    let run = |colour| {
+        let s = Settings {
+            colour,
+            ..settings(32, 3)
+        };
+        let mut sched = Schedule::new(
+            vgg(),
+            &s,
+            Arc::new(content.clone()),
+            vec![(Arc::new(style.clone()), 1.0)],
+            None,
+        )
+        .expect("schedule");
+        while !sched.is_done() {
+            sched.step().expect("step");
+        }
+        sched.image().expect("image")
+    };
+    let plain = run(ColourMode::Style);
+    let kept = run(ColourMode::Luminance);
+    let (chroma_plain, _) = chroma_distance(&plain, &content);
+    let (chroma_kept, _) = chroma_distance(&kept, &content);
+    let (_, luma_vs_plain) = chroma_distance(&kept, &plain);
+    assert!(chroma_plain > 3.0, "the style run changed the colours ({chroma_plain})");
+    // Within 8-bit rounding (plus clamping where the mix leaves the RGB cube).
+    assert!(chroma_kept < 1.5, "I/Q of the result ≈ the content's: {chroma_kept}");
+    assert!(luma_vs_plain < 1.5, "luminance is the optimized image's: {luma_vs_plain}");
+
+    // The function itself, at different sizes: chroma from the (resized) content.
+    let grey = RgbImage::from_pixel(16, 16, Rgb([128, 128, 128]));
+    let red = RgbImage::from_pixel(8, 8, Rgb([200, 40, 40]));
+    let out = keep_luminance(&grey, &red);
+    let (c, _) = chroma_distance(&out, &image::imageops::resize(&red, 16, 16, image::imageops::FilterType::Triangle));
+    assert!(c < 1.0, "{c}");
+    assert!((to_yiq(&out)[0][0] - 128.0).abs() < 1.0);
+}
+
+#[test]
+fn histogram_mode_moves_the_style_colours_to_the_content_statistics() {
+    let content = picture(48, 40, 7); // bluish
+    let style = picture(40, 48, 6); // reddish
+    let (mc, cc) = colour_stats(&content);
+    let (ms0, _) = colour_stats(&style);
+    let matched = match_colours(&style, &content);
+    let (ms, cs) = colour_stats(&matched);
+    let before: f64 = (0..3).map(|i| (ms0[i] - mc[i]).abs()).sum();
+    assert!(before > 30.0, "the test images differ in colour ({before})");
+    for i in 0..3 {
+        assert!((ms[i] - mc[i]).abs() < 2.0, "mean {i}: {} vs {}", ms[i], mc[i]);
+        for j in 0..3 {
+            let tol = 0.06 * (cc[i][i] * cc[j][j]).sqrt() + 2.0;
+            assert!(
+                (cs[i][j] - cc[i][j]).abs() < tol,
+                "cov[{i}][{j}]: {} vs {}",
+                cs[i][j],
+                cc[i][j]
+            );
+        }
+    }
+    // And the run's style targets use the recoloured style.
+    let s = settings(32, 1);
+    let h = Settings {
+        colour: ColourMode::Histogram,
+        ..s.clone()
+    };
+    let plain = losses(&s, &content, &[(&style, 1.0)]);
+    let hist = losses(&h, &content, &[(&style, 1.0)]);
+    let pre = losses(&s, &content, &[(&match_colours(&atelier::image_io::resize_longest(&style, 32), &atelier::image_io::resize_longest(&content, 32)), 1.0)]);
+    assert!(!close(plain, hist, 1e-3), "{plain} vs {hist}");
+    assert!(close(hist, pre, 1e-5), "{hist} vs {pre}");
+}
+
+#[test]
+fn multiscale_stages_double_and_end_at_the_single_stage_size() {
+    assert_eq!(stage_sizes(16, 64), vec![16, 32, 64]);
+    let s = Settings {
+        multiscale_start: 16,
+        ..settings(64, 7)
+    };
+    let p = plan(&s);
+    assert_eq!(
+        p.iter().map(|s| (s.size, s.iterations)).collect::<Vec<_>>(),
+        vec![(16, 4), (32, 2), (64, 1)]
+    );
+    let content = Arc::new(picture(64, 48, 8));
+    let style = Arc::new(picture(48, 48, 9));
+    let mut sched = Schedule::new(vgg(), &s, content.clone(), vec![(style.clone(), 1.0)], None)
+        .expect("schedule");
+    let mut seen = vec![(sched.stage(), sched.dimensions())];
+    while !sched.is_done() {
+        let r = sched.step().expect("step");
+        seen.push((sched.stage(), sched.dimensions()));
+        assert_eq!(r.iteration, sched.iteration());
+    }
+    seen.dedup();
+    assert_eq!(seen, vec![(1, (16, 12)), (2, (32, 24)), (3, (64, 48))]);
+    assert!(sched.iteration() <= 7);
+    let single = Transfer::new(vgg(), &settings(64, 1), &content, &[(&style, 1.0)]).unwrap();
+    assert_eq!(sched.image().unwrap().dimensions(), (single.width(), single.height()));
+    assert_eq!(sched.final_dimensions(), (64, 48));
+}
+
+fn half_mask(w: u32, h: u32) -> GrayImage {
+    GrayImage::from_fn(w, h, |x, _| Luma([if x < w / 2 { 0 } else { 255 }]))
+}
+
+#[test]
+fn masks_confine_change_across_stages() {
+    let content = Arc::new(picture(48, 48, 10));
+    let style = Arc::new(picture(48, 48, 11));
+    // The mask is given at another size: it is resized to each stage's.
+    let mask = Arc::new(half_mask(100, 100));
+    let mut s = Settings {
+        multiscale_start: 24,
+        ..settings(48, 6)
+    };
+    s.weights.style_layers = vec![LayerWeight::new("relu1_1", 1.0), LayerWeight::new("relu2_1", 1.0)];
+    let mut sched = Schedule::new(vgg(), &s, content.clone(), vec![(style, 1.0)], Some(mask))
+        .expect("schedule");
+    while !sched.is_done() {
+        sched.step().expect("step");
+    }
+    let out = sched.image().unwrap();
+    assert_eq!(out.dimensions(), (48, 48));
+    let (mut outside, mut inside, mut n_in) = (0u32, 0f64, 0u32);
+    for (x, y, p) in out.enumerate_pixels() {
+        let c = content.get_pixel(x, y);
+        let d: Vec<i32> = (0..3).map(|k| (i32::from(p[k]) - i32::from(c[k])).abs()).collect();
+        if x < 22 {
+            outside = outside.max(*d.iter().max().unwrap() as u32);
+        } else if x >= 26 {
+            inside += f64::from(d.iter().sum::<i32>()) / 3.0;
+            n_in += 1;
+        }
+    }
+    assert!(outside <= 1, "outside the mask the content stays (max Δ {outside})");
+    let inside = inside / f64::from(n_in);
+    assert!(inside > 2.0, "inside the mask the style changed the image (mean Δ {inside})");
+}
+
+fn atelier() -> Process {
+    Process::new(env!("CARGO_BIN_EXE_atelier"))
+}
+
+fn run_ok(cmd: &mut Process) -> String {
+    let out = cmd.output().expect("run atelier");
+    assert!(
+        out.status.success(),
+        "atelier failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn settings_round_trip_through_png_and_preset_and_flags_override_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let save = |name: &str, img: &RgbImage| {
+        let p = d.join(name);
+        img.save(&p).unwrap();
+        p
+    };
+    let content = save("content.png", &picture(40, 30, 12));
+    let a = save("a.png", &picture(32, 32, 13));
+    let b = save("b.png", &picture(32, 32, 14));
+    let mask = d.join("mask.png");
+    half_mask(40, 30).save(&mask).unwrap();
+    let (out, preset) = (d.join("out.png"), d.join("look.json"));
+    let mut style_arg = a.clone().into_os_string();
+    style_arg.push(",");
+    style_arg.push(&b);
+    let stderr = run_ok(
+        atelier()
+            .args(["render", "--size", "32", "--iters", "3", "--threads", "1"])
+            .args(["--multiscale-start", "16", "--colour", "luminance"])
+            .args(["--style-blend-weights", "3,1", "--style-scale", "0.75"])
+            .arg("--content")
+            .arg(&content)
+            .arg("--style")
+            .arg(&style_arg)
+            .arg("--mask")
+            .arg(&mask)
+            .arg("--weights")
+            .arg(common::test_vgg16_file())
+            .arg("--save-preset")
+            .arg(&preset)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(stderr.contains("memory: about"), "the estimate is shown: {stderr}");
+    let from_png = atelier::image_io::read_png_settings(&out).unwrap().expect("settings chunk");
+    let from_preset = Settings::load_preset(&preset).unwrap();
+    assert_eq!(from_png.style.as_deref(), Some(a.as_path()));
+    assert_eq!(
+        from_png.extra_styles,
+        vec![StyleRef {
+            path: b.clone(),
+            weight: 1.0
+        }]
+    );
+    assert_eq!(from_png.style_blend_weight, 3.0);
+    assert_eq!(from_png.mask.as_deref(), Some(mask.as_path()));
+    assert_eq!(from_png.colour, ColourMode::Luminance);
+    assert_eq!((from_png.multiscale_start, from_png.style_scale), (16, 0.75));
+    assert!(from_png.iterations <= 3);
+    assert_eq!(
+        Settings {
+            iterations: from_png.iterations,
+            ..from_preset.clone()
+        },
+        from_png
+    );
+    // Both files give the same settings back; a flag overrides what they say.
+    for source in [&out, &preset] {
+        let out2 = d.join("again.png");
+        run_ok(
+            atelier()
+                .args(["render", "--iters", "2", "--colour", "histogram"])
+                .arg("--settings")
+                .arg(source)
+                .arg("--out")
+                .arg(&out2),
+        );
+        let again = atelier::image_io::read_png_settings(&out2).unwrap().unwrap();
+        assert_eq!(again.colour, ColourMode::Histogram);
+        assert_eq!(
+            Settings {
+                iterations: from_png.iterations,
+                colour: ColourMode::Luminance,
+                ..again
+            },
+            from_png
+        );
+    }
+    // A preset round-trips by itself, and a broken one says what is wrong.
+    let p2 = d.join("p2.json");
+    from_png.save_preset(&p2).unwrap();
+    assert_eq!(Settings::load_preset(&p2).unwrap(), from_png);
+    std::fs::write(&p2, "{ \"size\": \"big\" ").unwrap();
+    let err = Settings::load_preset(&p2).unwrap_err().to_string();
+    assert!(err.contains("not valid settings JSON"), "{err}");
+    let err = Settings::load_from_file(&content).unwrap_err().to_string();
+    assert!(err.contains("without Atelier settings"), "{err}");
+}
+
+#[test]
+fn memory_estimate_grows_with_size_and_refuses_what_does_not_fit() {
+    let s = Settings::default();
+    let sizes = [(256, 192), (512, 384), (1024, 768), (2048, 1536)];
+    let est: Vec<u64> = sizes
+        .iter()
+        .map(|&(w, h)| {
+            let s = Settings {
+                size: w,
+                ..s.clone()
+            };
+            estimate_peak_bytes(&s, w, h, Arch::Vgg16)
+        })
+        .collect();
+    assert!(est.windows(2).all(|p| p[0] < p[1]), "{est:?}");
+    // More history, deeper layers and VGG19 cost more; Adam less than L-BFGS.
+    let big = Settings {
+        size: 1024,
+        ..s.clone()
+    };
+    let base = estimate_peak_bytes(&big, 1024, 768, Arch::Vgg16);
+    let short = Settings {
+        lbfgs_history: 5,
+        ..big.clone()
+    };
+    assert!(estimate_peak_bytes(&short, 1024, 768, Arch::Vgg16) < base);
+    let adam = Settings {
+        optimizer: OptimizerKind::Adam,
+        ..big.clone()
+    };
+    assert!(estimate_peak_bytes(&adam, 1024, 768, Arch::Vgg16) < base);
+    assert!(estimate_peak_bytes(&big, 1024, 768, Arch::Vgg19) > base);
+    let mut shallow = big.clone();
+    shallow.weights.style_layers = vec![LayerWeight::new("relu1_1", 1.0)];
+    shallow.weights.content_layers = vec!["relu2_1".into()];
+    assert!(estimate_peak_bytes(&shallow, 1024, 768, Arch::Vgg16) < base);
+    // Multi-scale peaks at the final stage: no more than a single-stage run.
+    let ms = Settings {
+        multiscale_start: 256,
+        ..big.clone()
+    };
+    assert!(estimate_peak_bytes(&ms, 1024, 768, Arch::Vgg16) <= base);
+
+    // 2048 px in 1 GiB: refused, with both numbers and what to do.
+    let s2048 = Settings {
+        size: 2048,
+        ..s.clone()
+    };
+    let e = estimate_peak_bytes(&s2048, 2048, 1536, Arch::Vgg16);
+    let err = memory::check(&s2048, 2048, 1536, Arch::Vgg16, Some(1 << 30))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&memory::human(e)), "{err}");
+    assert!(err.contains("1.0 GiB is available"), "{err}");
+    assert!(err.contains("smaller size") && err.contains("L-BFGS history"), "{err}");
+    let ok = memory::check(&s2048, 2048, 1536, Arch::Vgg16, Some(1 << 40)).unwrap();
+    assert_eq!(ok.total(), e);
+    assert!(memory::check(&s2048, 2048, 1536, Arch::Vgg16, None).is_ok());
+}
+
+/// A worker whose every notification waits until the test has looked at the events and the
+/// frame, so no frame is overwritten unseen.
+struct Lockstep {
+    worker: Worker,
+    wake: mpsc::Receiver<()>,
+    ack: mpsc::Sender<()>,
+}
+
+impl Lockstep {
+    fn spawn() -> Self {
+        let (wake_tx, wake) = mpsc::channel();
+        let (ack, ack_rx) = mpsc::channel::<()>();
+        let pair = Mutex::new((wake_tx, ack_rx));
+        let worker = Worker::spawn_with(
+            Box::new(move || {
+                let p = pair.lock().unwrap();
+                if p.0.send(()).is_ok() {
+                    let _ = p.1.recv_timeout(Duration::from_secs(60));
+                }
+            }),
+            WorkerConfig::default(),
+        );
+        Self { worker, wake, ack }
+    }
+
+    /// Events and frames until the run finishes.
+    fn run(&self, req: RunRequest) -> (Vec<Event>, Vec<Arc<RgbImage>>) {
+        self.worker.send(Command::Start(Box::new(req)));
+        let (mut events, mut frames) = (Vec::new(), Vec::new());
+        loop {
+            self.wake
+                .recv_timeout(Duration::from_secs(120))
+                .expect("worker event");
+            let mut finished = false;
+            while let Some(e) = self.worker.try_recv() {
+                finished |= matches!(e, Event::Finished { .. });
+                events.push(e);
+            }
+            if let Some(f) = self.worker.take_frame() {
+                frames.push(f.image);
+            }
+            let _ = self.ack.send(());
+            if finished {
+                return (events, frames);
+            }
+        }
+    }
+}
+
+fn request(s: &Settings, content: &RgbImage, style: &RgbImage, extra: &[&RgbImage]) -> RunRequest {
+    RunRequest {
+        settings: s.clone(),
+        content: Arc::new(content.clone()),
+        style: Arc::new(style.clone()),
+        extra_styles: extra.iter().map(|i| Arc::new((*i).clone())).collect(),
+        mask: None,
+    }
+}
+
+fn first_style_loss(events: &[Event]) -> f64 {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Progress(p) => Some(p.losses.style),
+            _ => None,
+        })
+        .expect("a progress event")
+}
+
+#[test]
+fn worker_runs_stages_and_honours_masks_and_extra_styles() {
+    let ls = Lockstep::spawn();
+    let content = picture(32, 24, 15);
+    let (a, b) = (picture(32, 32, 16), picture(32, 32, 17));
+    let mut s = Settings {
+        multiscale_start: 16,
+        ..settings(32, 4)
+    };
+    s.weights.style_layers = vec![LayerWeight::new("relu1_1", 1.0), LayerWeight::new("relu2_1", 1.0)];
+    let mut req = request(&s, &content, &a, &[]);
+    req.settings.mask = Some("mask.png".into());
+    req.mask = Some(Arc::new(half_mask(32, 24)));
+    let (events, frames) = ls.run(req);
+    let progress: Vec<(u32, u32, u32)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Progress(p) => Some((p.iteration, p.stage, p.stages)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(events.last(), Some(Event::Finished { reason: FinishReason::Completed, .. })),
+        "{events:#?}"
+    );
+    assert!(events.iter().any(|e| matches!(e, Event::Started { width: 32, height: 24, .. })));
+    let stages: Vec<u32> = progress.iter().map(|p| p.1).collect();
+    assert_eq!(stages.first(), Some(&1), "{progress:?}");
+    assert_eq!(stages.last(), Some(&2), "{progress:?}");
+    assert!(stages.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(progress.iter().all(|p| p.2 == 2), "{progress:?}");
+    let sizes: Vec<(u32, u32)> = frames.iter().map(|f| f.dimensions()).collect();
+    assert!(sizes.contains(&(16, 12)) && sizes.contains(&(32, 24)), "{sizes:?}");
+    assert_eq!(sizes.last(), Some(&(32, 24)));
+    // The last frame keeps the content where the mask is black.
+    let last = frames.last().unwrap();
+    for y in 0..24 {
+        for x in 0..14 {
+            let (p, c) = (last.get_pixel(x, y), content.get_pixel(x, y));
+            for k in 0..3 {
+                assert!(
+                    (i32::from(p[k]) - i32::from(c[k])).abs() <= 1,
+                    "({x},{y}) outside the mask changed: {p:?} vs {c:?}"
+                );
+            }
+        }
+    }
+
+    // An extra style is honoured: a weighted with 0 and b as the extra equals b alone.
+    let one = Settings {
+        iterations: 1,
+        multiscale_start: 0,
+        ..s.clone()
+    };
+    let mut with_extra = one.clone();
+    with_extra.style_blend_weight = 0.0;
+    with_extra.extra_styles = vec![StyleRef {
+        path: "b.png".into(),
+        weight: 1.0,
+    }];
+    let (e_extra, _) = ls.run(request(&with_extra, &content, &a, &[&b]));
+    let (e_b, _) = ls.run(request(&one, &content, &b, &[]));
+    let (e_a, _) = ls.run(request(&one, &content, &a, &[]));
+    let (lx, lb, la) = (first_style_loss(&e_extra), first_style_loss(&e_b), first_style_loss(&e_a));
+    assert!(close(lx, lb, 1e-5), "{lx} vs {lb}");
+    assert!(!close(lx, la, 1e-3), "{lx} vs {la}");
+    // A mismatch between the images and the settings' list is an error, not a silent drop.
+    let (e_bad, _) = ls.run(request(&with_extra, &content, &a, &[]));
+    assert!(e_bad.iter().any(|e| matches!(e, Event::Error { message } if message.contains("extra style"))));
+}
+
+#[test]
+fn worker_refuses_a_run_that_would_not_fit_in_memory() {
+    let s = Settings {
+        size: 8192,
+        ..settings(8192, 1)
+    };
+    let content = picture(64, 64, 18);
+    let need = estimate_peak_bytes(&s, 8192, 8192, Arch::Vgg16);
+    let Some(avail) = memory::available_bytes() else {
+        eprintln!("SKIPPED: available memory is unknown on this system");
+        return;
+    };
+    if need as f64 <= avail as f64 * memory::HEADROOM {
+        eprintln!("SKIPPED: this machine could fit {need} bytes");
+        return;
+    }
+    let ls = Lockstep::spawn();
+    let (events, frames) = ls.run(request(&s, &content, &picture(32, 32, 19), &[]));
+    let msg = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .expect("an error event");
+    assert!(msg.contains(&memory::human(need)) && msg.contains("available"), "{msg}");
+    assert!(matches!(events.last(), Some(Event::Finished { reason: FinishReason::Failed, .. })));
+    assert!(frames.is_empty());
+}
