@@ -3,6 +3,7 @@
 pub mod adam;
 pub mod arch;
 pub mod cpu;
+pub mod instant;
 pub mod lbfgs;
 pub mod loss;
 pub mod ops;

@@ -93,6 +93,13 @@ impl Transfer {
                 pixels::to_tensor(&s, &device)?
             }
             InitKind::Noise => noise(settings.seed, h as usize, w as usize, &device)?,
+            InitKind::Instant => {
+                let first = styles.first().ok_or_else(|| {
+                    Error::Settings("init from instant needs a style image".into())
+                })?;
+                let s = super::instant::init_image(&content, first.0, &device)?;
+                pixels::to_tensor(&s, &device)?
+            }
         };
         let mut targets = Targets::new(content_px, style_px)?;
         targets.ensure(&vgg, &settings.weights)?;
