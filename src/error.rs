@@ -27,6 +27,9 @@ pub enum Error {
         available: String,
     },
 
+    #[error(transparent)]
+    Instant(#[from] crate::engine::instant::InstantError),
+
     #[error("device: {0}")]
     Device(String),
 

@@ -33,6 +33,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Stylize in one pass with a feed-forward network (any style picture, or built-in styles)
+    Instant(cli::instant::InstantArgs),
     /// Measure forward, forward+backward and a full optimizer iteration (JSON)
     Bench(cli::bench::BenchArgs),
     /// Download, list or verify VGG weights
@@ -62,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Studio { weights }) => cli::studio(weights),
         Some(Command::Render(a)) => cli::render::render(&a),
         Some(Command::Losses { args, json }) => cli::render::losses(&args, json),
+        Some(Command::Instant(a)) => cli::instant::run(&a),
         Some(Command::Bench(a)) => cli::bench::bench(&a),
         Some(Command::Weights(c)) => cli::weights_cmd::run(&c),
     };

@@ -24,6 +24,9 @@ pub enum InitKind {
     Style,
     /// Seeded Gaussian noise around mid grey.
     Noise,
+    /// The content painted in one pass by the instant (arbitrary-style) network with the first
+    /// style image: the optimizer starts from a stylized picture and refines it.
+    Instant,
 }
 
 /// Requested compute device; `Auto` prefers a GPU and falls back to the CPU explicitly.

@@ -18,6 +18,8 @@ pub enum InitArg {
     Content,
     Style,
     Noise,
+    /// Start from the instant (feed-forward) stylization with the style image
+    Instant,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -294,6 +296,7 @@ impl RenderArgs {
                 InitArg::Content => InitKind::Content,
                 InitArg::Style => InitKind::Style,
                 InitArg::Noise => InitKind::Noise,
+                InitArg::Instant => InitKind::Instant,
             };
         }
         if let Some(v) = self.seed {

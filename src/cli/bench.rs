@@ -36,6 +36,9 @@ pub struct BenchArgs {
     /// Accepted for symmetry with other commands; output is always JSON
     #[arg(long)]
     pub json: bool,
+    /// Measure instant mode (the feed-forward networks) instead of the optimizer
+    #[arg(long)]
+    pub instant: bool,
 }
 
 fn sample(name: &str) -> Result<PathBuf> {
@@ -62,6 +65,9 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         Some(p) => p.clone(),
         None => sample("starry_night.jpg")?,
     };
+    if args.instant {
+        return super::instant::bench(args, content_path, style_path);
+    }
     let content = image_io::load_image(&content_path)?;
     let style = image_io::load_image(&style_path)?;
     let net = Network::load(&settings)?;

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod bench;
+pub mod instant;
 pub mod render;
 pub mod report;
 pub mod weights_cmd;

@@ -172,7 +172,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     Ok(())
 }
 
-fn check_writable(out: &std::path::Path) -> Result<()> {
+pub(super) fn check_writable(out: &std::path::Path) -> Result<()> {
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => std::path::Path::new("."),

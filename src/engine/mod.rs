@@ -4,6 +4,7 @@ pub mod adam;
 pub mod arch;
 pub mod colour;
 pub mod cpu;
+pub mod instant;
 pub mod lbfgs;
 pub mod loss;
 pub mod memory;

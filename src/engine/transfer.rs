@@ -177,6 +177,13 @@ impl Transfer {
                 pixels::to_tensor(&s, &device)?
             }
             (None, InitKind::Noise) => noise(settings.seed, h as usize, w as usize, &device)?,
+            (None, InitKind::Instant) => {
+                let first = styles.first().ok_or_else(|| {
+                    Error::Settings("init from instant needs a style image".into())
+                })?;
+                let s = super::instant::init_image(&content, first.0, &device)?;
+                pixels::to_tensor(&s, &device)?
+            }
         };
         let mask = match options.mask {
             Some(m) => Some(Mask::new(m, &content_px, w, h)?),

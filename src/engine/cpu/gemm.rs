@@ -57,7 +57,6 @@ impl Kernels {
     /// # Safety
     /// `a` holds `k·MR` floats; `b` holds `k` rows of stride `ldb` with `n` valid columns;
     /// `c` holds `MR` rows of stride `ldc` with `n` columns.
-    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn run(
         &self,

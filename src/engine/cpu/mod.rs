@@ -16,18 +16,48 @@
 //! for the input gradient), 8× the raw weights: ~320 MB for VGG16 up to conv5_1.
 
 mod conv;
+mod depthwise;
 mod gemm;
 mod gram;
+mod im2col;
+mod inorm;
 mod pool;
+mod resample;
 mod threads;
 mod winograd;
 
 pub use conv::{conv3x3, Conv3x3};
+pub use depthwise::{depthwise3x3, same_pad};
 pub use gram::gram;
+pub use im2col::{conv_kxk, ConvKxK};
+pub use inorm::instance_norm;
 pub use pool::max_pool2x2;
+pub use resample::upsample_reflect_pad;
 pub use threads::{set_threads, threads, tune_allocator};
 
 use candle_core::{backend::BackendStorage, bail, CpuStorage, Layout, Result};
+
+/// The activation fused into the end of a forward-only kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    None,
+    Relu,
+    /// `min(max(x, 0), 6)` (MobileNet).
+    Relu6,
+    Sigmoid,
+}
+
+impl Act {
+    #[inline(always)]
+    pub fn apply(self, v: f32) -> f32 {
+        match self {
+            Act::None => v,
+            Act::Relu => v.max(0.0),
+            Act::Relu6 => v.clamp(0.0, 6.0),
+            Act::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        }
+    }
+}
 
 /// The f32 data of a contiguous CPU storage (the public wrappers make inputs contiguous).
 pub(crate) fn cpu_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {

@@ -1,0 +1,177 @@
+//! `atelier instant`: one-pass stylization with the feed-forward networks, and the instant part
+//! of `atelier bench`.
+
+use super::args::{device_choice, DeviceArg};
+use super::bench::BenchArgs;
+use super::report::{median, peak_rss_mib};
+use anyhow::{Context, Result};
+use atelier::engine::instant::{self, Arbitrary, Blend, Multistyle};
+use atelier::image_io;
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Args)]
+pub struct InstantArgs {
+    /// The picture to paint
+    #[arg(long)]
+    pub content: PathBuf,
+    /// Any picture to take the style from (the arbitrary-style network)
+    #[arg(long, conflicts_with = "builtin")]
+    pub style: Option<PathBuf>,
+    /// Built-in styles 0-25, blended: `7` or `3:0.5,12:0.5` (weights are normalized)
+    #[arg(long)]
+    pub builtin: Option<String>,
+    /// Output PNG
+    #[arg(long)]
+    pub out: PathBuf,
+    /// 0..1. With --style: moves the style vector from the content's own style (0) to the
+    /// style image's (1). With --builtin: mixes the painted pixels with the content's.
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f32,
+    /// Longest side the network runs at (strokes scale with it) and of the output
+    #[arg(long, default_value_t = 1024)]
+    pub size: u32,
+    /// Rescale the result to this longest side afterwards (Lanczos), e.g. run small, save large
+    #[arg(long)]
+    pub out_size: Option<u32>,
+    /// Folder with the converted networks (default: assets/instant)
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// CPU threads (0 = all cores)
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceArg,
+    /// Print one JSON object as the last line of stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &InstantArgs) -> Result<()> {
+    let builtin = match (&args.style, &args.builtin) {
+        (None, None) => anyhow::bail!(
+            "give a style: --style PICTURE for any painting, or --builtin N (0-25, or a blend \
+             such as 3:0.5,12:0.5) for a built-in one"
+        ),
+        (_, Some(spec)) => Some(Blend::parse(spec)?),
+        (Some(_), None) => None,
+    };
+    if !(0.0..=1.0).contains(&args.strength) {
+        anyhow::bail!("--strength must be between 0 and 1, got {}", args.strength);
+    }
+    atelier::engine::set_threads(args.threads);
+    super::render::check_writable(&args.out)?;
+    let content = image_io::load_image(&args.content).context("content image")?;
+    let style = match &args.style {
+        Some(p) => Some(image_io::load_image(p).context("style image")?),
+        None => None,
+    };
+    let dir = instant::locate(args.models.as_deref())?;
+    let dev = atelier::device::select(device_choice(args.device))?;
+    if let Some(note) = &dev.fallback_note {
+        eprintln!("note: {note}");
+    }
+    let t0 = Instant::now();
+    let (mut img, mode) = match (builtin, style) {
+        (Some(blend), _) => {
+            let net = Multistyle::load(&dir, &dev.device)?;
+            let out = net.stylize(&content, &blend, args.size)?;
+            let out = if args.strength < 1.0 {
+                instant::mix_with_content(&out, &content, args.strength)?
+            } else {
+                out
+            };
+            (out, "builtin")
+        }
+        (None, Some(style)) => {
+            let net = Arbitrary::load(&dir, &dev.device)?;
+            let mut v = net.style_vector(&style)?;
+            if args.strength < 1.0 {
+                let own = net.style_vector(&content)?;
+                v = v.towards(&own, args.strength)?;
+            }
+            (net.stylize(&content, &v, args.size)?, "style")
+        }
+        (None, None) => unreachable!("checked above"),
+    };
+    if let Some(n) = args.out_size {
+        img = instant::resize_result(&img, n);
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    image_io::save_png(&args.out, &img, None)?;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "out": args.out.display().to_string(),
+                "mode": mode,
+                "width": img.width(),
+                "height": img.height(),
+                "strength": args.strength,
+                "seconds": seconds,
+                "device": dev.label,
+            })
+        );
+    } else {
+        eprintln!(
+            "wrote {} ({}×{}, {mode}, {seconds:.2} s)",
+            args.out.display(),
+            img.width(),
+            img.height()
+        );
+    }
+    Ok(())
+}
+
+/// `atelier bench --instant`: medians of style prediction, the arbitrary transform and the
+/// 26-style network at `--size` (longest side; 1024 on the bundled 4:3 sample = 1024×768), and
+/// of the packaged tool's pipeline shape for comparison (network at 384, Lanczos up to size).
+pub fn bench(args: &BenchArgs, content: PathBuf, style: PathBuf) -> Result<()> {
+    atelier::engine::set_threads(args.threads);
+    let dev = atelier::device::select(device_choice(args.device))?;
+    let dir = instant::locate(None)?;
+    let content = image_io::resize_longest(&image_io::load_image(&content)?, args.size);
+    let style = image_io::load_image(&style)?;
+    let arb = Arbitrary::load(&dir, &dev.device)?;
+    let multi = Multistyle::load(&dir, &dev.device)?;
+    let blend = Blend::single(0)?;
+    let (mut predict, mut transform, mut total, mut small, mut builtin) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for rep in 0..args.reps + 1 {
+        let t0 = Instant::now();
+        let v = arb.style_vector(&style)?;
+        let t1 = Instant::now();
+        let out = arb.stylize(&content, &v, args.size)?;
+        let t2 = Instant::now();
+        let low = instant::resize_result(&arb.stylize(&content, &v, 384)?, args.size);
+        let t3 = Instant::now();
+        let b = multi.stylize(&content, &blend, args.size)?;
+        let t4 = Instant::now();
+        anyhow::ensure!(out.dimensions() == content.dimensions() && low.width() == b.width());
+        if rep > 0 {
+            predict.push((t1 - t0).as_secs_f64());
+            transform.push((t2 - t1).as_secs_f64());
+            total.push((t2 - t0).as_secs_f64());
+            small.push((t3 - t2).as_secs_f64() + (t1 - t0).as_secs_f64());
+            builtin.push((t4 - t3).as_secs_f64());
+        }
+    }
+    let out = json!({
+        "kind": "instant",
+        "size": args.size,
+        "hw": [content.height(), content.width()],
+        "threads": atelier::engine::threads(),
+        "device": dev.label,
+        "reps": args.reps,
+        "median_predict_s": median(&predict),
+        "median_transform_s": median(&transform),
+        "median_total_s": median(&total),
+        "median_total_384_upscaled_s": median(&small),
+        "median_builtin_s": median(&builtin),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{out}");
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! 3×3 depthwise convolution (one filter per channel) with TensorFlow "SAME" padding, stride 1
+//! or 2, fused bias and activation: the MobileNet blocks of the instant style predictor.
+//! candle runs a grouped conv2d as one convolution per channel (960 of them per layer here).
+
+use super::threads::{parallel_for, with_simd, SyncPtr};
+use super::{cpu_slice, four_dims, Act};
+use candle_core::{bail, CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
+
+/// TensorFlow SAME padding for a 3-tap filter: output `ceil(n/stride)`, extra padding at the end.
+pub fn same_pad(n: usize, stride: usize) -> (usize, usize, usize) {
+    let out = n.div_ceil(stride);
+    let total = ((out - 1) * stride + 3).saturating_sub(n);
+    (out, total / 2, total - total / 2)
+}
+
+struct Op {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    stride: usize,
+    act: Act,
+}
+
+impl CustomOp1 for Op {
+    fn name(&self) -> &'static str {
+        "atelier-depthwise3x3"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = four_dims(l, "depthwise3x3")?;
+        if self.bias.len() != c {
+            bail!(
+                "depthwise3x3: input has {c} channels, weights {}",
+                self.bias.len()
+            );
+        }
+        let x = cpu_slice(s, l, "depthwise3x3")?;
+        let st = self.stride;
+        let (ho, top, _) = same_pad(h, st);
+        let (wo, left, _) = same_pad(w, st);
+        // A zero-bordered copy of each plane makes the inner loops branch-free.
+        let (ph, pw) = (h + 2, w + 2);
+        let mut y: Vec<f32> = Vec::with_capacity(n * c * ho * wo);
+        let yp = SyncPtr(y.as_mut_ptr());
+        let act = self.act;
+        parallel_for(n * c, |pl| {
+            let ch = pl % c;
+            let src = &x[pl * h * w..][..h * w];
+            let mut pad = vec![0f32; ph * pw];
+            for r in 0..h {
+                pad[(r + 1) * pw + 1..][..w].copy_from_slice(&src[r * w..][..w]);
+            }
+            let k = &self.weight[ch * 9..][..9];
+            let b = self.bias[ch];
+            // SAFETY: each plane is written by one work item.
+            let dst = unsafe { yp.slice(pl * ho * wo, ho * wo) };
+            with_simd(|| {
+                for oy in 0..ho {
+                    let out = &mut dst[oy * wo..][..wo];
+                    out.fill(b);
+                    for ky in 0..3 {
+                        // padded row of input row oy·st + ky − top
+                        let row = &pad[(oy * st + ky + 1 - top) * pw..][..pw];
+                        for kx in 0..3 {
+                            let wv = k[ky * 3 + kx];
+                            let base = kx + 1 - left;
+                            if st == 1 {
+                                for (o, &v) in out.iter_mut().zip(&row[base..base + wo]) {
+                                    *o += wv * v;
+                                }
+                            } else {
+                                for (ox, o) in out.iter_mut().enumerate() {
+                                    *o += wv * row[base + ox * st];
+                                }
+                            }
+                        }
+                    }
+                    for o in out.iter_mut() {
+                        *o = act.apply(*o);
+                    }
+                }
+            });
+        });
+        // SAFETY: every plane was written above.
+        unsafe { y.set_len(n * c * ho * wo) };
+        Ok((CpuStorage::F32(y), Shape::from((n, c, ho, wo))))
+    }
+}
+
+/// `act(depthwise3x3(x) + b)` with SAME padding; `weight` [C,1,3,3], `bias` [C], f32 CPU.
+pub fn depthwise3x3(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    act: Act,
+) -> Result<Tensor> {
+    if !(1..=2).contains(&stride) {
+        bail!("depthwise3x3: stride must be 1 or 2, got {stride}");
+    }
+    let op = Op {
+        weight: weight.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
+        bias: bias.to_dtype(DType::F32)?.to_vec1()?,
+        stride,
+        act,
+    };
+    x.contiguous()?.apply_op1_no_bwd(&op)
+}
