@@ -43,8 +43,8 @@ pub fn resize(t: &Tensor, width: u32, height: u32) -> Result<Tensor> {
     if (w as u32, h as u32) == (width, height) {
         return Ok(t.unsqueeze(0)?);
     }
-    let v: Vec<f32> = t
-        .to_dtype(DType::F32)?
+    // image's float resampling clamps samples to 0..1: work in that range.
+    let v: Vec<f32> = (t.to_dtype(DType::F32)? / 255.0)?
         .permute((1, 2, 0))?
         .flatten_all()?
         .to_vec1()?;
@@ -59,6 +59,7 @@ pub fn resize(t: &Tensor, width: u32, height: u32) -> Result<Tensor> {
     .permute((2, 0, 1))?
     .contiguous()?
     .unsqueeze(0)?;
+    let out = (out * 255.0)?;
     Ok(out.to_device(&device)?)
 }
 
@@ -75,6 +76,19 @@ mod tests {
         let v: f32 = t.get(0)?.get(0)?.get(0)?.get(2)?.to_scalar()?;
         assert_eq!(v, 80.0);
         assert_eq!(to_image(&t)?, img);
+        Ok(())
+    }
+
+    #[test]
+    fn resize_keeps_the_pixel_range() -> Result<()> {
+        let img = RgbImage::from_fn(8, 6, |x, y| image::Rgb([200, (x * 30) as u8, (y * 40) as u8]));
+        let t = resize(&to_tensor(&img, &Device::Cpu)?, 16, 12)?;
+        assert_eq!(t.dims(), &[1, 3, 12, 16]);
+        let red: Vec<f32> = t.get(0)?.get(0)?.flatten_all()?.to_vec1()?;
+        assert!(red.iter().all(|v| (v - 200.0).abs() < 0.5), "{red:?}");
+        let mean = t.mean_all()?.to_scalar::<f32>()?;
+        let want = to_tensor(&img, &Device::Cpu)?.mean_all()?.to_scalar::<f32>()?;
+        assert!((mean - want).abs() < 2.0, "{mean} vs {want}");
         Ok(())
     }
 }
