@@ -42,6 +42,8 @@ fn main() -> anyhow::Result<()> {
         settings,
         content,
         style,
+        extra_styles: Vec::new(),
+        mask: None,
     })));
     wait(&|e| matches!(e, Event::FrameReady { iteration: 0 }))?;
     let first_preview = t0.elapsed();
