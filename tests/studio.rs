@@ -358,7 +358,7 @@ fn layer_checkboxes_follow_the_network() {
     wait_ready(&mut h);
     let layers = h.state().network().expect("network").layers.clone();
     assert!(layers.iter().any(|l| l == "relu3_2"));
-    h.get_by_label("Layers").click();
+    h.get_by_label("Layers").click_accesskit(); // may be scrolled out of view
     h.step();
     h.step();
 
