@@ -33,7 +33,7 @@ pub(crate) fn read_settings_file(path: &Path) -> Result<Settings, String> {
                 "{name} is neither an Atelier PNG nor a JSON preset ({e}). Nothing was changed."
             )
         })?;
-        serde_json::from_str(&text).map_err(|e| {
+        from_partial_json(&text).map_err(|e| {
             format!(
                 "{name} is not a valid Atelier preset ({e}). Choose a preset saved with Save \
                  preset, or an Atelier PNG. Nothing was changed."
@@ -44,6 +44,20 @@ pub(crate) fn read_settings_file(path: &Path) -> Result<Settings, String> {
         format!("{name} holds settings Atelier can't use: {e}. Nothing was changed.")
     })?;
     Ok(settings)
+}
+
+/// A preset may name only some fields (hand-written ones do): the rest are the defaults. The
+/// flattened loss weights need this merge, `#[serde(default)]` alone doesn't reach them.
+fn from_partial_json(text: &str) -> Result<Settings, String> {
+    let given: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let serde_json::Value::Object(given) = given else {
+        return Err("expected a JSON object of settings".into());
+    };
+    let mut merged = serde_json::to_value(Settings::default()).map_err(|e| e.to_string())?;
+    if let serde_json::Value::Object(base) = &mut merged {
+        base.extend(given);
+    }
+    serde_json::from_value(merged).map_err(|e| e.to_string())
 }
 
 /// Writes `settings` as a pretty JSON preset, atomically; adds `.json` when there is no
@@ -137,6 +151,12 @@ mod tests {
         std::fs::write(&bad, "{ not json").expect("write");
         let e = read_settings_file(&bad).expect_err("bad JSON");
         assert!(e.contains("not a valid Atelier preset"), "{e}");
+
+        let partial = tmp.path().join("partial.json");
+        std::fs::write(&partial, r#"{"size": 200, "colour": "luminance"}"#).expect("write");
+        let p = read_settings_file(&partial).expect("a partial preset is fine");
+        assert_eq!((p.size, p.colour), (200, ColourMode::Luminance));
+        assert_eq!(p.weights, Settings::default().weights);
 
         let plain = tmp.path().join("plain.png");
         image_io::save_png(&plain, &image::RgbImage::new(2, 2), None).expect("png");
