@@ -355,21 +355,6 @@ impl ImageSlot {
                             if open.clicked() {
                                 action = Some(SlotAction::OpenDialog);
                             }
-                            if let Some(text) = extras.remove {
-                                let enabled = self.kind != SlotKind::Mask
-                                    || self.image.is_some()
-                                    || self.loading.is_some();
-                                let remove = ui
-                                    .add_enabled(enabled, egui::Button::new(text))
-                                    .accessible_name(format!("{text} {}", self.kind.label().to_lowercase()))
-                                    .on_hover_text(match self.kind {
-                                        SlotKind::Mask => "Paint the whole picture again (no mask)",
-                                        _ => "Stop using this painting",
-                                    });
-                                if remove.clicked() {
-                                    action = Some(SlotAction::Remove);
-                                }
-                            }
                             if !samples.is_empty() {
                                 ui.menu_button("Samples", |ui| {
                                     for s in samples {
@@ -384,6 +369,21 @@ impl ImageSlot {
                                 .response
                                 .accessible_name(format!("{} samples", self.kind.label()))
                                 .on_hover_text("Bundled public-domain images");
+                            }
+                            if let Some(text) = extras.remove {
+                                let enabled = self.kind != SlotKind::Mask
+                                    || self.image.is_some()
+                                    || self.loading.is_some();
+                                let remove = ui
+                                    .add_enabled(enabled, egui::Button::new(text))
+                                    .accessible_name(format!("{text} {}", self.kind.label().to_lowercase()))
+                                    .on_hover_text(match self.kind {
+                                        SlotKind::Mask => "Paint the whole picture again (no mask)",
+                                        _ => "Stop using this painting",
+                                    });
+                                if remove.clicked() {
+                                    action = Some(SlotAction::Remove);
+                                }
                             }
                         });
                     });
