@@ -6,7 +6,7 @@ use atelier::image_io;
 use atelier::settings::{ColourMode, Settings, StyleRef};
 use atelier::studio::{Level, RunPhase, SlotKind, StudioApp, StudioOptions};
 use atelier::worker::FinishReason;
-use egui_kittest::kittest::{NodeT as _, Queryable};
+use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -139,9 +139,11 @@ mod tests {
     #[test]
     fn presets_round_trip_and_bad_files_are_explained() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let mut s = Settings::default();
-        s.colour = ColourMode::Histogram;
-        s.multiscale_start = 128;
+        let mut s = Settings {
+            colour: ColourMode::Histogram,
+            multiscale_start: 128,
+            ..Settings::default()
+        };
         s.weights.content_weight = 42.0;
         let written = write_preset(&tmp.path().join("mine"), &s).expect("written");
         assert_eq!(written, tmp.path().join("mine.json"));
