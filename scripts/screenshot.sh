@@ -5,7 +5,9 @@
 # Arguments are passed to `atelier studio` (e.g. `scripts/screenshot.sh --weights ../shared/weights/vgg16-hed.safetensors`).
 # Needs: apt-get install -y xvfb xdotool imagemagick libgl1-mesa-dri libegl1
 # Env: WAIT (seconds of painting, default 3), OUT (png path), DISPLAY_NUM (default 97),
-#      CLICKS ("x,y x,y …" window coordinates clicked in order after WAIT, e.g. the Split button).
+#      CLICKS ("x,y x,y …" window coordinates clicked in order after WAIT, e.g. the Split button;
+#      a "+N" item waits N more seconds).
+#      ATELIER_SETTINGS=file opens an Atelier PNG's or a preset's settings first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,8 +54,13 @@ done
 DISPLAY=":$DISPLAY_NUM" xdotool windowmove "$WID" 0 0 windowsize "$WID" 1280 800 || true
 sleep "$WAIT"
 for xy in ${CLICKS:-}; do
-    DISPLAY=":$DISPLAY_NUM" xdotool mousemove --window "$WID" "${xy%,*}" "${xy#*,}" click 1
-    sleep 0.5
+    case "$xy" in
+    +*) sleep "${xy#+}" ;; # "+N": wait N more seconds between clicks
+    *)
+        DISPLAY=":$DISPLAY_NUM" xdotool mousemove --window "$WID" "${xy%,*}" "${xy#*,}" click 1
+        sleep 0.5
+        ;;
+    esac
 done
 
 mkdir -p "$(dirname "$OUT")"

@@ -213,7 +213,7 @@ fn drop_loads_images_into_the_slot_under_the_pointer() {
     let mut h = harness(options());
     wait_ready(&mut h);
 
-    let at = center_of(&h, SlotKind::Style.drop_zone_name());
+    let at = center_of(&h, &SlotKind::Style.drop_zone_name());
     let lit = drop_files(&mut h, at, &[&painting]);
     assert_eq!(
         lit,
@@ -229,7 +229,7 @@ fn drop_loads_images_into_the_slot_under_the_pointer() {
         Some(painting.as_path())
     );
 
-    let at = center_of(&h, SlotKind::Content.drop_zone_name());
+    let at = center_of(&h, &SlotKind::Content.drop_zone_name());
     drop_files(&mut h, at, &[&photo]);
     wait_until(&mut h, "content from drop", |a| {
         a.image_path(SlotKind::Content) == Some(&photo)
@@ -296,7 +296,7 @@ fn bad_image_dropped_shows_error_and_keeps_previous_image() {
         .map(Path::to_path_buf);
     let size_before = h.state().image_size(SlotKind::Content);
 
-    let at = center_of(&h, SlotKind::Content.drop_zone_name());
+    let at = center_of(&h, &SlotKind::Content.drop_zone_name());
     drop_files(&mut h, at, &[&broken]);
     wait_until(&mut h, "decode error", |a| {
         has_error_mentioning(a, "broken.png")
@@ -358,7 +358,7 @@ fn layer_checkboxes_follow_the_network() {
     wait_ready(&mut h);
     let layers = h.state().network().expect("network").layers.clone();
     assert!(layers.iter().any(|l| l == "relu3_2"));
-    h.get_by_label("Layers").click();
+    h.get_by_label("Layers").click_accesskit(); // may be scrolled out of view
     h.step();
     h.step();
 

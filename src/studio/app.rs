@@ -4,23 +4,27 @@
 use super::controls;
 use super::dialogs::{self, Outcome, PendingDialog, Purpose};
 use super::export::{self, Export};
-use super::image_slot::{self, ImageSlot, Loader, SlotAction, SlotKind, Source};
+use super::history::{self, History, HistoryAction, SnapshotKind};
+use super::image_slot::{self, ImageSlot, Loader, SlotAction, SlotExtras, SlotKind, Source};
 use super::loss_plot;
+use super::memory::{self, FreeMemory};
 use super::network::{self, DownloadState, Network, NetworkAction, NetworkState};
 use super::notices::{Level, Notice, Notices};
 use super::persist::{self, Persisted, UiPrefs};
+use super::presets;
 use super::preview::{CanvasInputs, CompareMode, Preview};
 use super::run_state::{format_duration, RunPhase, RunStatus};
 use super::theme;
 use super::{StudioOptions, APP_NAME};
 use crate::device;
-use crate::settings::{DeviceChoice, LossWeights, OptimizerKind, Settings};
+use crate::settings::{DeviceChoice, LossWeights, OptimizerKind, Settings, StyleRef};
 use crate::weights::Model;
 use crate::worker::{
-    Command, DownloadOutcome, Event, FinishReason, NetworkInfo, RunRequest, Worker, WorkerConfig,
+    Command, DownloadOutcome, Event, FinishReason, Frame, NetworkInfo, RunRequest, Worker,
+    WorkerConfig,
 };
 use egui::{Color32, Key, Modifiers, RichText};
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -32,10 +36,23 @@ const MAX_EVENTS_PER_FRAME: usize = 4096;
 
 /// What a run was started with, to tell which later edits need a restart.
 struct RunSnapshot {
-    settings: Settings,
-    content: Arc<RgbImage>,
-    style: Arc<RgbImage>,
+    request: RunRequest,
     network_generation: u64,
+}
+
+/// One more style slot and its blend weight.
+struct ExtraStyleSlot {
+    slot: ImageSlot,
+    weight: f32,
+    /// Came from saved or restored settings: if its file is gone, the slot goes too.
+    restored: bool,
+}
+
+/// The settings-file area: a drop zone and a path field for Atelier PNGs and presets.
+#[derive(Default)]
+struct SettingsFile {
+    path_text: String,
+    rect: Option<egui::Rect>,
 }
 
 /// The studio window's state. Everything is plain data; the accessors exist for tests and for
@@ -49,6 +66,10 @@ pub struct StudioApp {
     prefs: UiPrefs,
     content: ImageSlot,
     style: ImageSlot,
+    extras: Vec<ExtraStyleSlot>,
+    mask: ImageSlot,
+    /// The mask as the worker wants it, converted once per load.
+    mask_gray: Option<Arc<GrayImage>>,
     loader: Loader,
     network: Network,
     status: RunStatus,
@@ -56,6 +77,13 @@ pub struct StudioApp {
     /// Loss weights the worker currently has; differences are sent live.
     sent_weights: Option<LossWeights>,
     preview: Preview,
+    history: History,
+    /// After a restore mid-run: the stopping run's last frames must not replace the picture.
+    ignore_frames: bool,
+    settings_file: SettingsFile,
+    /// A settings file to open on the first frame.
+    pending_settings: Option<PathBuf>,
+    free_memory: FreeMemory,
     export: Export,
     notices: Notices,
     dialog: Option<PendingDialog>,
@@ -65,6 +93,8 @@ pub struct StudioApp {
     autostart: bool,
     files_hovering: bool,
     drop_target: Option<SlotKind>,
+    /// Files hover over the settings-file area.
+    settings_drop_hover: bool,
     /// Hold-to-compare is active this frame.
     peek: bool,
     /// The app icon, shown small in the toolbar.
@@ -103,12 +133,20 @@ impl StudioApp {
             settings,
             content: ImageSlot::new(SlotKind::Content),
             style: ImageSlot::new(SlotKind::Style),
+            extras: Vec::new(),
+            mask: ImageSlot::new(SlotKind::Mask),
+            mask_gray: None,
             loader: Loader::default(),
             network: Network::new(),
             status: RunStatus::default(),
             run: None,
             sent_weights: None,
             preview: Preview::default(),
+            history: History::default(),
+            ignore_frames: false,
+            settings_file: SettingsFile::default(),
+            pending_settings: None,
+            free_memory: FreeMemory::default(),
             export: Export::default(),
             notices: Notices::default(),
             dialog: None,
@@ -118,6 +156,7 @@ impl StudioApp {
             autostart: false,
             files_hovering: false,
             drop_target: None,
+            settings_drop_hover: false,
             peek: false,
             brand: brand_texture(&ctx),
             prefs,
@@ -156,7 +195,7 @@ impl StudioApp {
             let first = saved.clone().or_else(|| fallback.clone());
             let slot = match kind {
                 SlotKind::Content => &mut app.content,
-                SlotKind::Style => &mut app.style,
+                _ => &mut app.style,
             };
             if saved.is_some() {
                 slot.fallback = fallback;
@@ -165,12 +204,27 @@ impl StudioApp {
                 app.loader.request(slot, Source::Path(p), &ctx);
             }
         }
+        // Extra styles and the mask come back from the saved settings; the slots fill the
+        // settings in again as their images load.
+        let saved = app.settings.clone();
+        app.set_extra_styles(&saved.extra_styles, &ctx);
+        app.settings.extra_styles.clear();
+        app.settings.mask = None;
+        if let Some(p) = saved.mask {
+            app.load_image(SlotKind::Mask, Source::Path(p), &ctx);
+        }
         app
     }
 
     /// Press Start by itself once images and weights are ready (screenshots, demos).
     pub fn autostart(mut self, on: bool) -> Self {
         self.autostart = on;
+        self
+    }
+
+    /// Restore the settings of an Atelier PNG or a preset as the window opens (demos).
+    pub fn open_settings(mut self, path: Option<PathBuf>) -> Self {
+        self.pending_settings = path;
         self
     }
 
@@ -186,16 +240,36 @@ impl StudioApp {
     }
 
     pub fn image_path(&self, kind: SlotKind) -> Option<&Path> {
-        self.slot(kind).path.as_deref()
+        self.slot(kind)?.path.as_deref()
     }
 
     /// Width and height of the loaded image.
     pub fn image_size(&self, kind: SlotKind) -> Option<(u32, u32)> {
-        self.slot(kind).image.as_ref().map(|i| i.dimensions())
+        self.slot(kind)?.image.as_ref().map(|i| i.dimensions())
     }
 
     pub fn is_loading(&self, kind: SlotKind) -> bool {
-        self.slot(kind).loading.is_some()
+        self.slot(kind).is_some_and(|s| s.loading.is_some())
+    }
+
+    /// How many extra style slots there are (loaded or not).
+    pub fn extra_style_slots(&self) -> usize {
+        self.extras.len()
+    }
+
+    /// What the last Start sent to the worker (while that run is the current one).
+    pub fn last_run_request(&self) -> Option<&RunRequest> {
+        self.run.as_ref().map(|r| &r.request)
+    }
+
+    /// The history strip, oldest first: (snapshot number, iteration).
+    pub fn snapshots(&self) -> Vec<(u64, u32)> {
+        self.history.items().map(|s| (s.id, s.iteration)).collect()
+    }
+
+    /// The snapshot shown left of the divider, if one is being compared.
+    pub fn comparing_snapshot(&self) -> Option<u64> {
+        self.history.comparing()
     }
 
     pub fn network(&self) -> Option<&NetworkInfo> {
@@ -234,7 +308,7 @@ impl StudioApp {
         let Some(run) = self.run.as_ref().filter(|_| self.status.is_active()) else {
             return Vec::new();
         };
-        let (was, now) = (&run.settings, &self.settings);
+        let (was, now) = (&run.request.settings, &self.settings);
         let same = |a: &Option<Arc<RgbImage>>, b: &Arc<RgbImage>| {
             a.as_ref().is_some_and(|a| Arc::ptr_eq(a, b))
         };
@@ -244,8 +318,34 @@ impl StudioApp {
                 r.push(what);
             }
         };
-        check(!same(&self.content.image, &run.content), "content image");
-        check(!same(&self.style.image, &run.style), "style image");
+        check(
+            !same(&self.content.image, &run.request.content),
+            "content image",
+        );
+        check(!same(&self.style.image, &run.request.style), "style image");
+        let extras_same = self.loaded_extras().len() == run.request.extra_styles.len()
+            && self
+                .loaded_extras()
+                .iter()
+                .zip(&run.request.extra_styles)
+                .all(|(a, b)| Arc::ptr_eq(a, b));
+        check(
+            !extras_same
+                || was.extra_styles != now.extra_styles
+                || was.style_blend_weight != now.style_blend_weight,
+            "styles to blend",
+        );
+        let mask_same = match (&self.mask_gray, &run.request.mask) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        check(!mask_same, "mask");
+        check(was.colour != now.colour, "colours");
+        check(
+            was.multiscale_start != now.multiscale_start,
+            "coarse to fine",
+        );
         check(self.network.generation != run.network_generation, "network");
         check(was.size != now.size, "output size");
         check(was.iterations != now.iterations, "iterations");
@@ -294,6 +394,17 @@ impl StudioApp {
                 ));
             }
         }
+        for slot in self.extras.iter().map(|e| &e.slot).chain([&self.mask]) {
+            if slot.loading.is_some() {
+                return Some("Wait a moment: the images are still loading.".into());
+            }
+        }
+        if let Some(e) = self.extras.iter().find(|e| e.slot.image.is_none()) {
+            return Some(format!(
+                "{} is empty: drop a painting on it, or remove the slot.",
+                e.slot.kind.label()
+            ));
+        }
         match &self.network.state {
             NetworkState::Loading => return Some("The network is still loading.".into()),
             NetworkState::Missing(_) => {
@@ -306,31 +417,229 @@ impl StudioApp {
         if let Some((_, false, label)) = self.devices.iter().find(|d| d.0 == self.settings.device) {
             return Some(format!("{label}: choose another device."));
         }
-        self.settings.validate().err()
+        if let Some(why) = self.settings.validate().err() {
+            return Some(why);
+        }
+        let (need, free) = self.memory_need()?;
+        memory::blocker(need, free)
+    }
+
+    /// The run's estimated peak memory and the free memory to compare it with (system memory,
+    /// so only when the run will be on the CPU); `None` while either the estimate or the output
+    /// size is unknown.
+    fn memory_need(&self) -> Option<(u64, Option<u64>)> {
+        let (w, h) = self.content.image.as_ref()?.dimensions();
+        let (w, h) = crate::image_io::scaled_dims(w, h, self.settings.size);
+        let need = memory::estimate(&self.settings, w, h)?;
+        let gpu = self
+            .devices
+            .iter()
+            .any(|(d, usable, _)| *usable && matches!(d, DeviceChoice::Cuda | DeviceChoice::Metal));
+        let on_cpu = self.settings.device == DeviceChoice::Cpu
+            || (self.settings.device == DeviceChoice::Auto && !gpu);
+        // GPU memory isn't measured here; the device reports its own errors.
+        Some((need, on_cpu.then(|| self.free_memory.bytes()).flatten()))
     }
 
     // ----- actions ---------------------------------------------------------------------------
 
-    fn slot(&self, kind: SlotKind) -> &ImageSlot {
+    fn slot(&self, kind: SlotKind) -> Option<&ImageSlot> {
         match kind {
-            SlotKind::Content => &self.content,
-            SlotKind::Style => &self.style,
+            SlotKind::Content => Some(&self.content),
+            SlotKind::Style => Some(&self.style),
+            SlotKind::ExtraStyle(i) => self.extras.get(i).map(|e| &e.slot),
+            SlotKind::Mask => Some(&self.mask),
         }
     }
 
-    fn slot_mut(&mut self, kind: SlotKind) -> &mut ImageSlot {
+    fn slot_mut(&mut self, kind: SlotKind) -> Option<&mut ImageSlot> {
         match kind {
-            SlotKind::Content => &mut self.content,
-            SlotKind::Style => &mut self.style,
+            SlotKind::Content => Some(&mut self.content),
+            SlotKind::Style => Some(&mut self.style),
+            SlotKind::ExtraStyle(i) => self.extras.get_mut(i).map(|e| &mut e.slot),
+            SlotKind::Mask => Some(&mut self.mask),
         }
+    }
+
+    /// Every slot with its kind and where it was drawn, for drop targeting.
+    fn slot_rects(&self) -> Vec<(SlotKind, Option<egui::Rect>)> {
+        [&self.content, &self.style]
+            .into_iter()
+            .chain(self.extras.iter().map(|e| &e.slot))
+            .chain([&self.mask])
+            .map(|s| (s.kind, s.rect))
+            .collect()
     }
 
     fn load_image(&mut self, kind: SlotKind, source: Source, ctx: &egui::Context) {
         let slot = match kind {
             SlotKind::Content => &mut self.content,
             SlotKind::Style => &mut self.style,
+            SlotKind::ExtraStyle(i) => match self.extras.get_mut(i) {
+                Some(e) => &mut e.slot,
+                None => return, // removed while a file dialog was open
+            },
+            SlotKind::Mask => &mut self.mask,
         };
         self.loader.request(slot, source, ctx);
+    }
+
+    /// The decoded extra styles, in the order of `settings.extra_styles`.
+    fn loaded_extras(&self) -> Vec<Arc<RgbImage>> {
+        self.extras
+            .iter()
+            .filter_map(|e| e.slot.image.clone())
+            .collect()
+    }
+
+    /// `settings.extra_styles` from the extra slots that hold an image, in order.
+    fn sync_extras(&mut self) {
+        self.settings.extra_styles = self
+            .extras
+            .iter()
+            .filter(|e| e.slot.image.is_some())
+            .map(|e| StyleRef {
+                path: e.slot.path.clone().unwrap_or_else(|| {
+                    PathBuf::from(e.slot.name.clone().unwrap_or_else(|| "dropped file".into()))
+                }),
+                weight: e.weight,
+            })
+            .collect();
+    }
+
+    fn add_style_slot(&mut self) -> SlotKind {
+        let kind = SlotKind::ExtraStyle(self.extras.len());
+        self.extras.push(ExtraStyleSlot {
+            slot: ImageSlot::new(kind),
+            weight: 1.0,
+            restored: false,
+        });
+        kind
+    }
+
+    fn remove_style_slot(&mut self, index: usize) {
+        if index < self.extras.len() {
+            let removed = self.extras.remove(index);
+            self.notices.clear_title(&removed.slot.kind.notice_title());
+            for (i, e) in self.extras.iter_mut().enumerate() {
+                e.slot.kind = SlotKind::ExtraStyle(i);
+            }
+            self.sync_extras();
+        }
+    }
+
+    /// Replaces the extra style slots by `refs`, keeping slots that already hold the same file
+    /// and loading the others; files that don't exist are skipped and returned.
+    fn set_extra_styles(&mut self, refs: &[StyleRef], ctx: &egui::Context) -> Vec<PathBuf> {
+        let mut old = std::mem::take(&mut self.extras);
+        let mut missing = Vec::new();
+        for r in refs {
+            let kind = SlotKind::ExtraStyle(self.extras.len());
+            if let Some(pos) = old
+                .iter()
+                .position(|e| e.slot.path.as_ref() == Some(&r.path))
+            {
+                let mut e = old.remove(pos);
+                e.slot.kind = kind;
+                e.weight = r.weight;
+                self.extras.push(e);
+            } else if r.path.is_file() {
+                self.extras.push(ExtraStyleSlot {
+                    slot: ImageSlot::new(kind),
+                    weight: r.weight,
+                    restored: true,
+                });
+                self.load_image(kind, Source::Path(r.path.clone()), ctx);
+            } else {
+                missing.push(r.path.clone());
+            }
+        }
+        self.sync_extras();
+        missing
+    }
+
+    /// Takes settings from a PNG, a preset or a snapshot. The machine's own choices (weights
+    /// file, device, threads) stay; images load from their paths, and files that aren't on this
+    /// computer keep the current image (listed in a notice).
+    fn adopt_settings(&mut self, mut s: Settings, source: &str, ctx: &egui::Context) {
+        s.weights_path = self.settings.weights_path.clone();
+        s.device = self.settings.device;
+        s.threads = self.settings.threads;
+        let mut missing = Vec::new();
+        for (kind, want) in [
+            (SlotKind::Content, s.content.take()),
+            (SlotKind::Style, s.style.take()),
+        ] {
+            let Some(p) = want else { continue };
+            if self.image_path(kind) == Some(p.as_path()) {
+                continue;
+            }
+            if p.is_file() {
+                self.load_image(kind, Source::Path(p), ctx);
+            } else {
+                missing.push(p);
+            }
+        }
+        s.content = self.content.path.clone();
+        s.style = self.style.path.clone();
+        let extras = std::mem::take(&mut s.extra_styles);
+        match s.mask.take() {
+            Some(p) if self.mask.path.as_ref() == Some(&p) => {}
+            Some(p) if p.is_file() => self.load_image(SlotKind::Mask, Source::Path(p), ctx),
+            Some(p) => missing.push(p),
+            None => {
+                self.mask.clear();
+                self.mask_gray = None;
+            }
+        }
+        s.mask = self.mask.path.clone().filter(|_| self.mask.image.is_some());
+        self.settings = s;
+        missing.extend(self.set_extra_styles(&extras, ctx));
+        if missing.is_empty() {
+            self.notices.clear_title("Settings");
+            self.notices
+                .info("Settings", format!("Settings restored from {source}."));
+        } else {
+            let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+            self.notices.push(
+                Level::Warning,
+                "Settings",
+                format!(
+                    "Settings restored from {source}, but these images are not on this computer, \
+                     so the current ones stay: {}. Load them by hand if you have them elsewhere.",
+                    list.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Open settings from an Atelier PNG or a JSON preset.
+    fn load_settings_file(&mut self, path: &Path, ctx: &egui::Context) {
+        match presets::read_settings_file(path) {
+            Ok(s) => {
+                self.settings_file.path_text = path.display().to_string();
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                self.adopt_settings(s, &name, ctx);
+            }
+            Err(e) => self.notices.error("Settings", e),
+        }
+    }
+
+    fn save_preset(&mut self, path: &Path) {
+        let mut s = self.settings.clone();
+        s.weights_path = None; // presets travel between machines
+        match presets::write_preset(path, &s) {
+            Ok(written) => {
+                self.settings_file.path_text = written.display().to_string();
+                self.notices.clear_title("Settings");
+                self.notices
+                    .info("Settings", format!("Preset saved to {}", written.display()));
+            }
+            Err(e) => self.notices.error("Settings", e),
+        }
     }
 
     fn start(&mut self) {
@@ -342,25 +651,28 @@ impl StudioApp {
         else {
             return;
         };
+        self.sync_extras();
         let mut settings = self.settings.clone();
         if let Some(info) = self.network.info() {
             settings.weights_path = Some(info.path.clone());
         }
         self.notices.clear_title("Run");
         self.notices.clear_title("Can't start");
-        self.worker.send(Command::Start(Box::new(RunRequest {
+        let request = RunRequest {
             settings: settings.clone(),
-            content: content.clone(),
-            style: style.clone(),
-            extra_styles: Vec::new(),
-            mask: None,
-        })));
-        self.status.begin(settings.iterations);
-        self.sent_weights = Some(settings.weights.clone());
-        self.run = Some(RunSnapshot {
-            settings,
             content,
             style,
+            extra_styles: self.loaded_extras(),
+            mask: self.mask_gray.clone(),
+        };
+        debug_assert_eq!(request.extra_styles.len(), settings.extra_styles.len());
+        self.worker.send(Command::Start(Box::new(request.clone())));
+        self.status.begin(settings.iterations);
+        self.sent_weights = Some(settings.weights.clone());
+        self.ignore_frames = false;
+        self.history.last_auto = 0;
+        self.run = Some(RunSnapshot {
+            request,
             network_generation: self.network.generation,
         });
     }
@@ -395,12 +707,16 @@ impl StudioApp {
         let (dir, name) = match purpose {
             Purpose::OpenImage(kind) => (
                 self.slot(kind)
-                    .path
-                    .as_ref()
+                    .and_then(|s| s.path.as_ref())
+                    .or(self.style.path.as_ref())
                     .and_then(|p| p.parent().map(Path::to_path_buf)),
                 None,
             ),
-            Purpose::OpenWeights => (None, None),
+            Purpose::OpenWeights | Purpose::OpenSettings => (None, None),
+            Purpose::SavePreset => (
+                Some(self.export.dir.clone().unwrap_or_else(export::default_dir)),
+                Some("atelier-preset.json".to_owned()),
+            ),
             Purpose::ExportPng => (
                 Some(self.export.dir.clone().unwrap_or_else(export::default_dir)),
                 Some(self.export_name()),
@@ -433,18 +749,64 @@ impl StudioApp {
         if self.export.is_busy() {
             return;
         }
-        let mut settings = self
-            .run
-            .as_ref()
-            .map_or_else(|| self.settings.clone(), |r| r.settings.clone());
-        if let Some(w) = &self.sent_weights {
-            settings.weights = w.clone();
-        }
+        let mut settings = self.frame_settings();
         // The saved settings reproduce this very frame.
         settings.iterations = frame.iteration;
         if let Err(e) = self.export.start(path, frame.image, settings, ctx) {
             self.notices.error("Export", e);
         }
+    }
+
+    /// The settings that painted the frame on screen: the run's, with live weight changes.
+    fn frame_settings(&self) -> Settings {
+        let mut settings = self
+            .run
+            .as_ref()
+            .map_or_else(|| self.settings.clone(), |r| r.request.settings.clone());
+        if let Some(w) = self.sent_weights.as_ref().filter(|_| self.run.is_some()) {
+            settings.weights = w.clone();
+        }
+        settings
+    }
+
+    fn take_snapshot(&mut self, kind: SnapshotKind, ctx: &egui::Context) {
+        if let Some(frame) = self.preview.frame.clone() {
+            let settings = self.frame_settings();
+            self.history
+                .push(ctx, frame.image, frame.iteration, settings, kind);
+        }
+    }
+
+    fn history_action(&mut self, action: HistoryAction, ctx: &egui::Context) {
+        match action {
+            HistoryAction::Take => self.take_snapshot(SnapshotKind::Manual, ctx),
+            HistoryAction::Compare(id) => self.history.toggle_compare(ctx, id),
+            HistoryAction::Restore(id) => self.restore_snapshot(id, ctx),
+        }
+    }
+
+    /// The snapshot's picture back in the preview and its settings back in the controls; a
+    /// running run stops (its last frames are ignored).
+    fn restore_snapshot(&mut self, id: u64, ctx: &egui::Context) {
+        let Some(snap) = self.history.get(id) else {
+            return;
+        };
+        let (image, iteration, settings) =
+            (snap.image.clone(), snap.iteration, snap.settings.clone());
+        if self.status.is_active() {
+            self.worker.send(Command::Stop);
+            self.ignore_frames = true;
+        }
+        self.history.stop_comparing();
+        self.preview.set_frame(ctx, Frame { iteration, image });
+        // Exports now describe the restored picture, not the last run.
+        self.run = None;
+        self.sent_weights = None;
+        self.adopt_settings(
+            settings,
+            &format!("snapshot {id} (iteration {iteration})"),
+            ctx,
+        );
     }
 
     fn network_action(&mut self, action: NetworkAction, ctx: &egui::Context) {
@@ -523,23 +885,50 @@ impl StudioApp {
             let Some(event) = self.worker.try_recv() else {
                 break;
             };
-            self.on_event(event);
+            self.on_event(event, ctx);
         }
         if let Some(frame) = self.worker.take_frame() {
-            self.preview.set_frame(ctx, frame);
+            if !self.ignore_frames {
+                let iteration = frame.iteration;
+                self.preview.set_frame(ctx, frame);
+                if self.status.is_active()
+                    && iteration >= self.history.last_auto + history::AUTO_EVERY
+                {
+                    self.history.last_auto = iteration;
+                    self.take_snapshot(SnapshotKind::Auto, ctx);
+                }
+            }
         }
         while let Some(result) = self.loader.poll() {
-            let kind = result.kind;
+            // Routed by request number: extra slots may have been renumbered meanwhile.
+            let generation = result.generation;
+            let Some(kind) = self
+                .slot_rects()
+                .into_iter()
+                .map(|(k, _)| k)
+                .find(|k| self.slot(*k).is_some_and(|s| s.awaits(generation)))
+            else {
+                continue; // superseded, or its slot was removed
+            };
             let name = result.name.clone();
-            let slot = self.slot_mut(kind);
+            let Some(slot) = self.slot_mut(kind) else {
+                continue;
+            };
             match slot.apply(result, ctx) {
                 Ok(true) => {
                     let path = slot.path.clone();
                     match kind {
                         SlotKind::Content => self.settings.content = path,
                         SlotKind::Style => self.settings.style = path,
+                        SlotKind::ExtraStyle(_) => self.sync_extras(),
+                        SlotKind::Mask => {
+                            self.mask_gray = self.mask.image.as_ref().map(|img| {
+                                Arc::new(image::DynamicImage::ImageRgb8((**img).clone()).to_luma8())
+                            });
+                            self.settings.mask = path;
+                        }
                     }
-                    self.notices.clear_title(kind.notice_title());
+                    self.notices.clear_title(&kind.notice_title());
                 }
                 Ok(false) => {}
                 Err(e) => {
@@ -549,7 +938,21 @@ impl StudioApp {
                         ""
                     };
                     let fallback = slot.fallback.take().filter(|_| slot.image.is_none());
-                    if let Some(p) = fallback {
+                    let gone_extra = match kind {
+                        SlotKind::ExtraStyle(i) => self
+                            .extras
+                            .get(i)
+                            .filter(|e| e.restored && e.slot.image.is_none())
+                            .map(|_| i),
+                        _ => None,
+                    };
+                    if let Some(i) = gone_extra {
+                        self.remove_style_slot(i);
+                        self.notices.error(
+                            "Last session",
+                            format!("{name}: {e} That extra style was removed."),
+                        );
+                    } else if let Some(p) = fallback {
                         // Its own title, so loading the sample doesn't clear it.
                         self.notices.error(
                             "Last session",
@@ -583,13 +986,17 @@ impl StudioApp {
                 Err(e) => self.notices.error("Export", e),
             }
         }
+        self.free_memory.refresh();
+        if let Some(p) = self.pending_settings.take() {
+            self.load_settings_file(&p, ctx);
+        }
         if self.autostart && self.start_blocker().is_none() {
             self.autostart = false;
             self.start();
         }
     }
 
-    fn on_event(&mut self, event: Event) {
+    fn on_event(&mut self, event: Event, ctx: &egui::Context) {
         self.status.on_event(&event);
         match event {
             Event::WeightsLoaded(info) => self.on_weights_loaded(info),
@@ -608,11 +1015,19 @@ impl StudioApp {
                     .set_download_progress(downloaded, total, bytes_per_second, eta_seconds)
             }
             Event::DownloadFinished(outcome) => self.on_download_finished(outcome),
-            Event::Finished {
-                reason: FinishReason::Completed,
-                iteration,
-            } => {
-                self.notices.info("Run", format!("Finished after {iteration} iterations. Export the result below the picture."));
+            Event::Finished { reason, iteration } => {
+                // The stopping run's last frame, unless a restore replaced the picture.
+                let ours = !self.status.is_active()
+                    && matches!(self.status.phase, RunPhase::Finished(r) if r == reason);
+                if ours && !self.ignore_frames && reason != FinishReason::Failed {
+                    if let Some(frame) = self.worker.take_frame() {
+                        self.preview.set_frame(ctx, frame);
+                    }
+                    self.take_snapshot(SnapshotKind::End, ctx);
+                }
+                if reason == FinishReason::Completed {
+                    self.notices.info("Run", format!("Finished after {iteration} iterations. Export the result below the picture."));
+                }
             }
             _ => {}
         }
@@ -672,6 +1087,8 @@ impl StudioApp {
                 Purpose::OpenImage(kind) => self.load_image(kind, Source::Path(path), ctx),
                 Purpose::OpenWeights => self.load_weights(path),
                 Purpose::ExportPng => self.export_to(path, ctx),
+                Purpose::OpenSettings => self.load_settings_file(&path, ctx),
+                Purpose::SavePreset => self.save_preset(&path),
             },
             Outcome::Cancelled => {}
             Outcome::Unavailable => {
@@ -682,6 +1099,8 @@ impl StudioApp {
                     ),
                     Purpose::OpenWeights => "type the weights path in the Network section and press Enter.".into(),
                     Purpose::ExportPng => "type a path in the Export field under the picture and press Save.".into(),
+                    Purpose::OpenSettings => "type the file's path in the Settings file field (left panel) and press Load, or drop the file on that area.".into(),
+                    Purpose::SavePreset => "type a path in the Settings file field (left panel) and press Save preset.".into(),
                 };
                 self.notices.push(
                     Level::Warning,
@@ -722,14 +1141,30 @@ impl StudioApp {
                 i.pointer.hover_pos(),
             )
         });
-        let rects = [self.content.rect, self.style.rect];
+        let rects = self.slot_rects();
+        let on_settings =
+            pointer.is_some_and(|p| self.settings_file.rect.is_some_and(|r| r.contains(p)));
         self.files_hovering = hovering;
-        self.drop_target =
-            hovering.then(|| image_slot::slot_under(pointer, rects).unwrap_or(SlotKind::Content));
+        self.drop_target = (hovering && !on_settings)
+            .then(|| image_slot::slot_under(pointer, &rects).unwrap_or(SlotKind::Content));
+        self.settings_drop_hover = hovering && on_settings;
         if dropped.is_empty() {
             return;
         }
-        let targets = image_slot::drop_targets(dropped.len(), pointer, rects);
+        if on_settings {
+            let path = dropped[0].path().to_path_buf();
+            if path.as_os_str().is_empty() {
+                self.notices.error(
+                    "Settings",
+                    "The dropped file has no path on disk: save it first, then drop or type its path.",
+                );
+            } else {
+                self.load_settings_file(&path, ctx);
+            }
+            return;
+        }
+        let targets = image_slot::drop_targets(dropped.len(), pointer, &rects);
+        let used = targets.len();
         for (file, kind) in dropped.iter().zip(targets) {
             let path = file.path();
             let source = if path.as_os_str().is_empty() {
@@ -751,12 +1186,13 @@ impl StudioApp {
             };
             self.load_image(kind, source, ctx);
         }
-        if dropped.len() > 2 {
-            self.notices.push(
-                Level::Warning,
-                "Drop",
-                "Only the first two files were used: one photo and one painting.",
-            );
+        if dropped.len() > used {
+            let what = if used == 2 {
+                "Only the first two files were used: one photo and one painting."
+            } else {
+                "Only the first file was used: this slot takes one image."
+            };
+            self.notices.push(Level::Warning, "Drop", what);
         }
     }
 
@@ -872,6 +1308,8 @@ impl StudioApp {
             {
                 self.stop();
             }
+            ui.add_space(8.0);
+            self.presets_menu(ui);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let can_export = self.preview.frame.is_some() && self.dialog.is_none() && !self.export.is_busy();
                 if ui
@@ -897,26 +1335,101 @@ impl StudioApp {
             "Images",
             "Drop files on a slot, or anywhere: the first goes to content.",
         );
+        let samples = self.samples.clone();
+        let mut actions: Vec<(SlotKind, SlotAction)> = Vec::new();
+        let blending = !self.extras.is_empty();
         for kind in [SlotKind::Content, SlotKind::Style] {
             let drop_state = self.drop_target.map(|t| t == kind);
-            let samples = self.samples.clone();
-            if let Some(action) = self
-                .slot_mut(kind)
-                .show(ui, drop_state, &samples, dialog_open)
-            {
-                match action {
-                    SlotAction::OpenDialog => self.open_dialog(Purpose::OpenImage(kind), &ctx),
-                    SlotAction::Load(p) => self.load_image(kind, Source::Path(p), &ctx),
-                }
+            let extras = SlotExtras {
+                blend: (kind == SlotKind::Style && blending)
+                    .then_some(&mut self.settings.style_blend_weight),
+                remove: None,
+            };
+            let slot = match kind {
+                SlotKind::Content => &mut self.content,
+                _ => &mut self.style,
+            };
+            if let Some(action) = slot.show(ui, drop_state, &samples, dialog_open, extras) {
+                actions.push((kind, action));
             }
             ui.add_space(4.0);
         }
+        for e in &mut self.extras {
+            let kind = e.slot.kind;
+            let drop_state = self.drop_target.map(|t| t == kind);
+            let extras = SlotExtras {
+                blend: Some(&mut e.weight),
+                remove: Some("Remove"),
+            };
+            if let Some(action) = e.slot.show(ui, drop_state, &samples, dialog_open, extras) {
+                actions.push((kind, action));
+            }
+            ui.add_space(4.0);
+        }
+        ui.horizontal(|ui| {
+            if ui
+                .button("+ Add style")
+                .accessible_name("Add style")
+                .on_hover_text("Blend another painting into the style; each gets a blend weight")
+                .clicked()
+            {
+                self.add_style_slot();
+            }
+            ui.add_space(6.0);
+            controls::show_style_scale(ui, &mut self.settings);
+        });
+
+        ui.add_space(8.0);
+        section(
+            ui,
+            "Mask (optional)",
+            "White areas get the style, black ones keep the photo; grey blends.",
+        );
+        let drop_state = self.drop_target.map(|t| t == SlotKind::Mask);
+        let mask_extras = SlotExtras {
+            blend: None,
+            remove: Some("Clear"),
+        };
+        if let Some(action) = self
+            .mask
+            .show(ui, drop_state, &[], dialog_open, mask_extras)
+        {
+            actions.push((SlotKind::Mask, action));
+        }
+        for (kind, action) in actions {
+            match action {
+                SlotAction::OpenDialog => self.open_dialog(Purpose::OpenImage(kind), &ctx),
+                SlotAction::Load(p) => self.load_image(kind, Source::Path(p), &ctx),
+                SlotAction::Remove => match kind {
+                    SlotKind::ExtraStyle(i) => self.remove_style_slot(i),
+                    SlotKind::Mask => {
+                        self.mask.clear();
+                        self.mask_gray = None;
+                        self.settings.mask = None;
+                        self.notices.clear_title(&kind.notice_title());
+                    }
+                    SlotKind::Content | SlotKind::Style => {}
+                },
+            }
+        }
+        self.sync_extras();
 
         ui.add_space(6.0);
         section(ui, "Strength", "These apply live while the picture paints.");
         controls::show_strength(ui, &mut self.settings);
 
         ui.add_space(6.0);
+        egui::CollapsingHeader::new(RichText::new("Look").strong())
+            .default_open(true)
+            .show(ui, |ui| {
+                ui.label(
+                    RichText::new("Changes here apply on the next start.")
+                        .small()
+                        .weak(),
+                );
+                controls::show_look(ui, &mut self.settings);
+            });
+
         let w = &self.settings.weights;
         let summary = format!(
             "Layers  ·  {} content, {} style",
@@ -937,6 +1450,7 @@ impl StudioApp {
             .header_response
             .accessible_name("Layers");
 
+        let memory = self.memory_need();
         egui::CollapsingHeader::new(RichText::new("Output").strong())
             .default_open(true)
             .show(ui, |ui| {
@@ -945,8 +1459,12 @@ impl StudioApp {
                         .small()
                         .weak(),
                 );
-                controls::show_output(ui, &mut self.settings, &self.devices);
+                controls::show_output(ui, &mut self.settings, &self.devices, memory);
             });
+
+        egui::CollapsingHeader::new(RichText::new("Settings file").strong())
+            .default_open(true)
+            .show(ui, |ui| self.settings_file_ui(ui, dialog_open));
 
         egui::CollapsingHeader::new(RichText::new("Network").strong())
             .default_open(true)
@@ -960,6 +1478,142 @@ impl StudioApp {
             .default_open(false)
             .show(ui, |ui| controls::show_advanced(ui, &mut self.settings));
         ui.add_space(8.0);
+    }
+
+    /// Drop zone and path field for Atelier PNGs and presets, with Load and Save preset.
+    fn settings_file_ui(&mut self, ui: &mut egui::Ui, dialog_open: bool) {
+        let ctx = ui.ctx().clone();
+        let visuals = ui.visuals().clone();
+        let (stroke, fill) = if self.settings_drop_hover {
+            (
+                egui::Stroke::new(2.0, theme::ACCENT),
+                theme::ACCENT.gamma_multiply(0.15),
+            )
+        } else {
+            (
+                egui::Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color),
+                visuals.faint_bg_color,
+            )
+        };
+        let card = egui::Frame::new()
+            .fill(fill)
+            .stroke(stroke)
+            .corner_radius(8.0)
+            .inner_margin(8.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                // The drop zone; a click opens the file dialog, as on the image slots.
+                let (rect, zone) = ui.allocate_exact_size(
+                    egui::vec2(ui.available_width(), 34.0),
+                    egui::Sense::click(),
+                );
+                let zone = zone
+                    .accessible_name("Settings drop zone")
+                    .on_hover_text("Drop an Atelier PNG or a preset here, or click to choose one");
+                let painter = ui.painter_at(rect);
+                painter.rect_filled(rect, 6.0, visuals.extreme_bg_color);
+                painter.text(
+                    rect.center(),
+                    egui::Align2::CENTER_CENTER,
+                    "⊕  Drop an Atelier PNG or a preset here",
+                    egui::FontId::proportional(13.0),
+                    visuals.weak_text_color(),
+                );
+                if zone.hovered() {
+                    painter.rect_stroke(
+                        rect,
+                        6.0,
+                        egui::Stroke::new(1.0, theme::ACCENT),
+                        egui::StrokeKind::Inside,
+                    );
+                }
+                if zone.clicked() && !dialog_open {
+                    self.open_dialog(Purpose::OpenSettings, &ctx);
+                }
+                ui.horizontal(|ui| {
+                    let field = ui
+                        .add(
+                            egui::TextEdit::singleline(&mut self.settings_file.path_text)
+                                .id(egui::Id::unique("atelier-settings-path"))
+                                .hint_text("Atelier PNG or preset .json")
+                                .desired_width(ui.available_width()),
+                        )
+                        .accessible_name("Settings file path")
+                        .on_hover_text("Type a path, then Load (settings back) or Save preset");
+                    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                    if enter && !self.settings_file.path_text.trim().is_empty() {
+                        let p = image_slot::expand_path(&self.settings_file.path_text);
+                        self.load_settings_file(&p, &ctx);
+                    }
+                });
+                ui.horizontal(|ui| {
+                    let typed = !self.settings_file.path_text.trim().is_empty();
+                    if ui
+                        .add_enabled(typed, egui::Button::new("Load"))
+                        .accessible_name("Load settings")
+                        .on_hover_text("Take the settings (and images) from this PNG or preset")
+                        .clicked()
+                    {
+                        let p = image_slot::expand_path(&self.settings_file.path_text);
+                        self.load_settings_file(&p, &ctx);
+                    }
+                    if ui
+                        .add_enabled(typed, egui::Button::new("Save preset"))
+                        .accessible_name("Save preset")
+                        .on_hover_text("Write the current settings to this path as a JSON preset")
+                        .clicked()
+                    {
+                        let p = image_slot::expand_path(&self.settings_file.path_text);
+                        self.save_preset(&p);
+                    }
+                    if ui
+                        .add_enabled(!dialog_open, egui::Button::new("Open…"))
+                        .accessible_name("Open settings…")
+                        .on_hover_text("Choose an Atelier PNG or a preset with the system dialog")
+                        .clicked()
+                    {
+                        self.open_dialog(Purpose::OpenSettings, &ctx);
+                    }
+                });
+            });
+        self.settings_file.rect = Some(card.response.rect);
+    }
+
+    /// The toolbar's Presets menu: built-in starting points, and presets on disk.
+    fn presets_menu(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        let dialog_open = self.dialog.is_some();
+        ui.menu_button("Presets", |ui| {
+            for b in presets::BUILT_IN {
+                if ui.button(b.name).on_hover_text(b.tip).clicked() {
+                    let mut s = self.settings.clone();
+                    (b.apply)(&mut s);
+                    self.settings = s;
+                    self.notices.info(
+                        "Settings",
+                        format!("Preset \u{201c}{}\u{201d}: {}.", b.name, b.tip),
+                    );
+                }
+            }
+            ui.separator();
+            if ui
+                .add_enabled(!dialog_open, egui::Button::new("Load preset…"))
+                .on_hover_text("A preset .json, or a PNG made by Atelier")
+                .clicked()
+            {
+                self.open_dialog(Purpose::OpenSettings, &ctx);
+            }
+            if ui
+                .add_enabled(!dialog_open, egui::Button::new("Save preset…"))
+                .on_hover_text("Write the current settings as a JSON preset")
+                .clicked()
+            {
+                self.open_dialog(Purpose::SavePreset, &ctx);
+            }
+        })
+        .response
+        .accessible_name("Presets")
+        .on_hover_text("Starting points, and your own saved settings");
     }
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
@@ -1002,6 +1656,20 @@ impl StudioApp {
                     RichText::new(format!("iteration {} / {}", s.iteration, s.iterations))
                         .monospace(),
                 );
+            }
+            if s.stages > 1 {
+                let side = self.run.as_ref().and_then(|r| {
+                    let st = &r.request.settings;
+                    controls::stage_sides(st.multiscale_start, st.size)
+                        .get(s.stage.saturating_sub(1) as usize)
+                        .copied()
+                });
+                let mut text = format!("stage {}/{}", s.stage, s.stages);
+                if let Some(px) = side {
+                    text.push_str(&format!(" · {px} px"));
+                }
+                ui.label(RichText::new(text).monospace().color(theme::ACCENT))
+                    .on_hover_text("Coarse to fine: each stage refines a larger version");
             }
         });
         if s.phase == RunPhase::Idle {
@@ -1195,13 +1863,18 @@ impl StudioApp {
         };
         let drop_hint = self.files_hovering.then_some(match self.drop_target {
             Some(SlotKind::Style) => "Drop to use as the style painting",
+            Some(SlotKind::ExtraStyle(_)) => "Drop to blend in as another style",
+            Some(SlotKind::Mask) => "Drop to use as the mask",
+            None if self.settings_drop_hover => "Drop to restore the settings it was made with",
             _ => "Drop to use as the content photo (a second file becomes the style)",
         });
+        let snapshot = self.history.compare_texture();
         let inputs = CanvasInputs {
             content: self.content.display.as_ref(),
             peek: self.peek,
             drop_hint,
             empty_hint: &empty_hint,
+            snapshot: snapshot.as_ref().map(|(t, l)| (*t, l.as_str())),
         };
         self.preview.show(ui, &inputs);
     }
@@ -1297,6 +1970,19 @@ impl eframe::App for StudioApp {
                     .inner_margin(egui::Margin::symmetric(12, 8)),
             )
             .show(ui, |ui| self.status_ui(ui));
+        let can_take = self.preview.frame.is_some();
+        let action = egui::Panel::bottom("history")
+            .resizable(false)
+            .exact_size(84.0)
+            .frame(
+                egui::Frame::side_top_panel(ui.style())
+                    .inner_margin(egui::Margin::symmetric(12, 6)),
+            )
+            .show(ui, |ui| self.history.show(ui, can_take))
+            .inner;
+        if let Some(a) = action {
+            self.history_action(a, &ctx);
+        }
         egui::CentralPanel::default()
             .frame(egui::Frame::central_panel(ui.style()).inner_margin(10.0))
             .show(ui, |ui| self.central_ui(ui));

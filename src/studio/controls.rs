@@ -1,7 +1,9 @@
 //! The run's knobs. They edit `Settings` in place; the app decides what can be steered live and
 //! what needs a restart, so these functions stay plain.
 
-use crate::settings::{DeviceChoice, InitKind, LayerWeight, OptimizerKind, Preprocess, Settings};
+use crate::settings::{
+    ColourMode, DeviceChoice, InitKind, LayerWeight, OptimizerKind, Preprocess, Settings,
+};
 use crate::worker::NetworkInfo;
 use egui::{DragValue, RichText, Slider, SliderClamping};
 use std::collections::BTreeMap;
@@ -246,11 +248,123 @@ pub(crate) fn show_layers(
     }
 }
 
+/// The style images' size relative to the output.
+pub(crate) fn show_style_scale(ui: &mut egui::Ui, s: &mut Settings) {
+    let tip = "Size of the paintings relative to the output: below 1 gives finer brushwork, \
+               above 1 bolder strokes.";
+    ui.horizontal(|ui| {
+        let label = ui.label("Style scale").on_hover_text(tip);
+        ui.add(
+            Slider::new(&mut s.style_scale, 0.1..=4.0)
+                .logarithmic(true)
+                .max_decimals(2),
+        )
+        .labelled_by(label.id)
+        .accessible_name("Style scale")
+        .on_hover_text(tip);
+    });
+}
+
+pub(crate) const COLOUR_CHOICES: [(ColourMode, &str, &str); 3] = [
+    (
+        ColourMode::Style,
+        "Style colours",
+        "The painting's palette, as in the classic method.",
+    ),
+    (
+        ColourMode::Luminance,
+        "Keep content colours (luminance)",
+        "Only light and dark are painted; the photo keeps its own colours.",
+    ),
+    (
+        ColourMode::Histogram,
+        "Match content colours (histogram)",
+        "The painting's colours are first shifted to the photo's, then painted.",
+    ),
+];
+
+/// Coarse-to-fine stage sides: `start`, doubled while below `size`, then `size` itself
+/// (a single stage when `start` is 0 or not below `size`).
+pub(crate) fn stage_sides(start: u32, size: u32) -> Vec<u32> {
+    if start == 0 || start >= size {
+        return vec![size];
+    }
+    let mut sides = vec![start];
+    let mut side = start;
+    while side.saturating_mul(2) < size {
+        side *= 2;
+        sides.push(side);
+    }
+    sides.push(size);
+    sides
+}
+
+/// A sensible first stage when coarse-to-fine is switched on: a quarter of the output, at least
+/// 64 px, always below the output size.
+pub(crate) fn default_multiscale_start(size: u32) -> u32 {
+    (size / 4).max(64).min(size / 2).max(1)
+}
+
+/// Colours and coarse-to-fine: how the picture is painted (next run).
+pub(crate) fn show_look(ui: &mut egui::Ui, s: &mut Settings) {
+    let label = ui
+        .label("Colours")
+        .on_hover_text("Whose colours the result has.");
+    for (mode, text, tip) in COLOUR_CHOICES {
+        ui.radio_value(&mut s.colour, mode, text)
+            .labelled_by(label.id)
+            .accessible_name(text)
+            .on_hover_text(tip);
+    }
+    ui.add_space(6.0);
+    let mut on = s.multiscale_start > 0;
+    let tip = "Paint a small version first, then enlarge and refine it: bigger coherent \
+               strokes at large sizes, and a faster start.";
+    ui.horizontal(|ui| {
+        if ui
+            .checkbox(&mut on, "Coarse to fine")
+            .accessible_name("Coarse to fine")
+            .on_hover_text(tip)
+            .changed()
+        {
+            s.multiscale_start = if on {
+                default_multiscale_start(s.size)
+            } else {
+                0
+            };
+        }
+        ui.add_enabled_ui(on, |ui| {
+            let label = ui.label("from");
+            ui.add(
+                DragValue::new(&mut s.multiscale_start)
+                    .range(if on { 16..=8192 } else { 0..=8192 })
+                    .suffix(" px")
+                    .speed(4),
+            )
+            .labelled_by(label.id)
+            .accessible_name("Coarse to fine start size")
+            .on_hover_text("Longest side of the first stage; each next stage doubles it");
+        });
+    });
+    if on {
+        let sides = stage_sides(s.multiscale_start, s.size);
+        let text = if sides.len() > 1 {
+            let list: Vec<String> = sides.iter().map(u32::to_string).collect();
+            format!("{} stages: {} px", sides.len(), list.join(" → "))
+        } else {
+            "Start size is not below the output size: one stage.".to_owned()
+        };
+        ui.label(RichText::new(text).small().weak());
+    }
+}
+
 /// Size, length, optimizer, start image, seed and device: all take effect on the next run.
+/// `memory` is the run's estimated need and the free memory, shown under the size.
 pub(crate) fn show_output(
     ui: &mut egui::Ui,
     s: &mut Settings,
     devices: &[(DeviceChoice, bool, String)],
+    memory: Option<(u64, Option<u64>)>,
 ) {
     egui::Grid::new("output")
         .num_columns(2)
@@ -279,6 +393,20 @@ pub(crate) fn show_output(
                 .accessible_name(format!("{SIZE_NAME} value"));
             });
             ui.end_row();
+
+            if let Some((need, free)) = memory {
+                ui.label("");
+                let text = super::memory::describe(need, free);
+                let short = super::memory::blocker(need, free).is_some();
+                let text = if short {
+                    RichText::new(format!("{text}: too large")).color(ui.visuals().warn_fg_color)
+                } else {
+                    RichText::new(text).small().weak()
+                };
+                ui.label(text)
+                    .on_hover_text("Estimated peak memory of the run at this size");
+                ui.end_row();
+            }
 
             let tip = "How long the picture keeps refining. You can stop early and export any \
                        frame.";
@@ -408,19 +536,6 @@ pub(crate) fn show_advanced(ui: &mut egui::Ui, s: &mut Settings) {
         .num_columns(2)
         .spacing([10.0, 8.0])
         .show(ui, |ui| {
-            let label = ui.label("Style scale").on_hover_text(
-                "Size of the painting relative to the output: below 1 gives finer brushwork, \
-                 above 1 bolder strokes.",
-            );
-            ui.add(
-                Slider::new(&mut s.style_scale, 0.1..=4.0)
-                    .logarithmic(true)
-                    .max_decimals(2),
-            )
-            .labelled_by(label.id)
-            .accessible_name("Style scale");
-            ui.end_row();
-
             let label = ui
                 .label("L-BFGS history")
                 .on_hover_text("Steps L-BFGS remembers; more is smoother but uses memory.");
@@ -476,6 +591,18 @@ fn random_seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::format_weight;
+
+    #[test]
+    fn coarse_to_fine_stages_double_up_to_the_size() {
+        use super::{default_multiscale_start, stage_sides};
+        assert_eq!(stage_sides(0, 512), [512]);
+        assert_eq!(stage_sides(128, 512), [128, 256, 512]);
+        assert_eq!(stage_sides(200, 512), [200, 400, 512]);
+        assert_eq!(stage_sides(256, 512), [256, 512]);
+        assert_eq!(stage_sides(512, 512), [512]);
+        assert_eq!(default_multiscale_start(512), 128);
+        assert_eq!(default_multiscale_start(100), 50);
+    }
 
     #[test]
     fn weights_read_compactly() {

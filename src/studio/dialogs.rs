@@ -15,6 +15,9 @@ pub(crate) enum Purpose {
     OpenImage(SlotKind),
     OpenWeights,
     ExportPng,
+    /// An Atelier PNG or a JSON preset whose settings come back.
+    OpenSettings,
+    SavePreset,
 }
 
 pub(crate) struct PendingDialog {
@@ -64,6 +67,16 @@ pub(crate) fn spawn(
                     .set_title("Export PNG")
                     .set_file_name(file_name.unwrap_or_default())
                     .add_filter("PNG image", &["png"])
+                    .save_file(),
+                Purpose::OpenSettings => d
+                    .set_title("Open settings from an Atelier PNG or a preset")
+                    .add_filter("Atelier PNG or preset", &["png", "json"])
+                    .add_filter("All files", &["*"])
+                    .pick_file(),
+                Purpose::SavePreset => d
+                    .set_title("Save preset")
+                    .set_file_name(file_name.unwrap_or_default())
+                    .add_filter("Atelier preset", &["json"])
                     .save_file(),
             };
             let _ = tx.send(picked);

@@ -16,58 +16,53 @@ pub enum SlotKind {
     Content,
     /// The painting whose brushwork is borrowed.
     Style,
+    /// One more painting blended with the main style; the index is its position among the extras
+    /// (shown as "Style 2" for index 0).
+    ExtraStyle(usize),
+    /// Where the style applies: white gets the style, black keeps the photo.
+    Mask,
 }
 
 impl SlotKind {
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> String {
         match self {
-            SlotKind::Content => "Content",
-            SlotKind::Style => "Style",
+            SlotKind::Content => "Content".into(),
+            SlotKind::Style => "Style".into(),
+            SlotKind::ExtraStyle(i) => format!("Style {}", i + 2),
+            SlotKind::Mask => "Mask".into(),
         }
     }
 
-    pub fn other(self) -> SlotKind {
+    /// Where a second dropped file goes: content and style pair up; extras and the mask take one.
+    pub fn other(self) -> Option<SlotKind> {
         match self {
-            SlotKind::Content => SlotKind::Style,
-            SlotKind::Style => SlotKind::Content,
+            SlotKind::Content => Some(SlotKind::Style),
+            SlotKind::Style => Some(SlotKind::Content),
+            SlotKind::ExtraStyle(_) | SlotKind::Mask => None,
         }
     }
 
     /// Title used for this slot's notices, so a good load can clear an old error.
-    pub(crate) fn notice_title(self) -> &'static str {
-        match self {
-            SlotKind::Content => "Content image",
-            SlotKind::Style => "Style image",
-        }
+    pub(crate) fn notice_title(self) -> String {
+        format!("{} image", self.label())
     }
 
     /// Accessible name of the slot's drop zone (tests find the slot by it).
-    pub fn drop_zone_name(self) -> &'static str {
-        match self {
-            SlotKind::Content => "Content image drop zone",
-            SlotKind::Style => "Style image drop zone",
-        }
+    pub fn drop_zone_name(self) -> String {
+        format!("{} image drop zone", self.label())
     }
 
     /// Accessible name of the slot's path field.
-    pub fn path_field_name(self) -> &'static str {
-        match self {
-            SlotKind::Content => "Content path",
-            SlotKind::Style => "Style path",
-        }
+    pub fn path_field_name(self) -> String {
+        format!("{} path", self.label())
     }
 
     fn hint(self) -> &'static str {
         match self {
             SlotKind::Content => "the photo to repaint",
             SlotKind::Style => "the painting to borrow from",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            SlotKind::Content => 0,
-            SlotKind::Style => 1,
+            SlotKind::ExtraStyle(_) => "another painting to blend in",
+            SlotKind::Mask => "a black-and-white mask (white = style)",
         }
     }
 }
@@ -104,7 +99,6 @@ pub(crate) struct Decoded {
 
 /// A finished decode, tagged so stale ones can be dropped.
 pub(crate) struct LoadResult {
-    pub(crate) kind: SlotKind,
     pub(crate) generation: u64,
     pub(crate) path: Option<PathBuf>,
     pub(crate) name: String,
@@ -119,21 +113,28 @@ const DISPLAY_SIDE: u32 = 2048;
 pub(crate) struct Loader {
     tx: Sender<LoadResult>,
     rx: Receiver<LoadResult>,
+    /// Request numbers are unique across slots, so a result finds its slot even after extra
+    /// style slots were removed and renumbered.
+    last_generation: u64,
 }
 
 impl Default for Loader {
     fn default() -> Self {
         let (tx, rx) = mpsc::channel();
-        Self { tx, rx }
+        Self {
+            tx,
+            rx,
+            last_generation: 0,
+        }
     }
 }
 
 impl Loader {
-    pub(crate) fn request(&self, slot: &mut ImageSlot, source: Source, ctx: &egui::Context) {
-        slot.generation += 1;
+    pub(crate) fn request(&mut self, slot: &mut ImageSlot, source: Source, ctx: &egui::Context) {
+        self.last_generation += 1;
+        slot.generation = self.last_generation;
         slot.loading = Some(source.name());
-        let (kind, generation, tx, ctx) =
-            (slot.kind, slot.generation, self.tx.clone(), ctx.clone());
+        let (generation, tx, ctx) = (slot.generation, self.tx.clone(), ctx.clone());
         let max_side = ctx.input(|i| i.max_texture_side).min(DISPLAY_SIDE as usize) as u32;
         let spawned = std::thread::Builder::new()
             .name("atelier-decode".into())
@@ -151,7 +152,6 @@ impl Loader {
                     })
                     .map_err(|e| e.to_string());
                 let _ = tx.send(LoadResult {
-                    kind,
                     generation,
                     path,
                     name,
@@ -161,7 +161,6 @@ impl Loader {
             });
         if let Err(e) = spawned {
             let _ = self.tx.send(LoadResult {
-                kind,
                 generation,
                 path: None,
                 name: slot.loading.clone().unwrap_or_default(),
@@ -216,6 +215,17 @@ pub(crate) struct ImageSlot {
 pub(crate) enum SlotAction {
     OpenDialog,
     Load(PathBuf),
+    /// Remove the slot (extra styles) or empty it (the mask).
+    Remove,
+}
+
+/// What some slots show besides the image.
+#[derive(Default)]
+pub(crate) struct SlotExtras<'a> {
+    /// Blend weight slider, shown for styles once there is more than one.
+    pub(crate) blend: Option<&'a mut f32>,
+    /// Text of a button that removes or empties the slot ("Remove", "Clear").
+    pub(crate) remove: Option<&'static str>,
 }
 
 impl ImageSlot {
@@ -233,6 +243,16 @@ impl ImageSlot {
             fallback: None,
             rect: None,
         }
+    }
+
+    /// The result of this request is still awaited by this slot.
+    pub(crate) fn awaits(&self, generation: u64) -> bool {
+        self.loading.is_some() && self.generation == generation
+    }
+
+    /// Forgets the image (the mask's Clear); a decode in flight is ignored when it lands.
+    pub(crate) fn clear(&mut self) {
+        *self = ImageSlot::new(self.kind);
     }
 
     /// Applies a decode result for this slot. `Err` carries the message for a notice.
@@ -264,6 +284,7 @@ impl ImageSlot {
         drop_state: Option<bool>,
         samples: &[PathBuf],
         dialog_open: bool,
+        extras: SlotExtras<'_>,
     ) -> Option<SlotAction> {
         let mut action = None;
         let visuals = ui.visuals().clone();
@@ -349,6 +370,21 @@ impl ImageSlot {
                                 .accessible_name(format!("{} samples", self.kind.label()))
                                 .on_hover_text("Bundled public-domain images");
                             }
+                            if let Some(text) = extras.remove {
+                                let enabled = self.kind != SlotKind::Mask
+                                    || self.image.is_some()
+                                    || self.loading.is_some();
+                                let remove = ui
+                                    .add_enabled(enabled, egui::Button::new(text))
+                                    .accessible_name(format!("{text} {}", self.kind.label().to_lowercase()))
+                                    .on_hover_text(match self.kind {
+                                        SlotKind::Mask => "Paint the whole picture again (no mask)",
+                                        _ => "Stop using this painting",
+                                    });
+                                if remove.clicked() {
+                                    action = Some(SlotAction::Remove);
+                                }
+                            }
                         });
                     });
                 });
@@ -372,6 +408,22 @@ impl ImageSlot {
                         action = Some(SlotAction::Load(expand_path(self.path_text.trim())));
                     }
                 });
+                if let Some(weight) = extras.blend {
+                    let name = format!("{} blend weight", self.kind.label());
+                    let tip = "How much of this painting goes into the mix, relative to the \
+                               other styles' weights (they are normalized).";
+                    ui.horizontal(|ui| {
+                        let label = ui.label("Blend").on_hover_text(tip);
+                        ui.add(
+                            egui::Slider::new(weight, 0.0..=10.0)
+                                .clamping(egui::SliderClamping::Edits)
+                                .max_decimals(2),
+                        )
+                        .labelled_by(label.id)
+                        .accessible_name(name)
+                        .on_hover_text(tip);
+                    });
+                }
             });
         self.rect = Some(card.response.rect);
         action
@@ -435,21 +487,28 @@ pub(crate) fn expand_path(text: &str) -> PathBuf {
 }
 
 /// Which slots dropped files go to: the slot under the pointer first, otherwise content first;
-/// a second file goes to the other slot.
+/// a second file goes to the other of content and style (extras and the mask take one file).
 pub(crate) fn drop_targets(
     files: usize,
     pointer: Option<Pos2>,
-    rects: [Option<Rect>; 2],
+    rects: &[(SlotKind, Option<Rect>)],
 ) -> Vec<SlotKind> {
     let first = slot_under(pointer, rects).unwrap_or(SlotKind::Content);
-    [first, first.other()].into_iter().take(files).collect()
+    std::iter::once(first)
+        .chain(first.other())
+        .take(files)
+        .collect()
 }
 
-pub(crate) fn slot_under(pointer: Option<Pos2>, rects: [Option<Rect>; 2]) -> Option<SlotKind> {
+pub(crate) fn slot_under(
+    pointer: Option<Pos2>,
+    rects: &[(SlotKind, Option<Rect>)],
+) -> Option<SlotKind> {
     let p = pointer?;
-    [SlotKind::Content, SlotKind::Style]
-        .into_iter()
-        .find(|k| rects[k.index()].is_some_and(|r| r.contains(p)))
+    rects
+        .iter()
+        .find(|(_, r)| r.is_some_and(|r| r.contains(p)))
+        .map(|(k, _)| *k)
 }
 
 #[cfg(test)]
@@ -460,22 +519,32 @@ mod tests {
     fn drops_go_under_the_pointer_else_content_first() {
         let c = Rect::from_min_size(Pos2::new(0.0, 0.0), egui::vec2(100.0, 100.0));
         let s = Rect::from_min_size(Pos2::new(0.0, 120.0), egui::vec2(100.0, 100.0));
-        let rects = [Some(c), Some(s)];
+        let m = Rect::from_min_size(Pos2::new(0.0, 240.0), egui::vec2(100.0, 100.0));
+        let rects = [
+            (SlotKind::Content, Some(c)),
+            (SlotKind::Style, Some(s)),
+            (SlotKind::Mask, Some(m)),
+        ];
         assert_eq!(
-            drop_targets(1, Some(Pos2::new(50.0, 150.0)), rects),
+            drop_targets(1, Some(Pos2::new(50.0, 150.0)), &rects),
             vec![SlotKind::Style]
         );
         assert_eq!(
-            drop_targets(2, Some(Pos2::new(50.0, 150.0)), rects),
+            drop_targets(2, Some(Pos2::new(50.0, 150.0)), &rects),
             vec![SlotKind::Style, SlotKind::Content]
         );
         assert_eq!(
-            drop_targets(1, Some(Pos2::new(500.0, 5.0)), rects),
+            drop_targets(1, Some(Pos2::new(500.0, 5.0)), &rects),
             vec![SlotKind::Content]
         );
         assert_eq!(
-            drop_targets(3, None, rects),
+            drop_targets(3, None, &rects),
             vec![SlotKind::Content, SlotKind::Style]
+        );
+        assert_eq!(
+            drop_targets(2, Some(Pos2::new(50.0, 250.0)), &rects),
+            vec![SlotKind::Mask],
+            "the mask takes one file"
         );
     }
 

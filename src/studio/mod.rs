@@ -7,11 +7,14 @@ mod app;
 mod controls;
 mod dialogs;
 mod export;
+mod history;
 mod image_slot;
 mod loss_plot;
+mod memory;
 mod network;
 mod notices;
 mod persist;
+mod presets;
 mod preview;
 mod run_state;
 mod theme;
@@ -73,10 +76,12 @@ pub fn default_assets_dir() -> PathBuf {
 
 /// Opens the studio window and returns when it closes.
 ///
-/// `ATELIER_AUTOSTART=1` presses Start as soon as images and weights are ready (used by the
+/// `ATELIER_AUTOSTART=1` presses Start as soon as images and weights are ready, and
+/// `ATELIER_SETTINGS=file` opens an Atelier PNG's or a preset's settings first (both used by the
 /// screenshot script).
 pub fn run(options: StudioOptions) -> anyhow::Result<()> {
     let autostart = std::env::var("ATELIER_AUTOSTART").is_ok_and(|v| v == "1");
+    let settings_file = std::env::var_os("ATELIER_SETTINGS").map(PathBuf::from);
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(APP_NAME)
         .with_app_id("atelier")
@@ -95,7 +100,13 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
     eframe::run_native(
         APP_NAME,
         native,
-        Box::new(move |cc| Ok(Box::new(StudioApp::new(cc, options).autostart(autostart)))),
+        Box::new(move |cc| {
+            Ok(Box::new(
+                StudioApp::new(cc, options)
+                    .autostart(autostart)
+                    .open_settings(settings_file),
+            ))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("couldn't open the studio window: {e}"))
 }

@@ -16,7 +16,7 @@ pub enum CompareMode {
 }
 
 /// Crisp pixels when zoomed in, smooth when zoomed out.
-const FRAME_TEXTURE: TextureOptions = TextureOptions {
+pub(crate) const FRAME_TEXTURE: TextureOptions = TextureOptions {
     magnification: egui::TextureFilter::Nearest,
     minification: egui::TextureFilter::Linear,
     wrap_mode: egui::TextureWrapMode::ClampToEdge,
@@ -69,6 +69,8 @@ pub(crate) struct CanvasInputs<'a> {
     pub(crate) drop_hint: Option<&'a str>,
     /// Shown centred when there is no frame yet.
     pub(crate) empty_hint: &'a str,
+    /// A history snapshot to compare with: it takes the photo's place left of the divider.
+    pub(crate) snapshot: Option<(&'a TextureHandle, &'a str)>,
 }
 
 impl Preview {
@@ -149,7 +151,13 @@ impl Preview {
 
         let img_rect = Rect::from_center_size(rect.center() + self.pan, size * scale);
         let split_x = img_rect.left() + self.split * img_rect.width();
-        let split_mode = self.compare == CompareMode::Split && self.frame.is_some() && !input.peek;
+        let split_mode = (self.compare == CompareMode::Split || input.snapshot.is_some())
+            && self.frame.is_some()
+            && !input.peek;
+        let (before, before_label) = match input.snapshot {
+            Some((tex, label)) => (Some(tex), label),
+            None => (input.content, "Before"),
+        };
         if response.drag_started() {
             self.dragging_split = split_mode
                 && response
@@ -176,14 +184,20 @@ impl Preview {
         let full_uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
         let frame_tex = self.texture.as_ref().filter(|_| self.frame.is_some());
         match (frame_tex, input.content) {
-            (Some(tex), Some(content)) if split_mode => {
+            (Some(tex), _) if split_mode && before.is_some() => {
+                let before = before.map_or(tex, |b| b);
                 let left = Rect::from_min_max(img_rect.min, Pos2::new(split_x, img_rect.bottom()));
                 let right = Rect::from_min_max(Pos2::new(split_x, img_rect.top()), img_rect.max);
                 let uv_l = Rect::from_min_max(Pos2::ZERO, Pos2::new(self.split, 1.0));
                 let uv_r = Rect::from_min_max(Pos2::new(self.split, 0.0), Pos2::new(1.0, 1.0));
-                painter.image(content.id(), left, uv_l, Color32::WHITE);
+                painter.image(before.id(), left, uv_l, Color32::WHITE);
                 painter.image(tex.id(), right, uv_r, Color32::WHITE);
-                draw_divider(&painter, img_rect, split_x, rect);
+                let after = if input.snapshot.is_some() {
+                    "Now"
+                } else {
+                    "After"
+                };
+                draw_divider(&painter, img_rect, split_x, rect, (before_label, after));
             }
             (Some(_), Some(content)) if input.peek => {
                 painter.image(content.id(), img_rect, full_uv, Color32::WHITE);
@@ -229,7 +243,13 @@ impl Preview {
     }
 }
 
-fn draw_divider(painter: &egui::Painter, img_rect: Rect, x: f32, clip: Rect) {
+fn draw_divider(
+    painter: &egui::Painter,
+    img_rect: Rect,
+    x: f32,
+    clip: Rect,
+    (before, after): (&str, &str),
+) {
     let top = img_rect.top().max(clip.top());
     let bottom = img_rect.bottom().min(clip.bottom());
     painter.line_segment(
@@ -250,8 +270,8 @@ fn draw_divider(painter: &egui::Painter, img_rect: Rect, x: f32, clip: Rect) {
         FontId::proportional(13.0),
         Color32::WHITE,
     );
-    badge(painter, img_rect, clip, Align2::LEFT_TOP, "Before");
-    badge(painter, img_rect, clip, Align2::RIGHT_TOP, "After");
+    badge(painter, img_rect, clip, Align2::LEFT_TOP, before);
+    badge(painter, img_rect, clip, Align2::RIGHT_TOP, after);
 }
 
 /// A small label pinned to a corner of the picture (kept inside the view).

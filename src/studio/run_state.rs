@@ -32,6 +32,9 @@ pub struct RunStatus {
     pub height: u32,
     pub evaluations: u32,
     pub seconds_per_iteration: f64,
+    /// Coarse-to-fine stage, 1-based, of `stages` (0 of 0 before the first progress report).
+    pub stage: u32,
+    pub stages: u32,
     pub history: Vec<LossPoint>,
     /// Iterations at which the artist changed loss weights mid-run (drawn on the loss plot).
     pub steer_marks: Vec<u32>,
@@ -79,6 +82,8 @@ impl RunStatus {
                 self.iterations = p.iterations;
                 self.evaluations = p.evaluations;
                 self.seconds_per_iteration = p.seconds_per_iteration;
+                self.stage = p.stage;
+                self.stages = p.stages;
                 if self
                     .history
                     .last()
@@ -192,6 +197,16 @@ mod tests {
         assert_eq!(s.phase, RunPhase::Running);
         assert_eq!(s.iteration, 1);
         assert_eq!(s.eta_seconds(), Some(4.5));
+        assert_eq!((s.stage, s.stages), (1, 1));
+        s.on_event(&Event::Progress(Progress {
+            stage: 2,
+            stages: 3,
+            ..match progress(2) {
+                Event::Progress(p) => p,
+                _ => unreachable!(),
+            }
+        }));
+        assert_eq!((s.stage, s.stages), (2, 3), "the stage indicator follows");
     }
 
     #[test]

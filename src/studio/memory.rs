@@ -1,0 +1,119 @@
+//! The memory a run will need next to what the machine has free, so a run that cannot fit is
+//! refused before it starts instead of failing (or swapping the desktop to a halt) half-way.
+
+use crate::settings::Settings;
+use std::time::{Duration, Instant};
+
+/// Peak bytes a run with `settings` needs for a `width`×`height` output; `None` while unknown.
+///
+/// TODO: return `Some(atelier::engine::memory::estimate_peak_bytes(settings, width, height))`
+/// once the engine branch that adds it is merged; everything else is wired already.
+pub(crate) fn estimate(settings: &Settings, width: u32, height: u32) -> Option<u64> {
+    let _ = (settings, width, height);
+    None
+}
+
+/// Re-reading the free memory this often is plenty for a number shown next to a slider.
+const REFRESH: Duration = Duration::from_secs(2);
+
+/// Free system memory, read at most every [`REFRESH`].
+#[derive(Default)]
+pub(crate) struct FreeMemory {
+    read_at: Option<Instant>,
+    bytes: Option<u64>,
+}
+
+impl FreeMemory {
+    /// Re-reads the figure when it is older than [`REFRESH`].
+    pub(crate) fn refresh(&mut self) {
+        if self.read_at.is_none_or(|t| t.elapsed() > REFRESH) {
+            self.bytes = available_bytes();
+            self.read_at = Some(Instant::now());
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> Option<u64> {
+        self.bytes
+    }
+}
+
+/// What a new allocation can get without swapping: Linux's `MemAvailable`; `None` elsewhere.
+fn available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_mem_available(&text)
+}
+
+fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Binary units with one decimal where it helps: "350 MiB", "1.4 GiB".
+pub(crate) fn format_bytes(bytes: u64) -> String {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    const MIB: f64 = 1024.0 * 1024.0;
+    let b = bytes as f64;
+    if b >= 10.0 * GIB {
+        format!("{:.0} GiB", b / GIB)
+    } else if b >= GIB {
+        format!("{:.1} GiB", b / GIB)
+    } else {
+        format!("{:.0} MiB", (b / MIB).max(1.0))
+    }
+}
+
+/// "≈ 1.4 GiB of 20 GiB free" (or without the free part where the system doesn't say).
+pub(crate) fn describe(need: u64, free: Option<u64>) -> String {
+    match free {
+        Some(f) => format!("≈ {} of {} free", format_bytes(need), format_bytes(f)),
+        None => format!("≈ {} needed", format_bytes(need)),
+    }
+}
+
+/// Why Start is refused, when the run cannot fit.
+pub(crate) fn blocker(need: u64, free: Option<u64>) -> Option<String> {
+    let free = free?;
+    (need > free).then(|| {
+        format!(
+            "This run needs about {} of memory but only {} is free: lower the output size (or \
+             the coarse-to-fine start), or close other programs, then press Start.",
+            format_bytes(need),
+            format_bytes(free)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_mem_available_from_meminfo() {
+        let text = "MemTotal:       32000000 kB\nMemFree:  100 kB\nMemAvailable:   20971520 kB\n";
+        assert_eq!(parse_mem_available(text), Some(20 * 1024 * 1024 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 5 kB\n"), None);
+    }
+
+    #[test]
+    fn sizes_read_naturally_and_too_large_runs_are_refused() {
+        let gib = 1024 * 1024 * 1024;
+        assert_eq!(format_bytes(350 * 1024 * 1024), "350 MiB");
+        assert_eq!(format_bytes(gib + gib * 2 / 5), "1.4 GiB");
+        assert_eq!(
+            describe(gib + gib * 2 / 5, Some(20 * gib)),
+            "≈ 1.4 GiB of 20 GiB free"
+        );
+        assert_eq!(blocker(gib, Some(2 * gib)), None);
+        assert_eq!(
+            blocker(3 * gib, None),
+            None,
+            "unknown free memory never blocks"
+        );
+        let why = blocker(3 * gib, Some(2 * gib)).expect("refused");
+        assert!(
+            why.contains("3.0 GiB") && why.contains("lower the output size"),
+            "{why}"
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! Settings files: an Atelier PNG brings back the settings it was made with, presets are JSON
+//! files of the same `Settings`, and a few built-in presets give a starting point.
+
+use crate::image_io;
+use crate::settings::{ColourMode, OptimizerKind, Settings};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+const PNG_MAGIC: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
+
+/// Reads settings from an Atelier PNG (its `atelier:settings` chunk) or a JSON preset; the
+/// error says what the file is and what to use instead.
+pub(crate) fn read_settings_file(path: &Path) -> Result<Settings, String> {
+    let name = path.display();
+    let mut head = [0u8; 8];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| format!("couldn't read {name}: {e}. Check the path and try again."))?;
+    let settings = if read == head.len() && &head == PNG_MAGIC {
+        match image_io::read_png_settings(path) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return Err(format!(
+                    "{name} is a PNG without Atelier settings: only pictures saved with Export \
+                     PNG… carry them. Nothing was changed."
+                ))
+            }
+            Err(e) => return Err(format!("{e}. Nothing was changed.")),
+        }
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "{name} is neither an Atelier PNG nor a JSON preset ({e}). Nothing was changed."
+            )
+        })?;
+        from_partial_json(&text).map_err(|e| {
+            format!(
+                "{name} is not a valid Atelier preset ({e}). Choose a preset saved with Save \
+                 preset, or an Atelier PNG. Nothing was changed."
+            )
+        })?
+    };
+    settings.validate().map_err(|e| {
+        format!("{name} holds settings Atelier can't use: {e}. Nothing was changed.")
+    })?;
+    Ok(settings)
+}
+
+/// A preset may name only some fields (hand-written ones do): the rest are the defaults. The
+/// flattened loss weights need this merge, `#[serde(default)]` alone doesn't reach them.
+fn from_partial_json(text: &str) -> Result<Settings, String> {
+    let given: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let serde_json::Value::Object(given) = given else {
+        return Err("expected a JSON object of settings".into());
+    };
+    let mut merged = serde_json::to_value(Settings::default()).map_err(|e| e.to_string())?;
+    if let serde_json::Value::Object(base) = &mut merged {
+        base.extend(given);
+    }
+    serde_json::from_value(merged).map_err(|e| e.to_string())
+}
+
+/// Writes `settings` as a pretty JSON preset, atomically; adds `.json` when there is no
+/// extension. Returns the path written.
+pub(crate) fn write_preset(path: &Path, settings: &Settings) -> Result<PathBuf, String> {
+    let path = if path.extension().is_some() {
+        path.to_path_buf()
+    } else {
+        path.with_extension("json")
+    };
+    let json = serde_json::to_string_pretty(settings)
+        .map_err(|e| format!("couldn't encode the settings: {e}"))?;
+    image_io::write_atomic(&path, json.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// A named adjustment of the current settings; images and the machine's choices stay.
+pub(crate) struct BuiltIn {
+    pub(crate) name: &'static str,
+    pub(crate) tip: &'static str,
+    pub(crate) apply: fn(&mut Settings),
+}
+
+pub(crate) const BUILT_IN: &[BuiltIn] = &[
+    BuiltIn {
+        name: "Quick sketch",
+        tip: "256 px, 100 L-BFGS iterations: a first look in seconds",
+        apply: |s| {
+            s.size = 256;
+            s.iterations = 100;
+            s.optimizer = OptimizerKind::Lbfgs;
+            s.multiscale_start = 0;
+        },
+    },
+    BuiltIn {
+        name: "Classic (Gatys)",
+        tip: "512 px, 500 L-BFGS iterations, the style's colours, default weights",
+        apply: |s| {
+            let d = Settings::default();
+            s.size = 512;
+            s.iterations = 500;
+            s.optimizer = OptimizerKind::Lbfgs;
+            s.colour = ColourMode::Style;
+            s.multiscale_start = 0;
+            s.weights = d.weights;
+            s.init = d.init;
+        },
+    },
+    BuiltIn {
+        name: "Keep photo colours",
+        tip: "Transfer brushwork only; the photo keeps its colours (luminance transfer)",
+        apply: |s| s.colour = ColourMode::Luminance,
+    },
+    BuiltIn {
+        name: "Large print",
+        tip: "1024 px painted coarse to fine from 256 px: big strokes, crisp detail",
+        apply: |s| {
+            s.size = 1024;
+            s.multiscale_start = 256;
+            s.iterations = 400;
+            s.optimizer = OptimizerKind::Lbfgs;
+        },
+    },
+    BuiltIn {
+        name: "Steady live preview",
+        tip: "Adam with a moderate step: calmer frames to watch and steer",
+        apply: |s| {
+            s.optimizer = OptimizerKind::Adam;
+            s.learning_rate = 10.0;
+            s.iterations = 1000;
+        },
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_round_trip_and_bad_files_are_explained() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut s = Settings {
+            colour: ColourMode::Histogram,
+            multiscale_start: 128,
+            ..Settings::default()
+        };
+        s.weights.content_weight = 42.0;
+        let written = write_preset(&tmp.path().join("mine"), &s).expect("written");
+        assert_eq!(written, tmp.path().join("mine.json"));
+        assert_eq!(read_settings_file(&written), Ok(s.clone()));
+
+        let bad = tmp.path().join("bad.json");
+        std::fs::write(&bad, "{ not json").expect("write");
+        let e = read_settings_file(&bad).expect_err("bad JSON");
+        assert!(e.contains("not a valid Atelier preset"), "{e}");
+
+        let partial = tmp.path().join("partial.json");
+        std::fs::write(&partial, r#"{"size": 200, "colour": "luminance"}"#).expect("write");
+        let p = read_settings_file(&partial).expect("a partial preset is fine");
+        assert_eq!((p.size, p.colour), (200, ColourMode::Luminance));
+        assert_eq!(p.weights, Settings::default().weights);
+
+        let plain = tmp.path().join("plain.png");
+        image_io::save_png(&plain, &image::RgbImage::new(2, 2), None).expect("png");
+        let e = read_settings_file(&plain).expect_err("no settings");
+        assert!(e.contains("PNG without Atelier settings"), "{e}");
+
+        let png = tmp.path().join("made.png");
+        image_io::save_png(&png, &image::RgbImage::new(2, 2), Some(&s)).expect("png");
+        assert_eq!(read_settings_file(&png), Ok(s));
+    }
+
+    #[test]
+    fn built_ins_are_valid() {
+        for b in BUILT_IN {
+            let mut s = Settings::default();
+            (b.apply)(&mut s);
+            assert_eq!(s.validate(), Ok(()), "{}", b.name);
+        }
+    }
+}
