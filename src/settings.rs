@@ -101,7 +101,10 @@ pub enum LossScale {
 }
 
 /// The loss weights that may change while a run is going (the artist steers live).
+/// Missing fields take the defaults (a hand-written preset may give only some), except `scale`:
+/// files from before it existed were made with the classic terms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LossWeights {
     /// alpha
     pub content_weight: f32,
@@ -267,5 +270,26 @@ impl Settings {
             return Err("L-BFGS history must be at least 1".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_json_takes_defaults_and_old_files_keep_classic_terms() {
+        let s: Settings = serde_json::from_str(r#"{"style_weight": 42.0, "size": 300}"#)
+            .expect("a partial preset parses");
+        assert_eq!(s.size, 300);
+        assert_eq!(s.weights.style_weight, 42.0);
+        assert_eq!(s.weights.content_weight, LossWeights::default().content_weight);
+        assert_eq!(s.weights.style_layers, LossWeights::default().style_layers);
+        // Written before `scale` existed: reproduce them as they were made.
+        assert_eq!(s.weights.scale, LossScale::Classic);
+        let round: Settings =
+            serde_json::from_str(&serde_json::to_string(&Settings::default()).unwrap()).unwrap();
+        assert_eq!(round, Settings::default());
+        assert_eq!(round.weights.scale, LossScale::Normalized);
     }
 }

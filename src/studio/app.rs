@@ -17,6 +17,7 @@ use super::run_state::{format_duration, RunPhase, RunStatus};
 use super::theme;
 use super::{StudioOptions, APP_NAME};
 use crate::device;
+use crate::engine::arch::Arch;
 use crate::settings::{DeviceChoice, LossWeights, OptimizerKind, Settings, StyleRef};
 use crate::weights::Model;
 use crate::worker::{
@@ -430,7 +431,8 @@ impl StudioApp {
     fn memory_need(&self) -> Option<(u64, Option<u64>)> {
         let (w, h) = self.content.image.as_ref()?.dimensions();
         let (w, h) = crate::image_io::scaled_dims(w, h, self.settings.size);
-        let need = memory::estimate(&self.settings, w, h)?;
+        let arch = self.network.info().and_then(|i| Arch::from_name(&i.arch));
+        let need = memory::estimate(&self.settings, w, h, arch);
         let gpu = self
             .devices
             .iter()

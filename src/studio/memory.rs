@@ -1,16 +1,14 @@
 //! The memory a run will need next to what the machine has free, so a run that cannot fit is
 //! refused before it starts instead of failing (or swapping the desktop to a halt) half-way.
 
+use crate::engine::arch::Arch;
 use crate::settings::Settings;
 use std::time::{Duration, Instant};
 
-/// Peak bytes a run with `settings` needs for a `width`×`height` output; `None` while unknown.
-///
-/// TODO: return `Some(atelier::engine::memory::estimate_peak_bytes(settings, width, height))`
-/// once the engine branch that adds it is merged; everything else is wired already.
-pub(crate) fn estimate(settings: &Settings, width: u32, height: u32) -> Option<u64> {
-    let _ = (settings, width, height);
-    None
+/// Peak bytes a run with `settings` needs for a `width`×`height` output (the engine's model);
+/// VGG19, the larger, while no network is loaded.
+pub(crate) fn estimate(settings: &Settings, width: u32, height: u32, arch: Option<Arch>) -> u64 {
+    crate::engine::memory::estimate_peak_bytes(settings, width, height, arch.unwrap_or(Arch::Vgg19))
 }
 
 /// Re-reading the free memory this often is plenty for a number shown next to a slider.
