@@ -354,6 +354,9 @@ fn conv_kernels_match_candle() {
         (8, 16, 3, 2, 19, 26),
         (5, 11, 1, 1, 7, 9),
         (4, 3, 9, 1, 12, 12),
+        // wide enough for the copy-free paths (whole 192-pixel tiles inside the input)
+        (2, 5, 9, 1, 10, 400),
+        (4, 9, 1, 1, 20, 20),
     ] {
         let x = rand(&[1, c_in, h, w], 1);
         let wt = rand(&[c_out, c_in, k, k], 2);

@@ -74,8 +74,9 @@ impl CustomOp1 for Op {
                             }
                         }
                     }
-                    for o in out.iter_mut() {
-                        *o = act.apply(*o);
+                    match act {
+                        Act::Relu6 => out.iter_mut().for_each(|o| *o = o.clamp(0.0, 6.0)),
+                        other => out.iter_mut().for_each(|o| *o = other.apply(*o)),
                     }
                 }
             });
