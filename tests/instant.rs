@@ -2,6 +2,8 @@
 //! scripts/make_instant_fixture.py with onnxruntime), the converted weight files, the CPU
 //! kernels against candle's reference ops, and the CLI's errors.
 
+mod common;
+
 use atelier::engine::cpu::{self, Act};
 use atelier::engine::instant::{self, Arbitrary, Blend, InstantError, Multistyle, StyleVector};
 use atelier::image_io;
@@ -316,6 +318,36 @@ fn cli_errors_say_what_to_do() {
     assert_eq!(img.dimensions(), (64, 48));
 }
 
+#[test]
+fn init_instant_starts_the_optimizer_from_the_instant_picture() {
+    let vgg = atelier::engine::Vgg::load(&common::test_vgg16_file(), &Device::Cpu, None).unwrap();
+    let content = image_io::load_image(&fixture("content.png")).unwrap();
+    let style = image_io::load_image(&fixture("style.png")).unwrap();
+    let settings = atelier::Settings {
+        size: 40,
+        init: atelier::settings::InitKind::Instant,
+        ..atelier::Settings::default()
+    };
+    let t = atelier::engine::Transfer::new(
+        std::sync::Arc::new(vgg),
+        &settings,
+        &content,
+        &[(&style, 1.0)],
+    )
+    .unwrap();
+    let start = t.image().unwrap();
+    let at_size = atelier::engine::transfer::prepare_content(&content, 40);
+    let want = instant::init_image(&at_size, &style, &Device::Cpu).unwrap();
+    assert_eq!(start.dimensions(), (40, 30));
+    assert_eq!(start, want);
+    assert_ne!(
+        start, at_size,
+        "the start is painted, not the plain content"
+    );
+    let json = serde_json::to_string(&settings.init).unwrap();
+    assert_eq!(json, "\"instant\"");
+}
+
 // ---- CPU kernels against candle's own ops -------------------------------------------------
 
 fn rand(shape: &[usize], seed: u64) -> Tensor {
@@ -354,6 +386,9 @@ fn conv_kernels_match_candle() {
         (8, 16, 3, 2, 19, 26),
         (5, 11, 1, 1, 7, 9),
         (4, 3, 9, 1, 12, 12),
+        // wide enough for the copy-free paths (whole 192-pixel tiles inside the input)
+        (2, 5, 9, 1, 10, 400),
+        (4, 9, 1, 1, 20, 20),
     ] {
         let x = rand(&[1, c_in, h, w], 1);
         let wt = rand(&[c_out, c_in, k, k], 2);

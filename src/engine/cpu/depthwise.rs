@@ -54,28 +54,44 @@ impl CustomOp1 for Op {
             // SAFETY: each plane is written by one work item.
             let dst = unsafe { yp.slice(pl * ho * wo, ho * wo) };
             with_simd(|| {
+                // Stride 2: each needed padded row split into even and odd columns once, so the
+                // tap loops below read consecutive floats either way.
+                let (mut ev, mut od) = (vec![0f32; 3 * (wo + 1)], vec![0f32; 3 * (wo + 1)]);
                 for oy in 0..ho {
                     let out = &mut dst[oy * wo..][..wo];
-                    out.fill(b);
-                    for ky in 0..3 {
-                        // padded row of input row oy·st + ky − top
-                        let row = &pad[(oy * st + ky + 1 - top) * pw..][..pw];
-                        for kx in 0..3 {
-                            let wv = k[ky * 3 + kx];
-                            let base = kx + 1 - left;
-                            if st == 1 {
-                                for (o, &v) in out.iter_mut().zip(&row[base..base + wo]) {
-                                    *o += wv * v;
-                                }
-                            } else {
-                                for (ox, o) in out.iter_mut().enumerate() {
-                                    *o += wv * row[base + ox * st];
-                                }
+                    let rows: [&[f32]; 3] =
+                        std::array::from_fn(|ky| &pad[(oy * st + ky + 1 - top) * pw..][..pw]);
+                    let base = 1 - left;
+                    if st == 1 {
+                        let [r0, r1, r2] = rows.map(|r| &r[base..base + wo + 2]);
+                        for (ox, o) in out.iter_mut().enumerate() {
+                            let mut v = b;
+                            v += k[0] * r0[ox] + k[1] * r0[ox + 1] + k[2] * r0[ox + 2];
+                            v += k[3] * r1[ox] + k[4] * r1[ox + 1] + k[5] * r1[ox + 2];
+                            v += k[6] * r2[ox] + k[7] * r2[ox + 1] + k[8] * r2[ox + 2];
+                            *o = v;
+                        }
+                    } else {
+                        for (ky, r) in rows.iter().enumerate() {
+                            let (e, d) = (&mut ev[ky * (wo + 1)..], &mut od[ky * (wo + 1)..]);
+                            for i in 0..=wo {
+                                e[i] = r.get(base + 2 * i).copied().unwrap_or(0.0);
+                                d[i] = r.get(base + 2 * i + 1).copied().unwrap_or(0.0);
+                            }
+                        }
+                        out.fill(b);
+                        for ky in 0..3 {
+                            let e = &ev[ky * (wo + 1)..][..wo + 1];
+                            let d = &od[ky * (wo + 1)..][..wo];
+                            let (w0, w1, w2) = (k[ky * 3], k[ky * 3 + 1], k[ky * 3 + 2]);
+                            for (ox, o) in out.iter_mut().enumerate() {
+                                *o += w0 * e[ox] + w1 * d[ox] + w2 * e[ox + 1];
                             }
                         }
                     }
-                    for o in out.iter_mut() {
-                        *o = act.apply(*o);
+                    match act {
+                        Act::Relu6 => out.iter_mut().for_each(|o| *o = o.clamp(0.0, 6.0)),
+                        other => out.iter_mut().for_each(|o| *o = other.apply(*o)),
                     }
                 }
             });

@@ -37,15 +37,17 @@ impl CustomOp1 for Op<'_> {
             let src = &x[pl * h * w..][..h * w];
             let rows = || (m..h - m).map(|r| &src[r * w + m..][..ow]);
             let count = (oh * ow) as f64;
+            // f32 within a row (vectorizes), f64 across rows.
             let mean = rows()
-                .map(|r| r.iter().map(|&v| f64::from(v)).sum::<f64>())
+                .map(|r| f64::from(with_simd(|| r.iter().sum::<f32>())))
                 .sum::<f64>()
                 / count;
+            let m32 = mean as f32;
             let var = rows()
                 .map(|r| {
-                    r.iter()
-                        .map(|&v| (f64::from(v) - mean).powi(2))
-                        .sum::<f64>()
+                    f64::from(with_simd(|| {
+                        r.iter().map(|&v| (v - m32) * (v - m32)).sum::<f32>()
+                    }))
                 })
                 .sum::<f64>()
                 / count;
@@ -57,8 +59,12 @@ impl CustomOp1 for Op<'_> {
             let act = self.act;
             with_simd(|| {
                 for (r, row) in rows().enumerate() {
-                    for (d, &v) in dst[r * ow..][..ow].iter_mut().zip(row) {
-                        *d = act.apply(v * a + b);
+                    let d = &mut dst[r * ow..][..ow];
+                    match act {
+                        Act::None => affine(d, row, a, b, |v| v),
+                        Act::Relu => affine(d, row, a, b, |v| v.max(0.0)),
+                        Act::Relu6 => affine(d, row, a, b, |v| v.clamp(0.0, 6.0)),
+                        Act::Sigmoid => affine(d, row, a, b, |v| 1.0 / (1.0 + (-v).exp())),
                     }
                 }
             });
@@ -66,6 +72,14 @@ impl CustomOp1 for Op<'_> {
         // SAFETY: every plane was written above.
         unsafe { y.set_len(n * c * oh * ow) };
         Ok((CpuStorage::F32(y), Shape::from((n, c, oh, ow))))
+    }
+}
+
+/// `d = f(x·a + b)`, with the activation chosen outside the loop so it vectorizes.
+#[inline(always)]
+fn affine(d: &mut [f32], x: &[f32], a: f32, b: f32, f: impl Fn(f32) -> f32) {
+    for (d, &v) in d.iter_mut().zip(x) {
+        *d = f(v * a + b);
     }
 }
 

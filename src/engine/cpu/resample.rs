@@ -49,10 +49,28 @@ impl CustomOp1 for Op {
             let src = &x[pl * h * w..][..h * w];
             // SAFETY: each plane is written by one work item.
             let dst = unsafe { yp.slice(pl * oh * ow, oh * ow) };
+            let pad = self.pad;
             for i in 0..oh {
                 let row = &src[reflect(i as isize - p, uh) / self.up * w..][..w];
-                for (d, &j) in dst[i * ow..][..ow].iter_mut().zip(&cols) {
-                    *d = row[j];
+                let out = &mut dst[i * ow..][..ow];
+                // Edges through the index table, the interior as straight copies.
+                for j in (0..pad).chain(pad + uw..ow) {
+                    out[j] = row[cols[j]];
+                }
+                let mid = &mut out[pad..pad + uw];
+                match self.up {
+                    1 => mid.copy_from_slice(row),
+                    2 => {
+                        for (d, &v) in mid.chunks_exact_mut(2).zip(row) {
+                            d[0] = v;
+                            d[1] = v;
+                        }
+                    }
+                    up => {
+                        for (d, &v) in mid.chunks_exact_mut(up).zip(row) {
+                            d.fill(v);
+                        }
+                    }
                 }
             }
         });
