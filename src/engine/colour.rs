@@ -164,7 +164,11 @@ mod tests {
 
     #[test]
     fn cholesky_inverse_is_an_inverse() {
-        let a = [[400.0, 30.0, -20.0], [30.0, 900.0, 50.0], [-20.0, 50.0, 100.0]];
+        let a = [
+            [400.0, 30.0, -20.0],
+            [30.0, 900.0, 50.0],
+            [-20.0, 50.0, 100.0],
+        ];
         let l = cholesky(&a);
         let id = matmul(&l, &invert_lower(&l));
         for (i, row) in id.iter().enumerate() {

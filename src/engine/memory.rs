@@ -30,9 +30,9 @@ use crate::image_io::scaled_dims;
 use crate::settings::{OptimizerKind, Settings};
 
 /// Measured peak over the modelled activation bytes (see the module notes).
-pub const ACTIVATION_FACTOR: f64 = 1.0;
+pub const ACTIVATION_FACTOR: f64 = 1.55;
 /// The program's own footprint (binary, libraries, images, allocator arenas).
-pub const BASE_BYTES: u64 = 60 << 20;
+pub const BASE_BYTES: u64 = 20 << 20;
 /// Never plan to use the last bit of available memory: the OS and other programs need some.
 pub const HEADROOM: f64 = 0.9;
 

@@ -38,7 +38,11 @@ pub fn to_image(t: &Tensor) -> Result<RgbImage> {
 /// no precision is lost between multi-scale stages.
 pub fn resize(t: &Tensor, width: u32, height: u32) -> Result<Tensor> {
     let device = t.device().clone();
-    let t = if t.rank() == 4 { t.squeeze(0)? } else { t.clone() };
+    let t = if t.rank() == 4 {
+        t.squeeze(0)?
+    } else {
+        t.clone()
+    };
     let (_, h, w) = t.dims3()?;
     if (w as u32, h as u32) == (width, height) {
         return Ok(t.unsqueeze(0)?);

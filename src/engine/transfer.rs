@@ -369,7 +369,12 @@ impl Transfer {
 
     /// Losses at the current image, without a gradient.
     pub fn current_losses(&self) -> Result<LossBreakdown> {
-        self_losses(&self.vgg, &self.targets, &self.weights, &self.image_tensor()?)
+        self_losses(
+            &self.vgg,
+            &self.targets,
+            &self.weights,
+            &self.image_tensor()?,
+        )
     }
 
     /// The newest good image as 8-bit RGB (clamped to 0..255), as the artist should see it:
@@ -398,9 +403,7 @@ fn self_losses(
     weights: &LossWeights,
     pixels: &Tensor,
 ) -> Result<LossBreakdown> {
-    targets
-        .losses(vgg, &pixels.detach(), weights)?
-        .breakdown()
+    targets.losses(vgg, &pixels.detach(), weights)?.breakdown()
 }
 
 fn all_finite(t: &Tensor) -> Result<bool> {
