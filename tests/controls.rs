@@ -237,18 +237,43 @@ fn multiscale_stages_double_and_end_at_the_single_stage_size() {
     };
     let at_16 = Transfer::new(vgg(), &small, &content, &[(&style, 1.0)]).unwrap();
     let first = sched.current_losses().unwrap();
-    assert!(close(first.style, at_16.current_losses().unwrap().style, 1e-6));
+    assert!(close(
+        first.style,
+        at_16.current_losses().unwrap().style,
+        1e-6
+    ));
     let larger_style = Settings {
         style_scale: 2.0,
         ..small
     };
     let other = Transfer::new(vgg(), &larger_style, &content, &[(&style, 1.0)]).unwrap();
-    assert!(!close(first.style, other.current_losses().unwrap().style, 1e-3));
+    assert!(!close(
+        first.style,
+        other.current_losses().unwrap().style,
+        1e-3
+    ));
     let mut seen = vec![(sched.stage(), sched.dimensions())];
+    let mean = |i: &RgbImage| {
+        i.as_raw().iter().map(|&v| f64::from(v)).sum::<f64>() / i.as_raw().len() as f64
+    };
     while !sched.is_done() {
+        let before = sched.image().unwrap();
         let r = sched.step().expect("step");
         seen.push((sched.stage(), sched.dimensions()));
         assert_eq!(r.iteration, sched.iteration());
+        if r.stage_changed {
+            // The next stage starts from the previous result, upsampled (`before` is one
+            // iteration older, hence the tolerance; a broken upsampling gives a black image).
+            let after = sched.image().unwrap();
+            let (w, h) = after.dimensions();
+            let up = image::imageops::resize(&before, w, h, image::imageops::FilterType::Triangle);
+            assert!(
+                (mean(&after) - mean(&up)).abs() < 3.0,
+                "{} vs {}",
+                mean(&after),
+                mean(&up)
+            );
+        }
     }
     seen.dedup();
     assert_eq!(seen, vec![(1, (16, 12)), (2, (32, 24)), (3, (64, 48))]);

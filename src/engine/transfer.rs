@@ -184,6 +184,9 @@ impl Transfer {
         };
         let chroma_from = (settings.colour == ColourMode::Luminance).then(|| content.clone());
         let mut targets = Targets::new(content_px, style_px)?;
+        if let Some(m) = options.mask {
+            targets.set_style_mask(m, w, h, &device)?;
+        }
         targets.ensure(&vgg, &settings.weights)?;
         let flat = x0.flatten_all()?;
         let optimizer = match settings.optimizer {
