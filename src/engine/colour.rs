@@ -88,6 +88,7 @@ pub fn colour_stats(img: &RgbImage) -> ([f64; 3], [[f64; 3]; 3]) {
 }
 
 /// Lower-triangular `L` with `L Lᵀ = a + εI`; the ε keeps flat (single-colour) images usable.
+#[allow(clippy::needless_range_loop)] // index math reads like the formula
 fn cholesky(a: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
     const EPS: f64 = 1e-2;
     let mut l = [[0f64; 3]; 3];
@@ -108,6 +109,7 @@ fn cholesky(a: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
 }
 
 /// Inverse of a lower-triangular matrix with a positive diagonal.
+#[allow(clippy::needless_range_loop)]
 fn invert_lower(l: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
     let mut inv = [[0f64; 3]; 3];
     for i in 0..3 {

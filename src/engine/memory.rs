@@ -110,7 +110,7 @@ pub fn estimate(settings: &Settings, width: u32, height: u32, arch: Arch) -> Mem
                     largest = largest.max(b);
                 }
                 LayerKind::Relu => {
-                    if w.content_layers.iter().any(|c| *c == l.name) {
+                    if w.content_layers.contains(&l.name) {
                         targets += 4 * channels * h * wd;
                     }
                     if w.style_layers.iter().any(|s| s.layer == l.name) {
