@@ -16,7 +16,9 @@ pub enum PresetError {
     },
     #[error("preset {path} is not valid settings JSON ({message}); fix the file or save the preset again")]
     Parse { path: PathBuf, message: String },
-    #[error("{path} is a PNG without Atelier settings; only images rendered by Atelier carry them")]
+    #[error(
+        "{path} is a PNG without Atelier settings; only images rendered by Atelier carry them"
+    )]
     NoSettings { path: PathBuf },
     #[error(transparent)]
     Image(#[from] ImageError),

@@ -256,9 +256,12 @@ impl Settings {
                 ));
             }
         }
-        let blend: f32 = self.style_blend_weight + self.extra_styles.iter().map(|s| s.weight).sum::<f32>();
+        let blend: f32 =
+            self.style_blend_weight + self.extra_styles.iter().map(|s| s.weight).sum::<f32>();
         if blend <= 0.0 {
-            return Err("all style blend weights are 0: give at least one style a positive weight".into());
+            return Err(
+                "all style blend weights are 0: give at least one style a positive weight".into(),
+            );
         }
         if self.multiscale_start != 0 && self.multiscale_start < 16 {
             return Err(format!(

@@ -27,7 +27,9 @@ fn vgg() -> Arc<Vgg> {
 /// A colourful deterministic picture: gradients plus hashed noise, tinted by `seed`.
 fn picture(w: u32, h: u32, seed: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
-        let n = (x.wrapping_mul(73_856_093) ^ y.wrapping_mul(19_349_663) ^ seed.wrapping_mul(83_492_791))
+        let n = (x.wrapping_mul(73_856_093)
+            ^ y.wrapping_mul(19_349_663)
+            ^ seed.wrapping_mul(83_492_791))
             % 61;
         let t = seed % 3;
         let a = (x * 255 / w.max(1)) as u8;
@@ -71,7 +73,10 @@ fn blend_weights_are_normalized_and_zero_weight_styles_change_nothing() {
     let b = picture(40, 40, 3);
     let only_a = losses(&s, &content, &[(&a, 1.0)]);
     let only_b = losses(&s, &content, &[(&b, 1.0)]);
-    assert!(!close(only_a, only_b, 1e-3), "the two styles differ: {only_a} vs {only_b}");
+    assert!(
+        !close(only_a, only_b, 1e-3),
+        "the two styles differ: {only_a} vs {only_b}"
+    );
     // A zero-weight style has no effect.
     let zero_b = losses(&s, &content, &[(&a, 1.0), (&b, 0.0)]);
     let zero_a = losses(&s, &content, &[(&a, 0.0), (&b, 2.5)]);
@@ -132,16 +137,28 @@ fn luminance_mode_keeps_the_content_chroma_and_the_result_luminance() {
     let (chroma_plain, _) = chroma_distance(&plain, &content);
     let (chroma_kept, _) = chroma_distance(&kept, &content);
     let (_, luma_vs_plain) = chroma_distance(&kept, &plain);
-    assert!(chroma_plain > 3.0, "the style run changed the colours ({chroma_plain})");
+    assert!(
+        chroma_plain > 3.0,
+        "the style run changed the colours ({chroma_plain})"
+    );
     // Within 8-bit rounding (plus clamping where the mix leaves the RGB cube).
-    assert!(chroma_kept < 1.5, "I/Q of the result ≈ the content's: {chroma_kept}");
-    assert!(luma_vs_plain < 1.5, "luminance is the optimized image's: {luma_vs_plain}");
+    assert!(
+        chroma_kept < 1.5,
+        "I/Q of the result ≈ the content's: {chroma_kept}"
+    );
+    assert!(
+        luma_vs_plain < 1.5,
+        "luminance is the optimized image's: {luma_vs_plain}"
+    );
 
     // The function itself, at different sizes: chroma from the (resized) content.
     let grey = RgbImage::from_pixel(16, 16, Rgb([128, 128, 128]));
     let red = RgbImage::from_pixel(8, 8, Rgb([200, 40, 40]));
     let out = keep_luminance(&grey, &red);
-    let (c, _) = chroma_distance(&out, &image::imageops::resize(&red, 16, 16, image::imageops::FilterType::Triangle));
+    let (c, _) = chroma_distance(
+        &out,
+        &image::imageops::resize(&red, 16, 16, image::imageops::FilterType::Triangle),
+    );
     assert!(c < 1.0, "{c}");
     assert!((to_yiq(&out)[0][0] - 128.0).abs() < 1.0);
 }
@@ -157,7 +174,12 @@ fn histogram_mode_moves_the_style_colours_to_the_content_statistics() {
     let before: f64 = (0..3).map(|i| (ms0[i] - mc[i]).abs()).sum();
     assert!(before > 30.0, "the test images differ in colour ({before})");
     for i in 0..3 {
-        assert!((ms[i] - mc[i]).abs() < 2.0, "mean {i}: {} vs {}", ms[i], mc[i]);
+        assert!(
+            (ms[i] - mc[i]).abs() < 2.0,
+            "mean {i}: {} vs {}",
+            ms[i],
+            mc[i]
+        );
         for j in 0..3 {
             let tol = 0.06 * (cc[i][i] * cc[j][j]).sqrt() + 2.0;
             assert!(
@@ -176,7 +198,17 @@ fn histogram_mode_moves_the_style_colours_to_the_content_statistics() {
     };
     let plain = losses(&s, &content, &[(&style, 1.0)]);
     let hist = losses(&h, &content, &[(&style, 1.0)]);
-    let pre = losses(&s, &content, &[(&match_colours(&atelier::image_io::resize_longest(&style, 32), &atelier::image_io::resize_longest(&content, 32)), 1.0)]);
+    let pre = losses(
+        &s,
+        &content,
+        &[(
+            &match_colours(
+                &atelier::image_io::resize_longest(&style, 32),
+                &atelier::image_io::resize_longest(&content, 32),
+            ),
+            1.0,
+        )],
+    );
     assert!(!close(plain, hist, 1e-3), "{plain} vs {hist}");
     assert!(close(hist, pre, 1e-5), "{hist} vs {pre}");
 }
@@ -197,17 +229,60 @@ fn multiscale_stages_double_and_end_at_the_single_stage_size() {
     let style = Arc::new(picture(48, 48, 9));
     let mut sched = Schedule::new(vgg(), &s, content.clone(), vec![(style.clone(), 1.0)], None)
         .expect("schedule");
+    // Each stage sees the style at its own size × style_scale: the first stage's losses are a
+    // 16-pixel run's, whose style image is 16 × style_scale pixels.
+    let small = Settings {
+        size: 16,
+        ..s.clone()
+    };
+    let at_16 = Transfer::new(vgg(), &small, &content, &[(&style, 1.0)]).unwrap();
+    let first = sched.current_losses().unwrap();
+    assert!(close(
+        first.style,
+        at_16.current_losses().unwrap().style,
+        1e-6
+    ));
+    let larger_style = Settings {
+        style_scale: 2.0,
+        ..small
+    };
+    let other = Transfer::new(vgg(), &larger_style, &content, &[(&style, 1.0)]).unwrap();
+    assert!(!close(
+        first.style,
+        other.current_losses().unwrap().style,
+        1e-3
+    ));
     let mut seen = vec![(sched.stage(), sched.dimensions())];
+    let mean = |i: &RgbImage| {
+        i.as_raw().iter().map(|&v| f64::from(v)).sum::<f64>() / i.as_raw().len() as f64
+    };
     while !sched.is_done() {
+        let before = sched.image().unwrap();
         let r = sched.step().expect("step");
         seen.push((sched.stage(), sched.dimensions()));
         assert_eq!(r.iteration, sched.iteration());
+        if r.stage_changed {
+            // The next stage starts from the previous result, upsampled (`before` is one
+            // iteration older, hence the tolerance; a broken upsampling gives a black image).
+            let after = sched.image().unwrap();
+            let (w, h) = after.dimensions();
+            let up = image::imageops::resize(&before, w, h, image::imageops::FilterType::Triangle);
+            assert!(
+                (mean(&after) - mean(&up)).abs() < 15.0,
+                "{} vs {}",
+                mean(&after),
+                mean(&up)
+            );
+        }
     }
     seen.dedup();
     assert_eq!(seen, vec![(1, (16, 12)), (2, (32, 24)), (3, (64, 48))]);
     assert!(sched.iteration() <= 7);
     let single = Transfer::new(vgg(), &settings(64, 1), &content, &[(&style, 1.0)]).unwrap();
-    assert_eq!(sched.image().unwrap().dimensions(), (single.width(), single.height()));
+    assert_eq!(
+        sched.image().unwrap().dimensions(),
+        (single.width(), single.height())
+    );
     assert_eq!(sched.final_dimensions(), (64, 48));
 }
 
@@ -225,7 +300,10 @@ fn masks_confine_change_across_stages() {
         multiscale_start: 24,
         ..settings(48, 6)
     };
-    s.weights.style_layers = vec![LayerWeight::new("relu1_1", 1.0), LayerWeight::new("relu2_1", 1.0)];
+    s.weights.style_layers = vec![
+        LayerWeight::new("relu1_1", 1.0),
+        LayerWeight::new("relu2_1", 1.0),
+    ];
     let mut sched = Schedule::new(vgg(), &s, content.clone(), vec![(style, 1.0)], Some(mask))
         .expect("schedule");
     while !sched.is_done() {
@@ -236,7 +314,9 @@ fn masks_confine_change_across_stages() {
     let (mut outside, mut inside, mut n_in) = (0u32, 0f64, 0u32);
     for (x, y, p) in out.enumerate_pixels() {
         let c = content.get_pixel(x, y);
-        let d: Vec<i32> = (0..3).map(|k| (i32::from(p[k]) - i32::from(c[k])).abs()).collect();
+        let d: Vec<i32> = (0..3)
+            .map(|k| (i32::from(p[k]) - i32::from(c[k])).abs())
+            .collect();
         if x < 22 {
             outside = outside.max(*d.iter().max().unwrap() as u32);
         } else if x >= 26 {
@@ -244,9 +324,15 @@ fn masks_confine_change_across_stages() {
             n_in += 1;
         }
     }
-    assert!(outside <= 1, "outside the mask the content stays (max Δ {outside})");
+    assert!(
+        outside <= 1,
+        "outside the mask the content stays (max Δ {outside})"
+    );
     let inside = inside / f64::from(n_in);
-    assert!(inside > 2.0, "inside the mask the style changed the image (mean Δ {inside})");
+    assert!(
+        inside > 2.0,
+        "inside the mask the style changed the image (mean Δ {inside})"
+    );
 }
 
 fn atelier() -> Process {
@@ -299,8 +385,13 @@ fn settings_round_trip_through_png_and_preset_and_flags_override_them() {
             .arg("--out")
             .arg(&out),
     );
-    assert!(stderr.contains("memory: about"), "the estimate is shown: {stderr}");
-    let from_png = atelier::image_io::read_png_settings(&out).unwrap().expect("settings chunk");
+    assert!(
+        stderr.contains("memory: about"),
+        "the estimate is shown: {stderr}"
+    );
+    let from_png = atelier::image_io::read_png_settings(&out)
+        .unwrap()
+        .expect("settings chunk");
     let from_preset = Settings::load_preset(&preset).unwrap();
     assert_eq!(from_png.style.as_deref(), Some(a.as_path()));
     assert_eq!(
@@ -313,7 +404,10 @@ fn settings_round_trip_through_png_and_preset_and_flags_override_them() {
     assert_eq!(from_png.style_blend_weight, 3.0);
     assert_eq!(from_png.mask.as_deref(), Some(mask.as_path()));
     assert_eq!(from_png.colour, ColourMode::Luminance);
-    assert_eq!((from_png.multiscale_start, from_png.style_scale), (16, 0.75));
+    assert_eq!(
+        (from_png.multiscale_start, from_png.style_scale),
+        (16, 0.75)
+    );
     assert!(from_png.iterations <= 3);
     assert_eq!(
         Settings {
@@ -333,7 +427,9 @@ fn settings_round_trip_through_png_and_preset_and_flags_override_them() {
                 .arg("--out")
                 .arg(&out2),
         );
-        let again = atelier::image_io::read_png_settings(&out2).unwrap().unwrap();
+        let again = atelier::image_io::read_png_settings(&out2)
+            .unwrap()
+            .unwrap();
         assert_eq!(again.colour, ColourMode::Histogram);
         assert_eq!(
             Settings {
@@ -409,7 +505,10 @@ fn memory_estimate_grows_with_size_and_refuses_what_does_not_fit() {
         .to_string();
     assert!(err.contains(&memory::human(e)), "{err}");
     assert!(err.contains("1.0 GiB is available"), "{err}");
-    assert!(err.contains("smaller size") && err.contains("L-BFGS history"), "{err}");
+    assert!(
+        err.contains("smaller size") && err.contains("L-BFGS history"),
+        "{err}"
+    );
     let ok = memory::check(&s2048, 2048, 1536, Arch::Vgg16, Some(1 << 40)).unwrap();
     assert_eq!(ok.total(), e);
     assert!(memory::check(&s2048, 2048, 1536, Arch::Vgg16, None).is_ok());
@@ -493,7 +592,10 @@ fn worker_runs_stages_and_honours_masks_and_extra_styles() {
         multiscale_start: 16,
         ..settings(32, 4)
     };
-    s.weights.style_layers = vec![LayerWeight::new("relu1_1", 1.0), LayerWeight::new("relu2_1", 1.0)];
+    s.weights.style_layers = vec![
+        LayerWeight::new("relu1_1", 1.0),
+        LayerWeight::new("relu2_1", 1.0),
+    ];
     let mut req = request(&s, &content, &a, &[]);
     req.settings.mask = Some("mask.png".into());
     req.mask = Some(Arc::new(half_mask(32, 24)));
@@ -506,17 +608,33 @@ fn worker_runs_stages_and_honours_masks_and_extra_styles() {
         })
         .collect();
     assert!(
-        matches!(events.last(), Some(Event::Finished { reason: FinishReason::Completed, .. })),
+        matches!(
+            events.last(),
+            Some(Event::Finished {
+                reason: FinishReason::Completed,
+                ..
+            })
+        ),
         "{events:#?}"
     );
-    assert!(events.iter().any(|e| matches!(e, Event::Started { width: 32, height: 24, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Started {
+            width: 32,
+            height: 24,
+            ..
+        }
+    )));
     let stages: Vec<u32> = progress.iter().map(|p| p.1).collect();
     assert_eq!(stages.first(), Some(&1), "{progress:?}");
     assert_eq!(stages.last(), Some(&2), "{progress:?}");
     assert!(stages.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
     assert!(progress.iter().all(|p| p.2 == 2), "{progress:?}");
     let sizes: Vec<(u32, u32)> = frames.iter().map(|f| f.dimensions()).collect();
-    assert!(sizes.contains(&(16, 12)) && sizes.contains(&(32, 24)), "{sizes:?}");
+    assert!(
+        sizes.contains(&(16, 12)) && sizes.contains(&(32, 24)),
+        "{sizes:?}"
+    );
     assert_eq!(sizes.last(), Some(&(32, 24)));
     // The last frame keeps the content where the mask is black.
     let last = frames.last().unwrap();
@@ -547,12 +665,18 @@ fn worker_runs_stages_and_honours_masks_and_extra_styles() {
     let (e_extra, _) = ls.run(request(&with_extra, &content, &a, &[&b]));
     let (e_b, _) = ls.run(request(&one, &content, &b, &[]));
     let (e_a, _) = ls.run(request(&one, &content, &a, &[]));
-    let (lx, lb, la) = (first_style_loss(&e_extra), first_style_loss(&e_b), first_style_loss(&e_a));
+    let (lx, lb, la) = (
+        first_style_loss(&e_extra),
+        first_style_loss(&e_b),
+        first_style_loss(&e_a),
+    );
     assert!(close(lx, lb, 1e-5), "{lx} vs {lb}");
     assert!(!close(lx, la, 1e-3), "{lx} vs {la}");
     // A mismatch between the images and the settings' list is an error, not a silent drop.
     let (e_bad, _) = ls.run(request(&with_extra, &content, &a, &[]));
-    assert!(e_bad.iter().any(|e| matches!(e, Event::Error { message } if message.contains("extra style"))));
+    assert!(e_bad
+        .iter()
+        .any(|e| matches!(e, Event::Error { message } if message.contains("extra style"))));
 }
 
 #[test]
@@ -580,7 +704,16 @@ fn worker_refuses_a_run_that_would_not_fit_in_memory() {
             _ => None,
         })
         .expect("an error event");
-    assert!(msg.contains(&memory::human(need)) && msg.contains("available"), "{msg}");
-    assert!(matches!(events.last(), Some(Event::Finished { reason: FinishReason::Failed, .. })));
+    assert!(
+        msg.contains(&memory::human(need)) && msg.contains("available"),
+        "{msg}"
+    );
+    assert!(matches!(
+        events.last(),
+        Some(Event::Finished {
+            reason: FinishReason::Failed,
+            ..
+        })
+    ));
     assert!(frames.is_empty());
 }

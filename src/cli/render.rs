@@ -200,7 +200,11 @@ pub fn losses(args: &LossArgs, json_out: bool) -> Result<()> {
     let net = Network::load(&settings)?;
     let device = net.vgg.device().clone();
     let content = image_io::resize_longest(&inputs.content, settings.size);
-    let refs: Vec<(&RgbImage, f32)> = inputs.styles.iter().map(|(i, w)| (i.as_ref(), *w)).collect();
+    let refs: Vec<(&RgbImage, f32)> = inputs
+        .styles
+        .iter()
+        .map(|(i, w)| (i.as_ref(), *w))
+        .collect();
     let styles = prepare_styles(&settings, &content, &refs);
     let cpx = pixels::to_tensor(&content, &device)?;
     let mut spx = Vec::with_capacity(styles.len());

@@ -88,6 +88,7 @@ pub fn colour_stats(img: &RgbImage) -> ([f64; 3], [[f64; 3]; 3]) {
 }
 
 /// Lower-triangular `L` with `L Lᵀ = a + εI`; the ε keeps flat (single-colour) images usable.
+#[allow(clippy::needless_range_loop)] // index math reads like the formula
 fn cholesky(a: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
     const EPS: f64 = 1e-2;
     let mut l = [[0f64; 3]; 3];
@@ -108,6 +109,7 @@ fn cholesky(a: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
 }
 
 /// Inverse of a lower-triangular matrix with a positive diagonal.
+#[allow(clippy::needless_range_loop)]
 fn invert_lower(l: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
     let mut inv = [[0f64; 3]; 3];
     for i in 0..3 {
@@ -164,7 +166,11 @@ mod tests {
 
     #[test]
     fn cholesky_inverse_is_an_inverse() {
-        let a = [[400.0, 30.0, -20.0], [30.0, 900.0, 50.0], [-20.0, 50.0, 100.0]];
+        let a = [
+            [400.0, 30.0, -20.0],
+            [30.0, 900.0, 50.0],
+            [-20.0, 50.0, 100.0],
+        ];
         let l = cholesky(&a);
         let id = matmul(&l, &invert_lower(&l));
         for (i, row) in id.iter().enumerate() {

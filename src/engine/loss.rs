@@ -94,6 +94,9 @@ pub struct Targets {
     styles: Vec<(Tensor, f64)>,
     content: HashMap<String, Target>,
     style: HashMap<String, Target>,
+    /// Masked runs: the mask at each layer size `(h, w)`, `[1,1,h,w]`, with `mean(m²)`, so a
+    /// style layer's Gram covers only the masked region (see [`Targets::set_style_mask`]).
+    style_masks: HashMap<(usize, usize), (Tensor, f64)>,
 }
 
 /// A target tensor and its mean square, the divisor of [`LossScale::Normalized`].
@@ -133,7 +136,45 @@ impl Targets {
             styles,
             content: HashMap::new(),
             style: HashMap::new(),
+            style_masks: HashMap::new(),
         })
+    }
+
+    /// Restricts the style statistics to a region: each style layer's Gram is taken over
+    /// `F·m` (the mask resized to the layer) divided by `mean(m²)`, which for a binary mask is the
+    /// Gram of the masked pixels alone. Without this, the unmasked (content) part of the image
+    /// drags the global Gram and the masked part over-compensates. `mask` is 0..255 at any size;
+    /// `(w, h)` is the image's size.
+    pub fn set_style_mask(
+        &mut self,
+        mask: &image::GrayImage,
+        w: u32,
+        h: u32,
+        device: &candle_core::Device,
+    ) -> Result<()> {
+        self.style_masks.clear();
+        let (mut lw, mut lh) = (w, h);
+        // Ceil-mode 2×2 pooling halves the layer size, rounding up, at most five times.
+        for _ in 0..6 {
+            let r = image::imageops::resize(mask, lw, lh, image::imageops::FilterType::Triangle);
+            let v: Vec<f32> = r.as_raw().iter().map(|&p| f32::from(p) / 255.0).collect();
+            let norm = v.iter().map(|m| f64::from(m * m)).sum::<f64>() / v.len().max(1) as f64;
+            let m = Tensor::from_vec(v, (1, 1, lh as usize, lw as usize), device)?;
+            self.style_masks
+                .insert((lh as usize, lw as usize), (m, norm.max(1e-6)));
+            lw = lw.div_ceil(2);
+            lh = lh.div_ceil(2);
+        }
+        Ok(())
+    }
+
+    /// The Gram matrix the style loss compares: masked when a style mask is set.
+    fn style_gram(&self, feat: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = feat.dims4()?;
+        match self.style_masks.get(&(h, w)) {
+            Some((m, norm)) => Ok((gram(&feat.broadcast_mul(m)?)? / *norm)?),
+            None => Ok(gram(feat)?),
+        }
     }
 
     /// Computes whatever targets `weights` needs and does not have yet.
@@ -206,7 +247,7 @@ impl Targets {
             let w = f64::from(weights.style_weight)
                 * f64::from(lw.weight)
                 * target.scale(weights.scale);
-            let loss = ((gram(feat)? - &target.value)?.sqr()?.mean_all()? * w)?;
+            let loss = ((self.style_gram(feat)? - &target.value)?.sqr()?.mean_all()? * w)?;
             style.push((lw.layer.clone(), loss));
         }
         let tv = (tv_loss(pixels)? * f64::from(weights.tv_weight))?;

@@ -56,7 +56,9 @@ pub fn plan(settings: &Settings) -> Vec<Stage> {
         }];
     }
     // Shares 2^(n-1-i); largest remainders make the parts add up to the budget.
-    let shares: Vec<f64> = (0..n).map(|i| f64::from(1u32 << (n - 1 - i).min(30))).collect();
+    let shares: Vec<f64> = (0..n)
+        .map(|i| f64::from(1u32 << (n - 1 - i).min(30)))
+        .collect();
     let total: f64 = shares.iter().sum();
     let budget = f64::from(settings.iterations);
     let exact: Vec<f64> = shares.iter().map(|s| budget * s / total).collect();
@@ -281,9 +283,7 @@ impl Schedule {
         let next = self.stages[self.stage + 1];
         let old = self.transfer.take().ok_or_else(stranded)?;
         let (w, h) = stage_dims(&self.content, next.size);
-        let init = old
-            .image_tensor()
-            .and_then(|t| pixels::resize(&t, w, h));
+        let init = old.image_tensor().and_then(|t| pixels::resize(&t, w, h));
         let init = match init {
             Ok(i) => i,
             Err(e) => {
@@ -381,10 +381,7 @@ mod tests {
         };
         let its: Vec<u32> = plan(&s).iter().map(|s| s.iterations).collect();
         assert_eq!(its, vec![80, 40, 20, 10]);
-        let s = Settings {
-            iterations: 2,
-            ..s
-        };
+        let s = Settings { iterations: 2, ..s };
         let its: Vec<u32> = plan(&s).iter().map(|s| s.iterations).collect();
         assert!(its.iter().all(|&i| i >= 1), "{its:?}");
     }

@@ -191,6 +191,9 @@ impl Transfer {
         };
         let chroma_from = (settings.colour == ColourMode::Luminance).then(|| content.clone());
         let mut targets = Targets::new(content_px, style_px)?;
+        if let Some(m) = options.mask {
+            targets.set_style_mask(m, w, h, &device)?;
+        }
         targets.ensure(&vgg, &settings.weights)?;
         let flat = x0.flatten_all()?;
         let optimizer = match settings.optimizer {
@@ -376,7 +379,12 @@ impl Transfer {
 
     /// Losses at the current image, without a gradient.
     pub fn current_losses(&self) -> Result<LossBreakdown> {
-        self_losses(&self.vgg, &self.targets, &self.weights, &self.image_tensor()?)
+        self_losses(
+            &self.vgg,
+            &self.targets,
+            &self.weights,
+            &self.image_tensor()?,
+        )
     }
 
     /// The newest good image as 8-bit RGB (clamped to 0..255), as the artist should see it:
@@ -405,9 +413,7 @@ fn self_losses(
     weights: &LossWeights,
     pixels: &Tensor,
 ) -> Result<LossBreakdown> {
-    targets
-        .losses(vgg, &pixels.detach(), weights)?
-        .breakdown()
+    targets.losses(vgg, &pixels.detach(), weights)?.breakdown()
 }
 
 fn all_finite(t: &Tensor) -> Result<bool> {
