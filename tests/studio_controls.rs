@@ -237,13 +237,15 @@ fn colour_selector_and_coarse_to_fine_change_settings() {
     click(&mut h, "Match content colours (histogram)");
     assert_eq!(h.state().settings().colour, ColourMode::Histogram);
 
-    assert_eq!(h.state().settings().multiscale_start, 0);
-    click(&mut h, "Coarse to fine");
     assert_eq!(
         h.state().settings().multiscale_start,
-        128,
-        "a quarter of 512"
+        256,
+        "on by default, from 256 px"
     );
+    click(&mut h, "Coarse to fine");
+    assert_eq!(h.state().settings().multiscale_start, 0);
+    click(&mut h, "Coarse to fine");
+    assert_eq!(h.state().settings().multiscale_start, 256);
     set_value(&mut h, "Coarse to fine start size", 200.0);
     assert_eq!(h.state().settings().multiscale_start, 200);
     assert!(screen_shows(&h, "3 stages: 200 → 400 → 512 px"));

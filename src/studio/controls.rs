@@ -299,10 +299,10 @@ pub(crate) fn stage_sides(start: u32, size: u32) -> Vec<u32> {
     sides
 }
 
-/// A sensible first stage when coarse-to-fine is switched on: a quarter of the output, at least
-/// 64 px, always below the output size.
+/// The first stage when coarse-to-fine is switched on: 256 px as the default settings (where
+/// the painting's strokes get their size), always below the output size.
 pub(crate) fn default_multiscale_start(size: u32) -> u32 {
-    (size / 4).max(64).min(size / 2).max(1)
+    (size / 2).clamp(1, 256)
 }
 
 /// Colours and coarse-to-fine: how the picture is painted (next run).
@@ -600,7 +600,8 @@ mod tests {
         assert_eq!(stage_sides(200, 512), [200, 400, 512]);
         assert_eq!(stage_sides(256, 512), [256, 512]);
         assert_eq!(stage_sides(512, 512), [512]);
-        assert_eq!(default_multiscale_start(512), 128);
+        assert_eq!(default_multiscale_start(512), 256);
+        assert_eq!(default_multiscale_start(2048), 256);
         assert_eq!(default_multiscale_start(100), 50);
     }
 
