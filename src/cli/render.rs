@@ -94,6 +94,8 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     let stages = run.stage_count();
     let mut bar = Progress::new(u64::from(run.total_iterations()), args.json);
     let mut times: Vec<f64> = Vec::new();
+    // (stage, total loss) after each iteration, for comparing runs (e.g. --init instant).
+    let mut curve: Vec<(u32, f64)> = Vec::new();
     let mut stage_times: Vec<Vec<f64>> = vec![Vec::new(); stages as usize];
     let mut failure = None;
     while !run.is_done() {
@@ -102,6 +104,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
             Ok(r) => {
                 let dt = t0.elapsed().as_secs_f64();
                 times.push(dt);
+                curve.push((r.stage, r.losses.total));
                 stage_times[(r.stage - 1) as usize].push(dt);
                 let stage_label = (stages > 1).then(|| (run.stage(), stages));
                 let stage_median = median(&stage_times[(r.stage - 1) as usize]);
@@ -151,6 +154,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
             "seconds_per_iteration_median": median(&times),
             "seconds_total": times.iter().sum::<f64>(),
             "stages": stages_json,
+            "loss_curve": curve,
             "memory_estimate_mib": estimate.total() as f64 / f64::from(1u32 << 20),
             "peak_rss_mib": peak_rss_mib(),
             "device": net.device.label,
