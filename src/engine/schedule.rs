@@ -56,7 +56,9 @@ pub fn plan(settings: &Settings) -> Vec<Stage> {
         }];
     }
     // Shares 2^(n-1-i); largest remainders make the parts add up to the budget.
-    let shares: Vec<f64> = (0..n).map(|i| f64::from(1u32 << (n - 1 - i).min(30))).collect();
+    let shares: Vec<f64> = (0..n)
+        .map(|i| f64::from(1u32 << (n - 1 - i).min(30)))
+        .collect();
     let total: f64 = shares.iter().sum();
     let budget = f64::from(settings.iterations);
     let exact: Vec<f64> = shares.iter().map(|s| budget * s / total).collect();
@@ -128,8 +130,34 @@ impl Schedule {
         styles: Vec<(Arc<RgbImage>, f32)>,
         mask: Option<Arc<GrayImage>>,
     ) -> Result<Self> {
+        Self::starting_from(vgg, settings, content, styles, mask, None)
+    }
+
+    /// [`Schedule::new`] starting from an explicit picture (e.g. the studio's instant result)
+    /// instead of what `settings.init` would make: it is resized (Lanczos) to the first
+    /// stage's size.
+    pub fn starting_from(
+        vgg: Arc<Vgg>,
+        settings: &Settings,
+        content: Arc<RgbImage>,
+        styles: Vec<(Arc<RgbImage>, f32)>,
+        mask: Option<Arc<GrayImage>>,
+        init: Option<&RgbImage>,
+    ) -> Result<Self> {
         settings.validate().map_err(Error::Settings)?;
         let stages = plan(settings);
+        let init = match init {
+            Some(img) => {
+                let (w, h) = stage_dims(&content, stages[0].size);
+                let img = if img.dimensions() == (w, h) {
+                    img.clone()
+                } else {
+                    image::imageops::resize(img, w, h, image::imageops::FilterType::Lanczos3)
+                };
+                Some(pixels::to_tensor(&img, vgg.device())?)
+            }
+            None => None,
+        };
         let transfer = build(
             &vgg,
             settings,
@@ -137,7 +165,7 @@ impl Schedule {
             &styles,
             mask.as_deref(),
             stages[0],
-            None,
+            init,
         )?;
         Ok(Self {
             vgg,
@@ -281,9 +309,7 @@ impl Schedule {
         let next = self.stages[self.stage + 1];
         let old = self.transfer.take().ok_or_else(stranded)?;
         let (w, h) = stage_dims(&self.content, next.size);
-        let init = old
-            .image_tensor()
-            .and_then(|t| pixels::resize(&t, w, h));
+        let init = old.image_tensor().and_then(|t| pixels::resize(&t, w, h));
         let init = match init {
             Ok(i) => i,
             Err(e) => {
@@ -381,10 +407,7 @@ mod tests {
         };
         let its: Vec<u32> = plan(&s).iter().map(|s| s.iterations).collect();
         assert_eq!(its, vec![80, 40, 20, 10]);
-        let s = Settings {
-            iterations: 2,
-            ..s
-        };
+        let s = Settings { iterations: 2, ..s };
         let its: Vec<u32> = plan(&s).iter().map(|s| s.iterations).collect();
         assert!(its.iter().all(|&i| i >= 1), "{its:?}");
     }

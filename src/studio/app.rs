@@ -5,6 +5,7 @@ use super::controls;
 use super::dialogs::{self, Outcome, PendingDialog, Purpose};
 use super::export::{self, Export};
 use super::image_slot::{self, ImageSlot, Loader, SlotAction, SlotKind, Source};
+use super::instant::{self, InstantPanel};
 use super::loss_plot;
 use super::network::{self, DownloadState, Network, NetworkAction, NetworkState};
 use super::notices::{Level, Notice, Notices};
@@ -69,6 +70,8 @@ pub struct StudioApp {
     peek: bool,
     /// The app icon, shown small in the toolbar.
     brand: Option<egui::TextureHandle>,
+    /// Instant mode: the right-hand panel and its state.
+    instant: InstantPanel,
 }
 
 impl StudioApp {
@@ -120,6 +123,7 @@ impl StudioApp {
             drop_target: None,
             peek: false,
             brand: brand_texture(&ctx),
+            instant: InstantPanel::new(&options.assets_dir),
             prefs,
             options,
         };
@@ -311,6 +315,86 @@ impl StudioApp {
 
     // ----- actions ---------------------------------------------------------------------------
 
+    // ----- instant mode (see instant.rs) ------------------------------------------------------
+
+    /// The instant picture last received, if any.
+    pub fn instant_image(&self) -> Option<&Arc<RgbImage>> {
+        self.instant.image.as_ref()
+    }
+
+    /// Whether the preview is in Instant mode.
+    pub fn instant_mode(&self) -> bool {
+        self.instant.mode == instant::Mode::Instant
+    }
+
+    /// Change-to-picture time of the last instant answer.
+    pub fn instant_latency(&self) -> Option<std::time::Duration> {
+        self.instant.latency
+    }
+
+    /// The instant panel's message (assets missing…), if any.
+    pub fn instant_error(&self) -> Option<&str> {
+        self.instant.error.as_deref()
+    }
+
+    /// Longest side of instant pictures (tests use small ones).
+    pub fn set_instant_size(&mut self, size: u32) {
+        self.instant.size = size;
+    }
+
+    /// Draws the Instant panel at the right, acts on it, and asks for a new picture if needed.
+    fn instant_panel(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        let can_refine = self.start_blocker().is_none();
+        let action = egui::Panel::right("instant")
+            .resizable(false)
+            .default_size(292.0)
+            .frame(
+                egui::Frame::side_top_panel(ui.style())
+                    .inner_margin(egui::Margin::symmetric(12, 10)),
+            )
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| self.instant.ui(ui, can_refine))
+                    .inner
+            })
+            .inner;
+        match action {
+            Some(instant::Action::ModeChanged) => self.show_mode(&ctx),
+            Some(instant::Action::Refine) => {
+                self.instant.prepare_refine();
+                self.settings.init = crate::settings::InitKind::Instant;
+                self.start();
+                // A blocked start must not leave the picture for a later plain Start.
+                let _ = self.instant.take_init();
+            }
+            None => {}
+        }
+        self.instant.sync(
+            self.content.image.as_ref(),
+            self.style.image.as_ref(),
+            &self.worker,
+        );
+    }
+
+    /// Puts the current mode's picture in the preview.
+    fn show_mode(&mut self, ctx: &egui::Context) {
+        if self.instant.holds_frames() {
+            if let Some(image) = self.instant.image.clone() {
+                self.preview.set_frame(
+                    ctx,
+                    crate::worker::Frame {
+                        iteration: 0,
+                        image,
+                    },
+                );
+            }
+        } else if let Some(frame) = self.instant.held_frame.take() {
+            self.preview.set_frame(ctx, frame);
+        }
+    }
+
     fn slot(&self, kind: SlotKind) -> &ImageSlot {
         match kind {
             SlotKind::Content => &self.content,
@@ -348,12 +432,14 @@ impl StudioApp {
         }
         self.notices.clear_title("Run");
         self.notices.clear_title("Can't start");
+        self.instant.leave_for_run();
         self.worker.send(Command::Start(Box::new(RunRequest {
             settings: settings.clone(),
             content: content.clone(),
             style: style.clone(),
             extra_styles: Vec::new(),
             mask: None,
+            init_image: self.instant.take_init(),
         })));
         self.status.begin(settings.iterations);
         self.sent_weights = Some(settings.weights.clone());
@@ -526,7 +612,20 @@ impl StudioApp {
             self.on_event(event);
         }
         if let Some(frame) = self.worker.take_frame() {
-            self.preview.set_frame(ctx, frame);
+            if self.instant.holds_frames() {
+                self.instant.held_frame = Some(frame);
+            } else {
+                self.preview.set_frame(ctx, frame);
+            }
+        }
+        if let Some(image) = self.instant.pump(ctx) {
+            self.preview.set_frame(
+                ctx,
+                crate::worker::Frame {
+                    iteration: 0,
+                    image,
+                },
+            );
         }
         while let Some(result) = self.loader.poll() {
             let kind = result.kind;
@@ -590,6 +689,9 @@ impl StudioApp {
     }
 
     fn on_event(&mut self, event: Event) {
+        let Some(event) = self.instant.absorb(event) else {
+            return;
+        };
         self.status.on_event(&event);
         match event {
             Event::WeightsLoaded(info) => self.on_weights_loaded(info),
@@ -1297,6 +1399,7 @@ impl eframe::App for StudioApp {
                     .inner_margin(egui::Margin::symmetric(12, 8)),
             )
             .show(ui, |ui| self.status_ui(ui));
+        self.instant_panel(ui);
         egui::CentralPanel::default()
             .frame(egui::Frame::central_panel(ui.style()).inner_margin(10.0))
             .show(ui, |ui| self.central_ui(ui));

@@ -8,6 +8,7 @@ mod controls;
 mod dialogs;
 mod export;
 mod image_slot;
+mod instant;
 mod loss_plot;
 mod network;
 mod notices;
