@@ -163,7 +163,8 @@ fn the_palette_selects_built_in_styles_and_refine_starts_from_the_instant_pictur
     assert_eq!(h.state().status().phase, RunPhase::Idle);
 
     h.step();
-    h.get_by_label("Output size value").set_value_accesskit(64.0);
+    h.get_by_label("Output size value")
+        .set_value_accesskit(64.0);
     h.step();
     h.step();
     click(&mut h, "Refine");

@@ -290,7 +290,7 @@ impl InstantPanel {
         ui.label(RichText::new("Mode").strong().size(14.0));
         let before = self.mode;
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.mode, Mode::Instant, "⚡ Instant")
+            ui.selectable_value(&mut self.mode, Mode::Instant, "Instant")
                 .accessible_name("Instant mode")
                 .on_hover_text(
                     "A painted picture in a blink, redrawn whenever you change something",
