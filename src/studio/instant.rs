@@ -23,6 +23,7 @@ const SIZES: [u32; 4] = [256, 384, 512, 768];
 /// The swatches are rendered at this longest side (once, by the worker) and shown smaller.
 const THUMB_SIZE: u32 = 96;
 const THUMB_SHOWN: f32 = 58.0;
+const PALETTE_COLUMNS: usize = 4;
 /// The palette's sample picture, in `assets/samples`.
 const THUMB_SAMPLE: &str = "chelsea.png";
 
@@ -396,7 +397,8 @@ impl InstantPanel {
         }
         let add = ui.input(|i| i.modifiers.command);
         let mut clicked = None;
-        let cols = ((ui.available_width() / (THUMB_SHOWN + 6.0)).floor() as usize).max(1);
+        // Fixed: a width-based count feeds back into the panel's width and makes it grow.
+        let cols = PALETTE_COLUMNS;
         egui::Grid::new("builtin-palette")
             .spacing([4.0, 4.0])
             .show(ui, |ui| {
