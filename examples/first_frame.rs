@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
         style,
         extra_styles: Vec::new(),
         mask: None,
+        init_image: None,
     })));
     wait(&|e| matches!(e, Event::FrameReady { iteration: 0 }))?;
     let first_preview = t0.elapsed();

@@ -23,7 +23,7 @@ for tool in Xvfb xdotool "$IMPORT"; do
     }
 done
 
-cargo build --release --bin atelier
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin atelier
 BIN="${CARGO_TARGET_DIR:-target}/release/atelier"
 
 Xvfb ":$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
@@ -37,7 +37,7 @@ trap cleanup EXIT
 sleep 1
 
 # Software GL (no GPU needed); no persistence so a developer's saved state doesn't leak in.
-DISPLAY=":$DISPLAY_NUM" LIBGL_ALWAYS_SOFTWARE=1 ATELIER_AUTOSTART=1 ATELIER_NO_PERSIST=1 \
+DISPLAY=":$DISPLAY_NUM" LIBGL_ALWAYS_SOFTWARE=1 ATELIER_AUTOSTART="${AUTOSTART:-1}" ATELIER_NO_PERSIST=1 \
     "$BIN" studio "$@" &
 APP_PID=$!
 

@@ -570,6 +570,7 @@ fn request(s: &Settings, content: &RgbImage, style: &RgbImage, extra: &[&RgbImag
         style: Arc::new(style.clone()),
         extra_styles: extra.iter().map(|i| Arc::new((*i).clone())).collect(),
         mask: None,
+        init_image: None,
     }
 }
 

@@ -130,8 +130,34 @@ impl Schedule {
         styles: Vec<(Arc<RgbImage>, f32)>,
         mask: Option<Arc<GrayImage>>,
     ) -> Result<Self> {
+        Self::starting_from(vgg, settings, content, styles, mask, None)
+    }
+
+    /// [`Schedule::new`] starting from an explicit picture (e.g. the studio's instant result)
+    /// instead of what `settings.init` would make: it is resized (Lanczos) to the first
+    /// stage's size.
+    pub fn starting_from(
+        vgg: Arc<Vgg>,
+        settings: &Settings,
+        content: Arc<RgbImage>,
+        styles: Vec<(Arc<RgbImage>, f32)>,
+        mask: Option<Arc<GrayImage>>,
+        init: Option<&RgbImage>,
+    ) -> Result<Self> {
         settings.validate().map_err(Error::Settings)?;
         let stages = plan(settings);
+        let init = match init {
+            Some(img) => {
+                let (w, h) = stage_dims(&content, stages[0].size);
+                let img = if img.dimensions() == (w, h) {
+                    img.clone()
+                } else {
+                    image::imageops::resize(img, w, h, image::imageops::FilterType::Lanczos3)
+                };
+                Some(pixels::to_tensor(&img, vgg.device())?)
+            }
+            None => None,
+        };
         let transfer = build(
             &vgg,
             settings,
@@ -139,7 +165,7 @@ impl Schedule {
             &styles,
             mask.as_deref(),
             stages[0],
-            None,
+            init,
         )?;
         Ok(Self {
             vgg,

@@ -6,6 +6,7 @@ use super::dialogs::{self, Outcome, PendingDialog, Purpose};
 use super::export::{self, Export};
 use super::history::{self, History, HistoryAction, SnapshotKind};
 use super::image_slot::{self, ImageSlot, Loader, SlotAction, SlotExtras, SlotKind, Source};
+use super::instant::{self, InstantPanel};
 use super::loss_plot;
 use super::memory::{self, FreeMemory};
 use super::network::{self, DownloadState, Network, NetworkAction, NetworkState};
@@ -100,6 +101,8 @@ pub struct StudioApp {
     peek: bool,
     /// The app icon, shown small in the toolbar.
     brand: Option<egui::TextureHandle>,
+    /// Instant mode: the right-hand panel and its state.
+    instant: InstantPanel,
 }
 
 impl StudioApp {
@@ -160,6 +163,7 @@ impl StudioApp {
             settings_drop_hover: false,
             peek: false,
             brand: brand_texture(&ctx),
+            instant: InstantPanel::new(&options.assets_dir),
             prefs,
             options,
         };
@@ -445,6 +449,86 @@ impl StudioApp {
 
     // ----- actions ---------------------------------------------------------------------------
 
+    // ----- instant mode (see instant.rs) ------------------------------------------------------
+
+    /// The instant picture last received, if any.
+    pub fn instant_image(&self) -> Option<&Arc<RgbImage>> {
+        self.instant.image.as_ref()
+    }
+
+    /// Whether the preview is in Instant mode.
+    pub fn instant_mode(&self) -> bool {
+        self.instant.mode == instant::Mode::Instant
+    }
+
+    /// Change-to-picture time of the last instant answer.
+    pub fn instant_latency(&self) -> Option<std::time::Duration> {
+        self.instant.latency
+    }
+
+    /// The instant panel's message (assets missing…), if any.
+    pub fn instant_error(&self) -> Option<&str> {
+        self.instant.error.as_deref()
+    }
+
+    /// Longest side of instant pictures (tests use small ones).
+    pub fn set_instant_size(&mut self, size: u32) {
+        self.instant.size = size;
+    }
+
+    /// Draws the Instant panel at the right, acts on it, and asks for a new picture if needed.
+    fn instant_panel(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        let can_refine = self.start_blocker().is_none();
+        let action = egui::Panel::right("instant")
+            .resizable(false)
+            .default_size(292.0)
+            .frame(
+                egui::Frame::side_top_panel(ui.style())
+                    .inner_margin(egui::Margin::symmetric(12, 10)),
+            )
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| self.instant.ui(ui, can_refine))
+                    .inner
+            })
+            .inner;
+        match action {
+            Some(instant::Action::ModeChanged) => self.show_mode(&ctx),
+            Some(instant::Action::Refine) => {
+                self.instant.prepare_refine();
+                self.settings.init = crate::settings::InitKind::Instant;
+                self.start();
+                // A blocked start must not leave the picture for a later plain Start.
+                let _ = self.instant.take_init();
+            }
+            None => {}
+        }
+        self.instant.sync(
+            self.content.image.as_ref(),
+            self.style.image.as_ref(),
+            &self.worker,
+        );
+    }
+
+    /// Puts the current mode's picture in the preview.
+    fn show_mode(&mut self, ctx: &egui::Context) {
+        if self.instant.holds_frames() {
+            if let Some(image) = self.instant.image.clone() {
+                self.preview.set_frame(
+                    ctx,
+                    crate::worker::Frame {
+                        iteration: 0,
+                        image,
+                    },
+                );
+            }
+        } else if let Some(frame) = self.instant.held_frame.take() {
+            self.preview.set_frame(ctx, frame);
+        }
+    }
+
     fn slot(&self, kind: SlotKind) -> Option<&ImageSlot> {
         match kind {
             SlotKind::Content => Some(&self.content),
@@ -660,8 +744,10 @@ impl StudioApp {
         }
         self.notices.clear_title("Run");
         self.notices.clear_title("Can't start");
+        self.instant.leave_for_run();
         let request = RunRequest {
             settings: settings.clone(),
+            init_image: self.instant.take_init(),
             content,
             style,
             extra_styles: self.loaded_extras(),
@@ -890,7 +976,9 @@ impl StudioApp {
             self.on_event(event, ctx);
         }
         if let Some(frame) = self.worker.take_frame() {
-            if !self.ignore_frames {
+            if self.instant.holds_frames() {
+                self.instant.held_frame = Some(frame);
+            } else if !self.ignore_frames {
                 let iteration = frame.iteration;
                 self.preview.set_frame(ctx, frame);
                 if self.status.is_active()
@@ -900,6 +988,15 @@ impl StudioApp {
                     self.take_snapshot(SnapshotKind::Auto, ctx);
                 }
             }
+        }
+        if let Some(image) = self.instant.pump(ctx) {
+            self.preview.set_frame(
+                ctx,
+                crate::worker::Frame {
+                    iteration: 0,
+                    image,
+                },
+            );
         }
         while let Some(result) = self.loader.poll() {
             // Routed by request number: extra slots may have been renumbered meanwhile.
@@ -999,6 +1096,9 @@ impl StudioApp {
     }
 
     fn on_event(&mut self, event: Event, ctx: &egui::Context) {
+        let Some(event) = self.instant.absorb(event) else {
+            return;
+        };
         self.status.on_event(&event);
         match event {
             Event::WeightsLoaded(info) => self.on_weights_loaded(info),
@@ -1985,6 +2085,7 @@ impl eframe::App for StudioApp {
         if let Some(a) = action {
             self.history_action(a, &ctx);
         }
+        self.instant_panel(ui);
         egui::CentralPanel::default()
             .frame(egui::Frame::central_panel(ui.style()).inner_margin(10.0))
             .show(ui, |ui| self.central_ui(ui));

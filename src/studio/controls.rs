@@ -479,6 +479,8 @@ pub(crate) fn show_output(
                 ui.selectable_value(&mut s.init, InitKind::Content, "Content");
                 ui.selectable_value(&mut s.init, InitKind::Style, "Style");
                 ui.selectable_value(&mut s.init, InitKind::Noise, "Noise");
+                ui.selectable_value(&mut s.init, InitKind::Instant, "Instant")
+                    .on_hover_text("The instant picture of this style (what Refine starts from)");
             });
             ui.end_row();
 

@@ -9,6 +9,7 @@ mod dialogs;
 mod export;
 mod history;
 mod image_slot;
+mod instant;
 mod loss_plot;
 mod memory;
 mod network;

@@ -5,6 +5,7 @@
 //! Weights downloads run on a thread of their own, started and cancelled right from
 //! [`Worker::send`], so neither a run nor a slow connection delays the other.
 
+mod instant;
 pub mod protocol;
 pub use protocol::*;
 
@@ -12,6 +13,7 @@ use crate::engine::schedule::stage_dims;
 use crate::engine::{memory, Network, Schedule};
 use crate::settings::{DeviceChoice, Preprocess, Settings};
 use crate::weights::{self, FetchProgress, HubConfig, Model, WeightsError};
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -232,6 +234,9 @@ struct NetworkKey {
 struct Engine {
     network: Option<(NetworkKey, Network)>,
     run: Option<Run>,
+    instant: instant::InstantEngine,
+    /// Commands read past a coalesced `Instant`, handled before the channel's next ones.
+    pending: VecDeque<Command>,
 }
 
 struct Run {
@@ -245,7 +250,9 @@ impl Engine {
     fn serve(&mut self, commands: &Receiver<Command>, out: &Outbox) {
         loop {
             let busy = self.run.as_ref().is_some_and(|r| !r.paused);
-            let cmd = if busy {
+            let cmd = if let Some(c) = self.pending.pop_front() {
+                Some(c)
+            } else if busy {
                 match commands.try_recv() {
                     Ok(c) => Some(c),
                     Err(TryRecvError::Empty) => None,
@@ -256,6 +263,12 @@ impl Engine {
                     Ok(c) => Some(c),
                     Err(_) => return,
                 }
+            };
+            let cmd = match cmd {
+                Some(Command::Instant(req)) => {
+                    Some(Command::Instant(self.newest_instant(req, commands)))
+                }
+                other => other,
             };
             match cmd {
                 Some(Command::Shutdown) => return,
@@ -323,9 +336,60 @@ impl Engine {
                 }
             }
             Command::Stop => self.stop(out),
+            Command::Instant(req) => self.paint_instant(&req, out),
+            Command::InstantThumbnails { sample, size } => {
+                match self.instant.thumbnails(&sample, size) {
+                    Ok(t) => out.send(Event::InstantThumbnails(t)),
+                    Err(e) => out.send(Event::InstantFailed {
+                        id: 0,
+                        message: format!("the style palette couldn't be drawn: {e}"),
+                    }),
+                }
+            }
             // `Worker::send` handles these on the caller's thread; they never get here.
             Command::DownloadWeights(_) | Command::CancelDownload => {}
             Command::Shutdown => {}
+        }
+    }
+
+    /// `first` or, if newer `Instant` commands are already queued, the last of them: the
+    /// others are stale. Other commands read on the way wait in `pending`, in order.
+    fn newest_instant(
+        &mut self,
+        first: Box<InstantRequest>,
+        commands: &Receiver<Command>,
+    ) -> Box<InstantRequest> {
+        let mut newest = first;
+        let mut rest = std::mem::take(&mut self.pending);
+        while let Ok(c) = commands.try_recv() {
+            rest.push_back(c);
+        }
+        self.pending = rest
+            .into_iter()
+            .filter_map(|c| match c {
+                Command::Instant(r) => {
+                    newest = r;
+                    None
+                }
+                c => Some(c),
+            })
+            .collect();
+        newest
+    }
+
+    /// Paints one instant picture; a run in progress simply waits for it.
+    fn paint_instant(&mut self, req: &InstantRequest, out: &Outbox) {
+        let t0 = Instant::now();
+        match self.instant.render(req) {
+            Ok(image) => out.send(Event::InstantReady {
+                id: req.id,
+                image: Arc::new(image),
+                millis: t0.elapsed().as_millis() as u64,
+            }),
+            Err(e) => out.send(Event::InstantFailed {
+                id: req.id,
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -420,12 +484,13 @@ impl Engine {
                 .cloned()
                 .zip(s.extra_styles.iter().map(|r| r.weight)),
         );
-        let schedule = match Schedule::new(
+        let schedule = match Schedule::starting_from(
             net.vgg.clone(),
             s,
             req.content.clone(),
             styles,
             req.mask.clone(),
+            req.init_image.as_deref(),
         ) {
             Ok(t) => t,
             Err(e) => return self.fail(out, e.to_string(), 0),

@@ -1,6 +1,7 @@
 //! The typed messages between the studio and the worker thread that owns the engine.
 //! Plain data only: no candle tensors and no egui types cross this boundary.
 
+pub use crate::engine::instant::Blend;
 pub use crate::engine::LossBreakdown;
 use crate::settings::{LossWeights, Settings};
 use image::RgbImage;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What a run starts from: the settings plus the already decoded images.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunRequest {
     pub settings: Settings,
     pub content: Arc<RgbImage>,
@@ -17,6 +18,10 @@ pub struct RunRequest {
     pub extra_styles: Vec<Arc<RgbImage>>,
     /// Decoded `settings.mask` (white = style, black = content).
     pub mask: Option<Arc<image::GrayImage>>,
+    /// Explicit starting picture (the studio's instant result, for "Refine"), resized to the
+    /// first stage's size; replaces what `settings.init` would compute. `settings.init` should
+    /// still say `Instant` so the exported PNG records where the run started.
+    pub init_image: Option<Arc<RgbImage>>,
 }
 
 /// Commands the UI sends to the worker.
@@ -40,8 +45,39 @@ pub enum Command {
     /// Stop the running download; its `DownloadFinished` says `Cancelled`. The data received so
     /// far is kept and the next download of that model resumes from it.
     CancelDownload,
+    /// Paint `content` in one pass with a feed-forward network (see [`InstantRequest`]). Only
+    /// the newest matters: queued older ones are dropped. Runs between optimizer iterations, so
+    /// a run in progress continues undisturbed (only slower by the instant's time).
+    Instant(Box<InstantRequest>),
+    /// Render the 26 built-in styles on the picture at `sample` at longest side `size`, once: answered
+    /// by `InstantThumbnails` (later requests for the same sample and size get the cached set).
+    InstantThumbnails {
+        sample: PathBuf,
+        size: u32,
+    },
     /// Leave the worker loop (sent when the window closes); a running download is cancelled.
     Shutdown,
+}
+
+/// What an instant picture is painted with.
+#[derive(Debug, Clone)]
+pub enum InstantSource {
+    /// Any style image through the arbitrary network. `strength` (0..1) moves its style vector
+    /// towards the content's own; the vectors are cached per image, so a strength change only
+    /// reruns the transformer.
+    Style { image: Arc<RgbImage>, strength: f32 },
+    /// A blend of the 26 built-in styles; `strength` mixes the pixels with the photo.
+    Builtin { blend: Blend, strength: f32 },
+}
+
+/// One instant picture: `content` painted at longest side `size`.
+#[derive(Debug, Clone)]
+pub struct InstantRequest {
+    /// Echoed in `InstantReady`, so the UI can tell which request an answer belongs to.
+    pub id: u64,
+    pub content: Arc<RgbImage>,
+    pub source: InstantSource,
+    pub size: u32,
 }
 
 /// Per-iteration numbers for the progress bar and the loss curve.
@@ -135,6 +171,21 @@ pub enum Event {
         eta_seconds: Option<f64>,
     },
     DownloadFinished(DownloadOutcome),
+    /// The instant picture of request `id`; `millis` is the worker's compute time for it
+    /// (networks loaded on first use included).
+    InstantReady {
+        id: u64,
+        image: Arc<RgbImage>,
+        millis: u64,
+    },
+    /// Request `id` failed; `message` says what and what to do (missing assets: where they
+    /// were looked for).
+    InstantFailed {
+        id: u64,
+        message: String,
+    },
+    /// The built-in styles' swatches, in index order (26).
+    InstantThumbnails(Vec<Arc<RgbImage>>),
 }
 
 /// The newest preview image; the worker overwrites it, the UI takes it.

@@ -1,0 +1,465 @@
+//! The Instant panel: a mode switch (Instant shows a one-pass picture the moment anything
+//! changes; Paint shows the optimization), the source (the style image through the arbitrary
+//! network, or a blend of the 26 built-in styles picked on a thumbnail palette), a strength
+//! slider, and Refine, which starts the optimization from the instant picture.
+//!
+//! The panel only decides *when* to ask: it sends an `Instant` command whenever the content,
+//! style, source, blend, strength or size differs from the last one sent. A slider drag sends
+//! one per frame; the worker runs only the newest, so the preview follows the hand without a
+//! queue building up.
+
+use crate::engine::instant::NUM_BUILTIN;
+use crate::worker::{Blend, Command, Event, Frame, InstantRequest, InstantSource, Worker};
+use egui::RichText;
+use image::RgbImage;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest side of the instant picture by default: fast on a CPU, sharp enough to judge.
+pub const DEFAULT_SIZE: u32 = 512;
+/// Sizes offered in the panel.
+const SIZES: [u32; 4] = [256, 384, 512, 768];
+/// The swatches are rendered at this longest side (once, by the worker) and shown smaller.
+const THUMB_SIZE: u32 = 96;
+const THUMB_SHOWN: f32 = 58.0;
+const PALETTE_COLUMNS: usize = 4;
+/// The palette's sample picture, in `assets/samples`.
+const THUMB_SAMPLE: &str = "chelsea.png";
+
+/// What the preview shows and what Start means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The optimization's frames (the classic studio).
+    Paint,
+    /// The instant picture, redrawn on every change.
+    Instant,
+}
+
+/// Where the instant picture's style comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    StyleImage,
+    Builtin,
+}
+
+/// Something the app must do for the panel.
+pub(crate) enum Action {
+    /// Start the optimization from the instant picture.
+    Refine,
+    /// The mode changed: the preview should show the other picture.
+    ModeChanged,
+}
+
+/// What the last request was made of; a difference means a new request.
+#[derive(Clone)]
+struct Sent {
+    content: Arc<RgbImage>,
+    style: Option<Arc<RgbImage>>,
+    source: SourceKind,
+    strength: f32,
+    weights: [f32; NUM_BUILTIN],
+    size: u32,
+}
+
+impl Sent {
+    fn same(&self, o: &Sent) -> bool {
+        Arc::ptr_eq(&self.content, &o.content)
+            && match (&self.style, &o.style) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+            && self.source == o.source
+            && self.strength == o.strength
+            && self.weights == o.weights
+            && self.size == o.size
+    }
+}
+
+pub(crate) struct InstantPanel {
+    pub mode: Mode,
+    pub source: SourceKind,
+    /// 0..1: 1 is the full style.
+    pub strength: f32,
+    /// Built-in blend weights, 0 = not in the blend (normalized by the engine).
+    pub weights: [f32; NUM_BUILTIN],
+    pub size: u32,
+    sent: Option<Sent>,
+    next_id: u64,
+    /// Id and send time of the newest request, until its answer comes.
+    waiting: Option<(u64, Instant)>,
+    /// The newest instant picture and the request it answers.
+    pub image: Option<Arc<RgbImage>>,
+    pub shown_id: u64,
+    /// Change-to-picture time of the last answer (as the artist waits for it) and the worker's
+    /// compute time.
+    pub latency: Option<Duration>,
+    pub compute_millis: Option<u64>,
+    /// A new picture arrived and is not on screen yet.
+    fresh: bool,
+    pub error: Option<String>,
+    thumbs_asked: bool,
+    new_thumbs: Option<Vec<Arc<RgbImage>>>,
+    thumbs: Vec<egui::TextureHandle>,
+    /// A run frame that arrived while the preview showed the instant picture.
+    pub held_frame: Option<Frame>,
+    /// The starting picture for the next Start (set by Refine).
+    init: Option<Arc<RgbImage>>,
+    sample: PathBuf,
+}
+
+impl InstantPanel {
+    pub fn new(assets: &std::path::Path) -> Self {
+        let mut weights = [0.0; NUM_BUILTIN];
+        weights[0] = 1.0;
+        Self {
+            mode: Mode::Paint,
+            source: SourceKind::StyleImage,
+            strength: 1.0,
+            weights,
+            size: DEFAULT_SIZE,
+            sent: None,
+            next_id: 1,
+            waiting: None,
+            image: None,
+            shown_id: 0,
+            latency: None,
+            compute_millis: None,
+            fresh: false,
+            error: None,
+            thumbs_asked: false,
+            new_thumbs: None,
+            thumbs: Vec::new(),
+            held_frame: None,
+            init: None,
+            sample: assets.join("samples").join(THUMB_SAMPLE),
+        }
+    }
+
+    /// Run frames are held back while the preview shows the instant picture.
+    pub fn holds_frames(&self) -> bool {
+        self.mode == Mode::Instant
+    }
+
+    /// A run starts: the preview follows it (a frame held from an older run is stale).
+    pub fn leave_for_run(&mut self) {
+        self.mode = Mode::Paint;
+        self.held_frame = None;
+    }
+
+    /// The starting picture Refine chose, once.
+    pub fn take_init(&mut self) -> Option<Arc<RgbImage>> {
+        self.init.take()
+    }
+
+    /// What Refine starts from: the picture on screen, unless the engine makes the same one
+    /// sharper at the run's own size (the style image at full strength).
+    pub fn prepare_refine(&mut self) {
+        self.init = match self.source {
+            SourceKind::StyleImage if self.strength >= 1.0 => None,
+            _ => self.image.clone(),
+        };
+    }
+
+    /// Takes the instant events; gives back the others.
+    pub fn absorb(&mut self, event: Event) -> Option<Event> {
+        match event {
+            Event::InstantReady { id, image, millis } => {
+                if id >= self.shown_id {
+                    if let Some((w, t0)) = self.waiting {
+                        if w == id {
+                            self.latency = Some(t0.elapsed());
+                            self.waiting = None;
+                        }
+                    }
+                    self.shown_id = id;
+                    self.image = Some(image);
+                    self.compute_millis = Some(millis);
+                    self.fresh = true;
+                    self.error = None;
+                }
+                None
+            }
+            Event::InstantFailed { id, message } => {
+                if self.waiting.is_some_and(|(w, _)| w == id) {
+                    self.waiting = None;
+                }
+                self.error = Some(message);
+                None
+            }
+            Event::InstantThumbnails(t) => {
+                self.new_thumbs = Some(t);
+                None
+            }
+            e => Some(e),
+        }
+    }
+
+    /// Uploads new swatches; returns a new instant picture to show, if any.
+    pub fn pump(&mut self, ctx: &egui::Context) -> Option<Arc<RgbImage>> {
+        if let Some(t) = self.new_thumbs.take() {
+            self.thumbs = t
+                .iter()
+                .enumerate()
+                .map(|(i, img)| {
+                    let (w, h) = img.dimensions();
+                    let c = egui::ColorImage::from_rgb([w as usize, h as usize], img.as_raw());
+                    ctx.load_texture(format!("builtin-{i}"), c, egui::TextureOptions::LINEAR)
+                })
+                .collect();
+        }
+        if self.fresh && self.mode == Mode::Instant {
+            self.fresh = false;
+            return self.image.clone();
+        }
+        None
+    }
+
+    /// Asks the worker for a new picture if anything it depends on changed (Instant mode only).
+    pub fn sync(
+        &mut self,
+        content: Option<&Arc<RgbImage>>,
+        style: Option<&Arc<RgbImage>>,
+        worker: &Worker,
+    ) {
+        if self.mode != Mode::Instant {
+            return;
+        }
+        if !self.thumbs_asked {
+            self.thumbs_asked = true;
+            worker.send(Command::InstantThumbnails {
+                sample: self.sample.clone(),
+                size: THUMB_SIZE,
+            });
+        }
+        let Some(content) = content else { return };
+        let now = Sent {
+            content: content.clone(),
+            style: style.cloned(),
+            source: self.source,
+            strength: self.strength,
+            weights: self.weights,
+            size: self.size,
+        };
+        if self.sent.as_ref().is_some_and(|s| s.same(&now)) {
+            return;
+        }
+        let source = match self.source {
+            SourceKind::StyleImage => match style {
+                Some(image) => InstantSource::Style {
+                    image: image.clone(),
+                    strength: self.strength,
+                },
+                None => return,
+            },
+            SourceKind::Builtin => {
+                let pairs: Vec<(usize, f32)> = self
+                    .weights
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| **w > 0.0)
+                    .map(|(i, w)| (i, *w))
+                    .collect();
+                match Blend::from_pairs(&pairs, "palette") {
+                    Ok(blend) => InstantSource::Builtin {
+                        blend,
+                        strength: self.strength,
+                    },
+                    Err(_) => return, // nothing selected: keep the last picture
+                }
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        worker.send(Command::Instant(Box::new(InstantRequest {
+            id,
+            content: content.clone(),
+            source,
+            size: self.size,
+        })));
+        // The clock runs from the first change not yet answered: a drag's latency is the wait
+        // after the hand stops, not per frame.
+        let since = self.waiting.map_or_else(Instant::now, |(_, t)| t);
+        self.waiting = Some((id, since));
+        self.sent = Some(now);
+    }
+
+    /// The panel; `can_refine` says whether Start would be allowed.
+    pub fn ui(&mut self, ui: &mut egui::Ui, can_refine: bool) -> Option<Action> {
+        let mut action = None;
+        ui.label(RichText::new("Mode").strong().size(14.0));
+        let before = self.mode;
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.mode, Mode::Instant, "Instant")
+                .accessible_name("Instant mode")
+                .on_hover_text(
+                    "A painted picture in a blink, redrawn whenever you change something",
+                );
+            ui.selectable_value(&mut self.mode, Mode::Paint, "Paint")
+                .accessible_name("Paint mode")
+                .on_hover_text("The optimization: slower, finer, steerable while it runs");
+        });
+        if before != self.mode {
+            action = Some(Action::ModeChanged);
+        }
+        ui.add_space(6.0);
+        if self.mode == Mode::Paint {
+            ui.label(
+                RichText::new(
+                    "Switch to Instant to preview styles immediately, then Refine to paint \
+                     from that picture.",
+                )
+                .small()
+                .weak(),
+            );
+            return action;
+        }
+
+        ui.label(RichText::new("Style from").strong());
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.source, SourceKind::StyleImage, "Style image")
+                .on_hover_text(
+                    "The painting in the Style slot, through the arbitrary-style network",
+                );
+            ui.selectable_value(&mut self.source, SourceKind::Builtin, "Built-in styles")
+                .on_hover_text("A blend of the 26 built-in styles: pick them below");
+        });
+        ui.horizontal(|ui| {
+            ui.label("Strength");
+            ui.add(egui::Slider::new(&mut self.strength, 0.0..=1.0).fixed_decimals(2))
+                .accessible_name("Instant strength")
+                .on_hover_text(match self.source {
+                    SourceKind::StyleImage => {
+                        "Moves the style towards the photo's own: lower keeps a painted look \
+                         with the photo's colours and textures"
+                    }
+                    SourceKind::Builtin => "Mixes the painted picture with the photo",
+                });
+        });
+        ui.horizontal(|ui| {
+            ui.label("Preview size");
+            egui::ComboBox::from_id_salt("instant-size")
+                .selected_text(format!("{} px", self.size))
+                .show_ui(ui, |ui| {
+                    for s in SIZES {
+                        ui.selectable_value(&mut self.size, s, format!("{s} px"));
+                    }
+                });
+        });
+
+        if self.source == SourceKind::Builtin {
+            ui.add_space(4.0);
+            self.palette_ui(ui);
+        }
+
+        ui.add_space(6.0);
+        let status = match (&self.error, self.waiting, self.latency) {
+            (Some(e), _, _) => {
+                RichText::new(e.as_str()).color(egui::Color32::from_rgb(255, 130, 120))
+            }
+            (None, Some(_), _) => RichText::new("Painting…").weak(),
+            (None, None, Some(l)) => RichText::new(format!(
+                "Ready in {:.2} s (compute {} ms)",
+                l.as_secs_f64(),
+                self.compute_millis.unwrap_or(0)
+            ))
+            .weak(),
+            _ => RichText::new("").weak(),
+        };
+        ui.label(status);
+        ui.add_space(4.0);
+        let refine = ui
+            .add_enabled(
+                can_refine && self.image.is_some(),
+                egui::Button::new(RichText::new("Refine").strong()),
+            )
+            .on_hover_text("Start the optimization from this picture (Paint mode shows it)");
+        if refine.clicked() {
+            action = Some(Action::Refine);
+        }
+        action
+    }
+
+    /// 26 swatches: click picks one style, Ctrl/⌘-click adds or removes it from the blend;
+    /// the blend's styles get a weight slider each.
+    fn palette_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label(
+            RichText::new("Click a style; Ctrl-click to blend several.")
+                .small()
+                .weak(),
+        );
+        if self.thumbs.len() != NUM_BUILTIN {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(RichText::new("Drawing the palette…").weak());
+            });
+        }
+        let add = ui.input(|i| i.modifiers.command);
+        let mut clicked = None;
+        // Fixed: a width-based count feeds back into the panel's width and makes it grow.
+        let cols = PALETTE_COLUMNS;
+        egui::Grid::new("builtin-palette")
+            .spacing([4.0, 4.0])
+            .show(ui, |ui| {
+                for i in 0..NUM_BUILTIN {
+                    let selected = self.weights[i] > 0.0;
+                    let name = format!("Built-in style {}", i + 1);
+                    let button = match self.thumbs.get(i) {
+                        Some(t) => egui::Button::image(
+                            egui::Image::new(t)
+                                .fit_to_exact_size(egui::vec2(THUMB_SHOWN, THUMB_SHOWN)),
+                        ),
+                        None => egui::Button::new(format!("{}", i + 1))
+                            .min_size(egui::vec2(THUMB_SHOWN, THUMB_SHOWN)),
+                    };
+                    let r = ui
+                        .add(button.selected(selected))
+                        .accessible_name(name.clone())
+                        .on_hover_text(name);
+                    if r.clicked() {
+                        clicked = Some(i);
+                    }
+                    if (i + 1) % cols == 0 {
+                        ui.end_row();
+                    }
+                }
+            });
+        if let Some(i) = clicked {
+            if add {
+                let others = self
+                    .weights
+                    .iter()
+                    .enumerate()
+                    .any(|(j, w)| j != i && *w > 0.0);
+                self.weights[i] = if self.weights[i] > 0.0 && others {
+                    0.0
+                } else {
+                    1.0
+                };
+            } else {
+                self.weights = [0.0; NUM_BUILTIN];
+                self.weights[i] = 1.0;
+            }
+        }
+        let chosen: Vec<usize> = (0..NUM_BUILTIN)
+            .filter(|&i| self.weights[i] > 0.0)
+            .collect();
+        if chosen.len() > 1 {
+            ui.add_space(4.0);
+            ui.label(RichText::new("Blend weights").strong());
+            for i in chosen {
+                ui.horizontal(|ui| {
+                    if let Some(t) = self.thumbs.get(i) {
+                        ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(20.0, 20.0)));
+                    }
+                    ui.add(
+                        egui::Slider::new(&mut self.weights[i], 0.05..=1.0)
+                            .text(format!("Style {}", i + 1))
+                            .fixed_decimals(2),
+                    );
+                });
+            }
+        }
+    }
+}
