@@ -288,7 +288,10 @@ mod tests {
             .expect("a partial preset parses");
         assert_eq!(s.size, 300);
         assert_eq!(s.weights.style_weight, 42.0);
-        assert_eq!(s.weights.content_weight, LossWeights::default().content_weight);
+        assert_eq!(
+            s.weights.content_weight,
+            LossWeights::default().content_weight
+        );
         assert_eq!(s.weights.style_layers, LossWeights::default().style_layers);
         // Written before `scale` existed: reproduce them as they were made.
         assert_eq!(s.weights.scale, LossScale::Classic);

@@ -247,7 +247,10 @@ impl Targets {
             let w = f64::from(weights.style_weight)
                 * f64::from(lw.weight)
                 * target.scale(weights.scale);
-            let loss = ((self.style_gram(feat)? - &target.value)?.sqr()?.mean_all()? * w)?;
+            let loss = ((self.style_gram(feat)? - &target.value)?
+                .sqr()?
+                .mean_all()?
+                * w)?;
             style.push((lw.layer.clone(), loss));
         }
         let tv = (tv_loss(pixels)? * f64::from(weights.tv_weight))?;
