@@ -1178,8 +1178,13 @@ impl StudioApp {
             );
         }
         self.network.path_text = info.path.display().to_string();
+        // The worker reloads when a run names the file differently (relative vs absolute path):
+        // the same network again is not a change that needs a restart.
+        let same = self.network.info() == Some(&info);
         self.network.state = NetworkState::Loaded(info);
-        self.network.generation += 1;
+        if !same {
+            self.network.generation += 1;
+        }
         self.notices.clear_title("Download");
     }
 
