@@ -2,178 +2,25 @@
 //! drops, and a live run against whatever `Worker` the crate has (the stand-in here, the engine's
 //! in the main crate). Nothing depends on the worker's exact numbers: only on the protocol.
 //!
-//! Weights: `ATELIER_TEST_WEIGHTS=/path/to/tiny-vgg.safetensors` selects a weights file; unset,
-//! the worker's usual search path is used.
+//! Weights: `ATELIER_TEST_WEIGHTS=/path/to/vgg.safetensors` selects a weights file; unset, a
+//! VGG16-shaped random fixture is used.
 
 use atelier::image_io;
-use atelier::studio::{Level, RunPhase, SlotKind, StudioApp, StudioOptions};
+use atelier::studio::{Level, RunPhase, SlotKind, StudioApp};
 use atelier::weights::{HubConfig, Model};
 use atelier::worker::{Command, DownloadOutcome, Event, FinishReason, Worker, WorkerConfig};
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Generous: CI machines are shared and the real worker computes for real.
-const TIMEOUT: Duration = Duration::from_secs(60);
-/// Small enough for a real VGG on a CPU to iterate quickly.
-const RUN_SIZE: f64 = 32.0;
-
-fn assets() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets")
-}
 
 mod common;
 
-fn test_weights() -> Option<PathBuf> {
-    std::env::var_os("ATELIER_TEST_WEIGHTS")
-        .map(PathBuf::from)
-        .or_else(|| Some(common::test_vgg16_file()))
-}
-
-fn options() -> StudioOptions {
-    StudioOptions {
-        assets_dir: assets(),
-        weights: test_weights(),
-        persist: false,
-        hub: None,
-    }
-}
-
-fn harness<'a>(opts: StudioOptions) -> Harness<'a, StudioApp> {
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(move |cc| StudioApp::new(cc, opts))
-}
-
-/// Steps the UI until `cond` holds; the worker runs on its own thread meanwhile.
-#[track_caller]
-fn wait_until(
-    h: &mut Harness<'_, StudioApp>,
-    what: &str,
-    mut cond: impl FnMut(&StudioApp) -> bool,
-) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        h.step();
-        if cond(h.state()) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\nstatus: {:?}\nnotices: {:#?}",
-            h.state().status().phase,
-            h.state().notices()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Keeps stepping for `d` (the UI must stay responsive throughout).
-fn step_for(h: &mut Harness<'_, StudioApp>, d: Duration) {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        h.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn wait_ready(h: &mut Harness<'_, StudioApp>) {
-    wait_until(h, "images and network", |app| {
-        app.start_blocker().is_none() && app.network().is_some()
-    });
-}
-
-fn write_test_image(dir: &Path, name: &str, w: u32, h: u32, seed: u8) -> PathBuf {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([
-            (x * 255 / w.max(1)) as u8,
-            (y * 255 / h.max(1)) as u8,
-            seed.wrapping_mul(37)
-                .wrapping_add(((x / 4 + y / 4) % 2 * 120) as u8),
-        ])
-    });
-    let path = dir.join(name);
-    img.save(&path).expect("test image written");
-    path
-}
-
-#[derive(Debug)]
-struct DroppedPath(PathBuf);
-
-impl egui::DroppedFile for DroppedPath {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
-
-/// Moves the pointer to `at`, hovers the files (checking the highlight), then drops them,
-/// as winit reports a drag and drop.
-fn drop_files(h: &mut Harness<'_, StudioApp>, at: egui::Pos2, files: &[&Path]) -> Option<SlotKind> {
-    h.hover_at(at);
-    h.step();
-    h.input_mut().hovered_files = files
-        .iter()
-        .map(|p| egui::HoveredFile {
-            path: Some(p.to_path_buf()),
-            mime: String::new(),
-        })
-        .collect();
-    h.step();
-    let highlighted = h.state().drop_target();
-    h.input_mut().hovered_files.clear();
-    h.input_mut().dropped_files = files
-        .iter()
-        .map(|p| Arc::new(DroppedPath(p.to_path_buf())) as egui::DroppedFileHandle)
-        .collect();
-    h.step();
-    highlighted
-}
-
-fn center_of(h: &Harness<'_, StudioApp>, label: &str) -> egui::Pos2 {
-    h.get_by_label(label).rect().center()
-}
-
-fn set_value(h: &mut Harness<'_, StudioApp>, label: &str, value: f64) {
-    h.step(); // act on a settled tree, as a user would
-    h.get_by_label(label).set_value_accesskit(value);
-    h.step();
-    h.step();
-}
-
-fn type_path(h: &mut Harness<'_, StudioApp>, field: &str, button: &str, path: &Path) {
-    h.step();
-    h.get_by_label(field)
-        .set_text_value_accesskit(&path.display().to_string());
-    h.step();
-    // An accesskit click reaches buttons scrolled out of view, as a screen reader would.
-    h.get_by_label(button).click_accesskit();
-    h.step();
-}
+use common::studio::*;
 
 fn has_error_mentioning(app: &StudioApp, needle: &str) -> bool {
-    app.notices()
-        .iter()
-        .any(|n| n.level == Level::Error && n.message.contains(needle))
-}
-
-/// The text a node shows on screen, wherever egui put it (label or value).
-fn screen_shows(h: &Harness<'_, StudioApp>, needle: &str) -> bool {
-    h.query_all_by(|n| {
-        n.value().is_some_and(|v| v.contains(needle))
-            || n.label().is_some_and(|l| l.contains(needle))
-    })
-    .next()
-    .is_some()
-}
-
-fn is_disabled(h: &Harness<'_, StudioApp>, label: &str) -> bool {
-    h.get_by_label(label).accesskit_node().is_disabled()
+    has_notice(app, Level::Error, needle)
 }
 
 #[test]
@@ -619,11 +466,7 @@ fn missing_weights_say_what_to_do_and_a_file_can_be_chosen() {
     let _ = h.get_by_label("Open weights file…");
 
     // The path field always works.
-    let weights = test_weights().unwrap_or_else(|| {
-        let p = tmp.path().join("vgg16.safetensors");
-        std::fs::write(&p, b"stand-in weights").expect("write");
-        p
-    });
+    let weights = test_weights();
     type_path(&mut h, "Weights path", "Load weights path", &weights);
     wait_until(&mut h, "weights loaded", |a| a.network().is_some());
     assert_eq!(

@@ -10,150 +10,14 @@ use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 mod common;
 
-const TIMEOUT: Duration = Duration::from_secs(60);
-const RUN_SIZE: f64 = 32.0;
-
-fn options() -> StudioOptions {
-    StudioOptions {
-        assets_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets"),
-        weights: Some(
-            std::env::var_os("ATELIER_TEST_WEIGHTS")
-                .map_or_else(common::test_vgg16_file, PathBuf::from),
-        ),
-        persist: false,
-        hub: None,
-    }
-}
+use common::studio::*;
 
 /// Tall, so the whole left panel (mask slot, settings file area) is on screen for drops.
-fn harness<'a>(opts: StudioOptions) -> Harness<'a, StudioApp> {
-    Harness::builder()
-        .with_size([1280.0, 1800.0])
-        .build_eframe(move |cc| StudioApp::new(cc, opts))
-}
-
-#[track_caller]
-fn wait_until(
-    h: &mut Harness<'_, StudioApp>,
-    what: &str,
-    mut cond: impl FnMut(&StudioApp) -> bool,
-) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        h.step();
-        if cond(h.state()) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\nstatus: {:?}\nnotices: {:#?}",
-            h.state().status().phase,
-            h.state().notices()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn wait_ready(h: &mut Harness<'_, StudioApp>) {
-    wait_until(h, "images and network", |app| {
-        app.start_blocker().is_none() && app.network().is_some()
-    });
-}
-
-fn write_test_image(dir: &Path, name: &str, w: u32, h: u32, seed: u8) -> PathBuf {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([
-            (x * 255 / w.max(1)) as u8,
-            (y * 255 / h.max(1)) as u8,
-            seed.wrapping_mul(37)
-                .wrapping_add(((x / 4 + y / 4) % 2 * 120) as u8),
-        ])
-    });
-    let path = dir.join(name);
-    img.save(&path).expect("test image written");
-    path
-}
-
-#[derive(Debug)]
-struct DroppedPath(PathBuf);
-
-impl egui::DroppedFile for DroppedPath {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
-
-/// Hovers `files` over `at` (returning the highlighted slot), then drops them there.
-fn drop_files(h: &mut Harness<'_, StudioApp>, at: egui::Pos2, files: &[&Path]) -> Option<SlotKind> {
-    h.hover_at(at);
-    h.step();
-    h.input_mut().hovered_files = files
-        .iter()
-        .map(|p| egui::HoveredFile {
-            path: Some(p.to_path_buf()),
-            mime: String::new(),
-        })
-        .collect();
-    h.step();
-    let highlighted = h.state().drop_target();
-    h.input_mut().hovered_files.clear();
-    h.input_mut().dropped_files = files
-        .iter()
-        .map(|p| Arc::new(DroppedPath(p.to_path_buf())) as egui::DroppedFileHandle)
-        .collect();
-    h.step();
-    highlighted
-}
-
-fn center_of(h: &Harness<'_, StudioApp>, label: &str) -> egui::Pos2 {
-    h.get_by_label(label).rect().center()
-}
-
-fn set_value(h: &mut Harness<'_, StudioApp>, label: &str, value: f64) {
-    h.step();
-    h.get_by_label(label).set_value_accesskit(value);
-    h.step();
-    h.step();
-}
-
-fn click(h: &mut Harness<'_, StudioApp>, label: &str) {
-    h.step();
-    h.get_by_label(label).click_accesskit();
-    h.step();
-    h.step();
-}
-
-fn type_path(h: &mut Harness<'_, StudioApp>, field: &str, button: &str, path: &Path) {
-    h.step();
-    h.get_by_label(field)
-        .set_text_value_accesskit(&path.display().to_string());
-    h.step();
-    h.get_by_label(button).click_accesskit();
-    h.step();
-    h.step();
-}
-
-fn has_notice(app: &StudioApp, level: Level, needle: &str) -> bool {
-    app.notices()
-        .iter()
-        .any(|n| n.level == level && n.message.contains(needle))
-}
-
-fn screen_shows(h: &Harness<'_, StudioApp>, needle: &str) -> bool {
-    h.query_all_by(|n| {
-        n.value().is_some_and(|v| v.contains(needle))
-            || n.label().is_some_and(|l| l.contains(needle))
-    })
-    .next()
-    .is_some()
+fn tall_harness<'a>(opts: StudioOptions) -> Harness<'a, StudioApp> {
+    harness_sized(opts, [1280.0, 1800.0])
 }
 
 /// Start a short run and wait until it has ended.
@@ -172,7 +36,7 @@ fn run_to_end(h: &mut Harness<'_, StudioApp>, iterations: f64) {
 fn a_second_style_and_its_blend_weight_reach_the_run() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let painting = write_test_image(tmp.path(), "second painting.png", 40, 36, 2);
-    let mut h = harness(options());
+    let mut h = tall_harness(options());
     wait_ready(&mut h);
     assert!(
         h.query_by_label("Style blend weight").is_none(),
@@ -229,7 +93,7 @@ fn a_second_style_and_its_blend_weight_reach_the_run() {
 
 #[test]
 fn colour_selector_and_coarse_to_fine_change_settings() {
-    let mut h = harness(options());
+    let mut h = tall_harness(options());
     wait_ready(&mut h);
     assert_eq!(h.state().settings().colour, ColourMode::Style);
     click(&mut h, "Keep content colours (luminance)");
@@ -259,7 +123,7 @@ fn mask_slot_takes_a_dropped_image_and_keeps_it_when_a_bad_file_follows() {
     let mask = write_test_image(tmp.path(), "mask.png", 24, 20, 3);
     let broken = tmp.path().join("broken mask.png");
     std::fs::write(&broken, b"not a PNG").expect("write");
-    let mut h = harness(options());
+    let mut h = tall_harness(options());
     wait_ready(&mut h);
 
     let at = center_of(&h, &SlotKind::Mask.drop_zone_name());
@@ -297,7 +161,7 @@ fn mask_slot_takes_a_dropped_image_and_keeps_it_when_a_bad_file_follows() {
 
 #[test]
 fn history_keeps_a_snapshot_of_each_run_to_compare_and_restore() {
-    let mut h = harness(options());
+    let mut h = tall_harness(options());
     wait_ready(&mut h);
     assert!(h.state().snapshots().is_empty());
     set_value(&mut h, "Content weight α value", 42.0);
@@ -332,7 +196,7 @@ fn history_keeps_a_snapshot_of_each_run_to_compare_and_restore() {
 
 #[test]
 fn snapshots_are_taken_during_a_run() {
-    let mut h = harness(options());
+    let mut h = tall_harness(options());
     wait_ready(&mut h);
     run_to_end(&mut h, 120.0);
     let snaps = h.state().snapshots();
@@ -377,7 +241,7 @@ fn an_atelier_png_brings_its_settings_back_and_a_plain_png_says_why_not() {
     let png = atelier_png(tmp.path(), "made by atelier.png", &made);
     let plain = write_test_image(tmp.path(), "plain.png", 8, 8, 8);
 
-    let mut h = harness(options());
+    let mut h = tall_harness(options());
     wait_ready(&mut h);
     type_path(&mut h, "Settings file path", "Load settings", &png);
     wait_until(&mut h, "the PNG's images", |a| {
@@ -429,7 +293,7 @@ fn an_atelier_png_brings_its_settings_back_and_a_plain_png_says_why_not() {
 #[test]
 fn presets_save_and_load_round_trip_and_bad_json_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut h = harness(options());
+    let mut h = tall_harness(options());
     wait_ready(&mut h);
     set_value(&mut h, "Content weight α value", 42.0);
     click(&mut h, "Keep content colours (luminance)");
@@ -488,7 +352,7 @@ fn extra_styles_mask_and_look_persist_between_launches() {
     let mut opts = options();
     opts.persist = true;
     {
-        let mut h = harness(opts.clone());
+        let mut h = tall_harness(opts.clone());
         wait_ready(&mut h);
         click(&mut h, "Add style");
         type_path(&mut h, "Style 2 path", "Load style 2 path", &second);

@@ -4,7 +4,7 @@
 
 use atelier::engine::instant::Blend;
 use atelier::settings::InitKind;
-use atelier::studio::{RunPhase, SlotKind, StudioApp, StudioOptions};
+use atelier::studio::{RunPhase, SlotKind, StudioApp};
 use atelier::worker::{Command, Event, InstantRequest, InstantSource, Worker};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -15,52 +15,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-const TIMEOUT: Duration = Duration::from_secs(90);
+use common::studio::*;
+
 const SIZE: u32 = 128;
-
-fn options() -> StudioOptions {
-    StudioOptions {
-        assets_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets"),
-        weights: Some(common::test_vgg16_file()),
-        persist: false,
-        hub: None,
-    }
-}
-
-fn harness<'a>() -> Harness<'a, StudioApp> {
-    let opts = options();
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_eframe(move |cc| StudioApp::new(cc, opts))
-}
-
-#[track_caller]
-fn wait_until(
-    h: &mut Harness<'_, StudioApp>,
-    what: &str,
-    mut cond: impl FnMut(&StudioApp) -> bool,
-) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        h.step();
-        if cond(h.state()) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; instant error: {:?}; notices: {:#?}",
-            h.state().instant_error(),
-            h.state().notices()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn click(h: &mut Harness<'_, StudioApp>, label: &str) {
-    h.step();
-    h.get_by_label(label).click_accesskit();
-    h.step();
-}
 
 fn write_image(dir: &Path, name: &str, seed: u8) -> PathBuf {
     let img = RgbImage::from_fn(80, 60, |x, y| {
@@ -103,7 +60,7 @@ fn wait_for_new_picture(h: &mut Harness<'_, StudioApp>, old: &Arc<RgbImage>) -> 
 fn changing_the_style_repaints_the_instant_preview_without_a_run() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let painting = write_image(tmp.path(), "painting.png", 3);
-    let mut h = harness();
+    let mut h = harness(options());
     let first = instant_ready(&mut h);
     assert_eq!(
         first.width().max(first.height()),
@@ -148,7 +105,7 @@ fn changing_the_style_repaints_the_instant_preview_without_a_run() {
 
 #[test]
 fn the_palette_selects_built_in_styles_and_refine_starts_from_the_instant_picture() {
-    let mut h = harness();
+    let mut h = harness(options());
     let first = instant_ready(&mut h);
     click(&mut h, "Built-in styles");
     let builtin = wait_for_new_picture(&mut h, &first);

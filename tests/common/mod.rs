@@ -668,3 +668,4 @@ pub fn test_vgg16_file() -> std::path::PathBuf {
     })
     .clone()
 }
+pub mod studio;
