@@ -483,10 +483,7 @@ impl StudioApp {
         let action = egui::Panel::right("instant")
             .resizable(false)
             .default_size(292.0)
-            .frame(
-                egui::Frame::side_top_panel(ui.style())
-                    .inner_margin(egui::Margin::symmetric(12, 10)),
-            )
+            .frame(theme::panel_frame(ui.style(), 12, 10))
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .auto_shrink([false, false])
@@ -1591,23 +1588,9 @@ impl StudioApp {
     fn settings_file_ui(&mut self, ui: &mut egui::Ui, dialog_open: bool) {
         let ctx = ui.ctx().clone();
         let visuals = ui.visuals().clone();
-        let (stroke, fill) = if self.settings_drop_hover {
-            (
-                egui::Stroke::new(2.0, theme::ACCENT),
-                theme::ACCENT.gamma_multiply(0.15),
-            )
-        } else {
-            (
-                egui::Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color),
-                visuals.faint_bg_color,
-            )
-        };
-        let card = egui::Frame::new()
-            .fill(fill)
-            .stroke(stroke)
-            .corner_radius(8.0)
-            .inner_margin(8.0)
-            .show(ui, |ui| {
+        // Only the hovered state: other drags are for the image slots.
+        let card =
+            theme::drop_card(&visuals, self.settings_drop_hover.then_some(true)).show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 // The drop zone; a click opens the file dialog, as on the image slots.
                 let (rect, zone) = ui.allocate_exact_size(
@@ -2048,19 +2031,13 @@ impl eframe::App for StudioApp {
         self.handle_file_drops(&ctx);
 
         egui::Panel::top("toolbar")
-            .frame(
-                egui::Frame::side_top_panel(ui.style())
-                    .inner_margin(egui::Margin::symmetric(12, 8)),
-            )
+            .frame(theme::panel_frame(ui.style(), 12, 8))
             .show(ui, |ui| self.toolbar_ui(ui));
         egui::Panel::left("controls")
             .resizable(true)
             .default_size(360.0)
             .size_range(320.0..=560.0)
-            .frame(
-                egui::Frame::side_top_panel(ui.style())
-                    .inner_margin(egui::Margin::symmetric(12, 10)),
-            )
+            .frame(theme::panel_frame(ui.style(), 12, 10))
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .auto_shrink([false, false])
@@ -2072,19 +2049,13 @@ impl eframe::App for StudioApp {
             .resizable(true)
             .default_size(190.0)
             .size_range(150.0..=420.0)
-            .frame(
-                egui::Frame::side_top_panel(ui.style())
-                    .inner_margin(egui::Margin::symmetric(12, 8)),
-            )
+            .frame(theme::panel_frame(ui.style(), 12, 8))
             .show(ui, |ui| self.status_ui(ui));
         let can_take = self.preview.frame.is_some();
         let action = egui::Panel::bottom("history")
             .resizable(false)
             .exact_size(84.0)
-            .frame(
-                egui::Frame::side_top_panel(ui.style())
-                    .inner_margin(egui::Margin::symmetric(12, 6)),
-            )
+            .frame(theme::panel_frame(ui.style(), 12, 6))
             .show(ui, |ui| self.history.show(ui, can_take))
             .inner;
         if let Some(a) = action {

@@ -287,144 +287,132 @@ impl ImageSlot {
         extras: SlotExtras<'_>,
     ) -> Option<SlotAction> {
         let mut action = None;
-        let visuals = ui.visuals().clone();
-        let (stroke, fill) = match drop_state {
-            Some(true) => (
-                egui::Stroke::new(2.0, super::theme::ACCENT),
-                super::theme::ACCENT.gamma_multiply(0.15),
-            ),
-            Some(false) => (
-                egui::Stroke::new(1.0, super::theme::ACCENT.gamma_multiply(0.5)),
-                visuals.faint_bg_color,
-            ),
-            None => (
-                egui::Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color),
-                visuals.faint_bg_color,
-            ),
-        };
-        let card = egui::Frame::new()
-            .fill(fill)
-            .stroke(stroke)
-            .corner_radius(8.0)
-            .inner_margin(8.0)
-            .show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.horizontal(|ui| {
-                    // Thumbnail / drop zone; a click opens the file dialog.
-                    let (rect, zone) = ui.allocate_exact_size(egui::vec2(112.0, 84.0), Sense::click());
-                    let zone = zone
-                        .accessible_name(self.kind.drop_zone_name())
-                        .on_hover_text(format!(
-                            "Drop {} here, or click to choose a file",
-                            self.kind.hint()
-                        ));
-                    paint_thumb(ui, rect, self.thumb.as_ref(), self.loading.is_some(), &zone);
-                    if zone.clicked() && !dialog_open {
-                        action = Some(SlotAction::OpenDialog);
+        let card = super::theme::drop_card(ui.visuals(), drop_state).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                // Thumbnail / drop zone; a click opens the file dialog.
+                let (rect, zone) = ui.allocate_exact_size(egui::vec2(112.0, 84.0), Sense::click());
+                let zone = zone
+                    .accessible_name(self.kind.drop_zone_name())
+                    .on_hover_text(format!(
+                        "Drop {} here, or click to choose a file",
+                        self.kind.hint()
+                    ));
+                paint_thumb(ui, rect, self.thumb.as_ref(), self.loading.is_some(), &zone);
+                if zone.clicked() && !dialog_open {
+                    action = Some(SlotAction::OpenDialog);
+                }
+                ui.vertical(|ui| {
+                    ui.label(
+                        RichText::new(self.kind.label().to_uppercase())
+                            .small()
+                            .strong()
+                            .color(super::theme::ACCENT),
+                    );
+                    match (&self.loading, &self.name, &self.image) {
+                        (Some(name), _, _) => {
+                            ui.horizontal(|ui| {
+                                ui.spinner();
+                                ui.label(format!("Loading {name}…"));
+                            });
+                        }
+                        (None, Some(name), Some(img)) => {
+                            ui.add(egui::Label::new(RichText::new(name).strong()).truncate());
+                            ui.label(
+                                RichText::new(format!("{} × {} px", img.width(), img.height()))
+                                    .weak(),
+                            );
+                        }
+                        _ => {
+                            ui.label(RichText::new(format!("Drop {}", self.kind.hint())).weak());
+                        }
                     }
-                    ui.vertical(|ui| {
-                        ui.label(
-                            RichText::new(self.kind.label().to_uppercase())
-                                .small()
-                                .strong()
-                                .color(super::theme::ACCENT),
-                        );
-                        match (&self.loading, &self.name, &self.image) {
-                            (Some(name), _, _) => {
-                                ui.horizontal(|ui| {
-                                    ui.spinner();
-                                    ui.label(format!("Loading {name}…"));
+                    ui.horizontal(|ui| {
+                        let open = ui
+                            .add_enabled(!dialog_open, egui::Button::new("Open…"))
+                            .accessible_name(format!(
+                                "Open {} image",
+                                self.kind.label().to_lowercase()
+                            ))
+                            .on_hover_text("Choose a file with the system dialog");
+                        if open.clicked() {
+                            action = Some(SlotAction::OpenDialog);
+                        }
+                        if !samples.is_empty() {
+                            ui.menu_button("Samples", |ui| {
+                                for s in samples {
+                                    let name = s.file_stem().map_or_else(String::new, |n| {
+                                        n.to_string_lossy().into_owned()
+                                    });
+                                    if ui.button(name).clicked() {
+                                        action = Some(SlotAction::Load(s.clone()));
+                                    }
+                                }
+                            })
+                            .response
+                            .accessible_name(format!("{} samples", self.kind.label()))
+                            .on_hover_text("Bundled public-domain images");
+                        }
+                        if let Some(text) = extras.remove {
+                            let enabled = self.kind != SlotKind::Mask
+                                || self.image.is_some()
+                                || self.loading.is_some();
+                            let remove = ui
+                                .add_enabled(enabled, egui::Button::new(text))
+                                .accessible_name(format!(
+                                    "{text} {}",
+                                    self.kind.label().to_lowercase()
+                                ))
+                                .on_hover_text(match self.kind {
+                                    SlotKind::Mask => "Paint the whole picture again (no mask)",
+                                    _ => "Stop using this painting",
                                 });
-                            }
-                            (None, Some(name), Some(img)) => {
-                                ui.add(egui::Label::new(RichText::new(name).strong()).truncate());
-                                ui.label(
-                                    RichText::new(format!("{} × {} px", img.width(), img.height()))
-                                        .weak(),
-                                );
-                            }
-                            _ => {
-                                ui.label(RichText::new(format!("Drop {}", self.kind.hint())).weak());
+                            if remove.clicked() {
+                                action = Some(SlotAction::Remove);
                             }
                         }
-                        ui.horizontal(|ui| {
-                            let open = ui
-                                .add_enabled(!dialog_open, egui::Button::new("Open…"))
-                                .accessible_name(format!("Open {} image", self.kind.label().to_lowercase()))
-                                .on_hover_text("Choose a file with the system dialog");
-                            if open.clicked() {
-                                action = Some(SlotAction::OpenDialog);
-                            }
-                            if !samples.is_empty() {
-                                ui.menu_button("Samples", |ui| {
-                                    for s in samples {
-                                        let name = s
-                                            .file_stem()
-                                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                                        if ui.button(name).clicked() {
-                                            action = Some(SlotAction::Load(s.clone()));
-                                        }
-                                    }
-                                })
-                                .response
-                                .accessible_name(format!("{} samples", self.kind.label()))
-                                .on_hover_text("Bundled public-domain images");
-                            }
-                            if let Some(text) = extras.remove {
-                                let enabled = self.kind != SlotKind::Mask
-                                    || self.image.is_some()
-                                    || self.loading.is_some();
-                                let remove = ui
-                                    .add_enabled(enabled, egui::Button::new(text))
-                                    .accessible_name(format!("{text} {}", self.kind.label().to_lowercase()))
-                                    .on_hover_text(match self.kind {
-                                        SlotKind::Mask => "Paint the whole picture again (no mask)",
-                                        _ => "Stop using this painting",
-                                    });
-                                if remove.clicked() {
-                                    action = Some(SlotAction::Remove);
-                                }
-                            }
-                        });
                     });
                 });
-                ui.horizontal(|ui| {
-                    let load_w = 52.0;
-                    let field = ui
-                        .add(
-                            egui::TextEdit::singleline(&mut self.path_text)
-                                .id(egui::Id::unique(("atelier-path", self.kind)))
-                                .hint_text("Type or paste a file path")
-                                .desired_width(ui.available_width() - load_w - 8.0),
-                        )
-                        .accessible_name(self.kind.path_field_name())
-                        .on_hover_text("Works everywhere, even without a file dialog: type a path and press Enter");
-                    let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                    let load = ui
-                        .add_sized([load_w, 22.0], egui::Button::new("Load"))
-                        .accessible_name(format!("Load {} path", self.kind.label().to_lowercase()))
-                        .clicked();
-                    if (enter || load) && !self.path_text.trim().is_empty() {
-                        action = Some(SlotAction::Load(expand_path(self.path_text.trim())));
-                    }
-                });
-                if let Some(weight) = extras.blend {
-                    let name = format!("{} blend weight", self.kind.label());
-                    let tip = "How much of this painting goes into the mix, relative to the \
-                               other styles' weights (they are normalized).";
-                    ui.horizontal(|ui| {
-                        let label = ui.label("Blend").on_hover_text(tip);
-                        ui.add(
-                            egui::Slider::new(weight, 0.0..=10.0)
-                                .clamping(egui::SliderClamping::Edits)
-                                .max_decimals(2),
-                        )
-                        .labelled_by(label.id)
-                        .accessible_name(name)
-                        .on_hover_text(tip);
-                    });
+            });
+            ui.horizontal(|ui| {
+                let load_w = 52.0;
+                let field = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut self.path_text)
+                            .id(egui::Id::unique(("atelier-path", self.kind)))
+                            .hint_text("Type or paste a file path")
+                            .desired_width(ui.available_width() - load_w - 8.0),
+                    )
+                    .accessible_name(self.kind.path_field_name())
+                    .on_hover_text(
+                        "Works everywhere, even without a file dialog: type a path and press Enter",
+                    );
+                let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                let load = ui
+                    .add_sized([load_w, 22.0], egui::Button::new("Load"))
+                    .accessible_name(format!("Load {} path", self.kind.label().to_lowercase()))
+                    .clicked();
+                if (enter || load) && !self.path_text.trim().is_empty() {
+                    action = Some(SlotAction::Load(expand_path(self.path_text.trim())));
                 }
             });
+            if let Some(weight) = extras.blend {
+                let name = format!("{} blend weight", self.kind.label());
+                let tip = "How much of this painting goes into the mix, relative to the \
+                               other styles' weights (they are normalized).";
+                ui.horizontal(|ui| {
+                    let label = ui.label("Blend").on_hover_text(tip);
+                    ui.add(
+                        egui::Slider::new(weight, 0.0..=10.0)
+                            .clamping(egui::SliderClamping::Edits)
+                            .max_decimals(2),
+                    )
+                    .labelled_by(label.id)
+                    .accessible_name(name)
+                    .on_hover_text(tip);
+                });
+            }
+        });
         self.rect = Some(card.response.rect);
         action
     }

@@ -85,23 +85,15 @@ pub(crate) const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {
         name: "Quick sketch",
         tip: "256 px, 100 L-BFGS iterations: a first look in seconds",
-        apply: |s| {
-            s.size = 256;
-            s.iterations = 100;
-            s.optimizer = OptimizerKind::Lbfgs;
-            s.multiscale_start = 0;
-        },
+        apply: |s| lbfgs_run(s, 256, 100, 0),
     },
     BuiltIn {
         name: "Classic (Gatys)",
         tip: "512 px, 500 L-BFGS iterations, the style's colours, default weights",
         apply: |s| {
             let d = Settings::default();
-            s.size = 512;
-            s.iterations = 500;
-            s.optimizer = OptimizerKind::Lbfgs;
+            lbfgs_run(s, 512, 500, 0);
             s.colour = ColourMode::Style;
-            s.multiscale_start = 0;
             s.weights = d.weights;
             s.init = d.init;
         },
@@ -114,12 +106,7 @@ pub(crate) const BUILT_IN: &[BuiltIn] = &[
     BuiltIn {
         name: "Large print",
         tip: "1024 px painted coarse to fine from 256 px: big strokes, crisp detail",
-        apply: |s| {
-            s.size = 1024;
-            s.multiscale_start = 256;
-            s.iterations = 400;
-            s.optimizer = OptimizerKind::Lbfgs;
-        },
+        apply: |s| lbfgs_run(s, 1024, 400, 256),
     },
     BuiltIn {
         name: "Steady live preview",
@@ -131,6 +118,14 @@ pub(crate) const BUILT_IN: &[BuiltIn] = &[
         },
     },
 ];
+
+/// An L-BFGS run of `iterations` at `size`, coarse to fine from `multiscale_start` (0: off).
+fn lbfgs_run(s: &mut Settings, size: u32, iterations: u32, multiscale_start: u32) {
+    s.size = size;
+    s.iterations = iterations;
+    s.optimizer = OptimizerKind::Lbfgs;
+    s.multiscale_start = multiscale_start;
+}
 
 #[cfg(test)]
 mod tests {

@@ -54,3 +54,29 @@ pub(crate) fn apply(ctx: &egui::Context) {
         v.window_corner_radius = CornerRadius::same(8);
     });
 }
+
+/// The frame of a card that takes dropped files. `drop_state`: `Some(true)` files hover over
+/// this card, `Some(false)` a drag is on elsewhere (hint that it could land here), `None` idle.
+pub(crate) fn drop_card(visuals: &egui::Visuals, drop_state: Option<bool>) -> egui::Frame {
+    let (stroke, fill) = match drop_state {
+        Some(true) => (Stroke::new(2.0, ACCENT), ACCENT.gamma_multiply(0.15)),
+        Some(false) => (
+            Stroke::new(1.0, ACCENT.gamma_multiply(0.5)),
+            visuals.faint_bg_color,
+        ),
+        None => (
+            Stroke::new(1.0, visuals.widgets.noninteractive.bg_stroke.color),
+            visuals.faint_bg_color,
+        ),
+    };
+    egui::Frame::new()
+        .fill(fill)
+        .stroke(stroke)
+        .corner_radius(8.0)
+        .inner_margin(8.0)
+}
+
+/// A side or top panel's frame with `x`, `y` inner margins.
+pub(crate) fn panel_frame(style: &egui::Style, x: i8, y: i8) -> egui::Frame {
+    egui::Frame::side_top_panel(style).inner_margin(egui::Margin::symmetric(x, y))
+}
