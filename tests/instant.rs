@@ -244,57 +244,48 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `atelier instant <common> <extra>` must fail with a message containing every `needle`.
+#[track_caller]
+fn instant_fails(common: &[&str], extra: &[&str], needles: &[&str]) {
+    let args: Vec<&str> = ["instant"]
+        .iter()
+        .chain(common)
+        .chain(extra)
+        .copied()
+        .collect();
+    let r = atelier(&args);
+    assert!(!r.status.success(), "{args:?} succeeded");
+    let err = stderr(&r);
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: no {n:?} in {err}");
+    }
+}
+
 #[test]
 fn cli_errors_say_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.png");
     let content = fixture("content.png");
     let (c, o) = (content.to_str().unwrap(), out.to_str().unwrap());
+    let base = ["--content", c, "--out", o];
 
-    let r = atelier(&["instant", "--content", c, "--out", o]);
-    assert!(!r.status.success());
-    assert!(stderr(&r).contains("--style") && stderr(&r).contains("--builtin"));
-
-    let r = atelier(&["instant", "--content", c, "--builtin", "30", "--out", o]);
-    assert!(!r.status.success());
-    assert!(
-        stderr(&r).contains("built-in style 30 does not exist; use 0 to 25"),
-        "{}",
-        stderr(&r)
+    instant_fails(&base, &[], &["--style", "--builtin"]);
+    instant_fails(
+        &base,
+        &["--builtin", "30"],
+        &["built-in style 30 does not exist; use 0 to 25"],
     );
-
     let empty = dir.path().to_str().unwrap();
-    let r = atelier(&[
-        "instant",
-        "--content",
-        c,
-        "--builtin",
-        "1",
-        "--out",
-        o,
-        "--models",
-        empty,
-    ]);
-    assert!(!r.status.success());
-    assert!(
-        stderr(&r).contains("instant-mode networks are missing"),
-        "{}",
-        stderr(&r)
+    instant_fails(
+        &base,
+        &["--builtin", "1", "--models", empty],
+        &["instant-mode networks are missing"],
     );
-
-    let r = atelier(&[
-        "instant",
-        "--content",
-        c,
-        "--builtin",
-        "1",
-        "--out",
-        o,
-        "--strength",
-        "2",
-    ]);
-    assert!(!r.status.success());
-    assert!(stderr(&r).contains("--strength must be between 0 and 1"));
+    instant_fails(
+        &base,
+        &["--builtin", "1", "--strength", "2"],
+        &["--strength must be between 0 and 1"],
+    );
     assert!(!out.exists(), "nothing is written on an error");
 
     // And the happy path writes a PNG of the requested size.

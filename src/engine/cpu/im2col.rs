@@ -130,6 +130,26 @@ impl CustomOp1 for Op {
             }
         };
         let groups = cv.c_out.div_ceil(MR);
+        // All output channels for one tile whose kk-row B matrix (row stride `ldb`) is ready.
+        let tile_gemm = |bp: *const f32, ldb, acc: &mut [f32], b, p0, np, npad: usize| {
+            for g in 0..groups {
+                // SAFETY: `packed` holds kk·MR floats per group, B kk rows of stride ldb with
+                // npad readable columns, `acc` MR rows of TILE; npad is a multiple of LANES.
+                unsafe {
+                    cv.kernels.run(
+                        kk,
+                        cv.packed[g * kk * MR..].as_ptr(),
+                        bp,
+                        ldb,
+                        acc.as_mut_ptr(),
+                        TILE,
+                        npad,
+                        false,
+                    )
+                };
+                store(acc, b, g, p0, np);
+            }
+        };
         if st == 1 && k == 1 {
             // 1×1: the input planes are the GEMM's B rows as they are (row stride h·w).
             let tiles = plane.div_ceil(TILE);
@@ -153,22 +173,7 @@ impl CustomOp1 for Op {
                         }
                         (tail.as_ptr(), TILE)
                     };
-                    for g in 0..groups {
-                        // SAFETY: B has kk rows of stride ldb with npad readable columns.
-                        unsafe {
-                            cv.kernels.run(
-                                kk,
-                                cv.packed[g * kk * MR..].as_ptr(),
-                                bp,
-                                ldb,
-                                acc.as_mut_ptr(),
-                                TILE,
-                                npad,
-                                false,
-                            )
-                        };
-                        store(acc, b, g, p0, np);
-                    }
+                    tile_gemm(bp, ldb, acc, b, p0, np, npad);
                 },
             );
         } else if st == 1 {
@@ -249,23 +254,7 @@ impl CustomOp1 for Op {
                             }
                         }
                     }
-                    for g in 0..groups {
-                        // SAFETY: `packed` holds kk·MR floats per group, `col` kk rows of
-                        // TILE ≥ npad columns, `acc` MR rows of TILE; npad is a multiple of LANES.
-                        unsafe {
-                            cv.kernels.run(
-                                kk,
-                                cv.packed[g * kk * MR..].as_ptr(),
-                                col.as_ptr(),
-                                TILE,
-                                acc.as_mut_ptr(),
-                                TILE,
-                                npad,
-                                false,
-                            )
-                        };
-                        store(acc, b, g, p0, np);
-                    }
+                    tile_gemm(col.as_ptr(), TILE, acc, b, p0, np, npad);
                 },
             );
         }
