@@ -124,6 +124,15 @@ pub fn resize_longest(img: &RgbImage, longest: u32) -> RgbImage {
     image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle)
 }
 
+/// Scales to exactly `w`×`h` with a Lanczos filter (sharper than [`resize_longest`]'s bilinear,
+/// for pictures the network or optimizer made); an image already that size is returned as is.
+pub fn resize_to(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    if img.dimensions() == (w, h) {
+        return img.clone();
+    }
+    image::imageops::resize(img, w, h, image::imageops::FilterType::Lanczos3)
+}
+
 /// The size [`resize_longest`] produces.
 pub fn scaled_dims(w: u32, h: u32, longest: u32) -> (u32, u32) {
     let s = f64::from(longest) / f64::from(w.max(h));

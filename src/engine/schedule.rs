@@ -149,11 +149,7 @@ impl Schedule {
         let init = match init {
             Some(img) => {
                 let (w, h) = stage_dims(&content, stages[0].size);
-                let img = if img.dimensions() == (w, h) {
-                    img.clone()
-                } else {
-                    image::imageops::resize(img, w, h, image::imageops::FilterType::Lanczos3)
-                };
+                let img = crate::image_io::resize_to(img, w, h);
                 Some(pixels::to_tensor(&img, vgg.device())?)
             }
             None => None,

@@ -513,17 +513,22 @@ impl StudioApp {
     fn show_mode(&mut self, ctx: &egui::Context) {
         if self.instant.holds_frames() {
             if let Some(image) = self.instant.image.clone() {
-                self.preview.set_frame(
-                    ctx,
-                    crate::worker::Frame {
-                        iteration: 0,
-                        image,
-                    },
-                );
+                self.show_instant_picture(ctx, image);
             }
         } else if let Some(frame) = self.instant.held_frame.take() {
             self.preview.set_frame(ctx, frame);
         }
+    }
+
+    /// Shows an instant picture in the preview, as the frame before any iteration.
+    fn show_instant_picture(&mut self, ctx: &egui::Context, image: Arc<RgbImage>) {
+        self.preview.set_frame(
+            ctx,
+            crate::worker::Frame {
+                iteration: 0,
+                image,
+            },
+        );
     }
 
     fn slot(&self, kind: SlotKind) -> Option<&ImageSlot> {
@@ -987,13 +992,7 @@ impl StudioApp {
             }
         }
         if let Some(image) = self.instant.pump(ctx) {
-            self.preview.set_frame(
-                ctx,
-                crate::worker::Frame {
-                    iteration: 0,
-                    image,
-                },
-            );
+            self.show_instant_picture(ctx, image);
         }
         while let Some(result) = self.loader.poll() {
             // Routed by request number: extra slots may have been renumbered meanwhile.

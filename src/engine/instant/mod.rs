@@ -260,11 +260,7 @@ pub fn mix_with_content(
 ) -> Result<RgbImage> {
     check_strength(strength)?;
     let (w, h) = stylized.dimensions();
-    let c = if content.dimensions() == (w, h) {
-        content.clone()
-    } else {
-        image::imageops::resize(content, w, h, FilterType::Lanczos3)
-    };
+    let c = crate::image_io::resize_to(content, w, h);
     Ok(RgbImage::from_fn(w, h, |x, y| {
         let (s, c) = (stylized.get_pixel(x, y).0, c.get_pixel(x, y).0);
         image::Rgb(std::array::from_fn(|i| {
@@ -277,11 +273,8 @@ pub fn mix_with_content(
 /// network ran smaller than the picture wanted.
 pub fn resize_result(img: &RgbImage, longest: u32) -> RgbImage {
     let (w, h) = img.dimensions();
-    if w.max(h) == longest {
-        return img.clone();
-    }
     let (nw, nh) = crate::image_io::scaled_dims(w, h, longest);
-    image::imageops::resize(img, nw, nh, FilterType::Lanczos3)
+    crate::image_io::resize_to(img, nw, nh)
 }
 
 /// The optimizer's `instant` start: `content` (already at the run size) painted by the
@@ -292,11 +285,7 @@ pub fn init_image(content: &RgbImage, style: &RgbImage, device: &Device) -> Resu
     let v = net.style_vector(style)?;
     let (w, h) = content.dimensions();
     let out = net.stylize(content, &v, w.max(h))?;
-    if out.dimensions() == (w, h) {
-        Ok(out)
-    } else {
-        Ok(image::imageops::resize(&out, w, h, FilterType::Lanczos3))
-    }
+    Ok(crate::image_io::resize_to(&out, w, h))
 }
 
 /// The centre square of `img`, resized to `side`×`side` (Lanczos).
