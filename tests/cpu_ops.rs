@@ -433,7 +433,16 @@ fn gram_matches_matmul_and_gradient() -> Result<()> {
     let mut rng = Rng(0x6a4a_0000_0000_0005);
     for threads in [1, 2] {
         set_threads(threads);
-        for (c, h, w) in [(1, 1, 1), (3, 5, 7), (64, 9, 13), (130, 6, 11)] {
+        // The last two are cut into pixel chunks (and 130 also into row blocks) at 2 threads,
+        // with ragged last chunks and blocks.
+        for (c, h, w) in [
+            (1, 1, 1),
+            (3, 5, 7),
+            (64, 9, 13),
+            (130, 6, 11),
+            (7, 41, 53),
+            (130, 23, 47),
+        ] {
             let x = t4(rng.vec(c * h * w, 1.0), (1, c, h, w));
             let xv = Var::from_tensor(&x)?;
             let g = gram(xv.as_tensor())?;
