@@ -4,8 +4,9 @@
 //! that busy-waits (rayon, OpenMP's default) can make 2 threads slower than 1. Work items are
 //! claimed one by one from an atomic counter, so a core that stalls just takes fewer items
 //! instead of holding everyone back for a fixed half of the work, and the caller never waits
-//! for a helper that has not started (see [`pool`]). If helpers keep being preempted in the
-//! middle of an item (other processes on the cores), the pool runs alone for a while.
+//! for a helper that has not started (see [`pool`]). Whether helping pays at all depends on
+//! the layer and on what else the cores are doing, so each call site learns it by timing
+//! itself both ways (see [`choice`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -29,6 +30,7 @@ pub fn threads() -> usize {
 
 /// Runs `f(state, i)` for every `i in 0..n`, items claimed dynamically by up to `threads()`
 /// workers; `init` makes one state (scratch buffers) per worker.
+#[track_caller]
 pub fn parallel_for_with<S, I, F>(n: usize, init: I, f: F)
 where
     I: Fn() -> S + Sync,
@@ -56,7 +58,153 @@ where
             f(&mut s, i);
         }
     };
-    pool::run(workers - 1, &work);
+    let site = choice::Site::new(std::panic::Location::caller(), n);
+    pool::run(site, workers - 1, &work);
+}
+
+/// Per call site, whether running alone beats running with helpers, learnt by timing both.
+///
+/// With the second vCPU busy (another process, or the host taking it away), three runnable
+/// threads share two cores; a helper preempted inside an item holds up the caller for a time
+/// slice, which on a small layer costs more than its help. That depends on the layer's size
+/// and on the machine's phase, so no fixed threshold is right: each (call site, item count)
+/// keeps a running average of its wall time alone and with helpers and takes the faster. The
+/// time alone hardly depends on the other core, so while sharing wins it is re-timed only every
+/// [`RECHECK_SOLO`]th call (each re-check costs a call without help); while running alone,
+/// sharing is re-timed every [`RECHECK_SHARED`]th call, so the second core's return is noticed.
+mod choice {
+    use std::collections::HashMap;
+    use std::panic::Location;
+
+    /// Every how many calls of a site the slower way is timed again.
+    pub(super) const RECHECK_SOLO: u32 = 64;
+    pub(super) const RECHECK_SHARED: u32 = 8;
+    /// Weight of the newest timing in the running averages.
+    const ALPHA: f64 = 0.3;
+    /// A timing counts at most this multiple of the average, so one call that happened to be
+    /// preempted does not flip the choice (a real change still shows within a few calls).
+    const CLIP: f64 = 2.0;
+
+    #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+    pub(super) struct Site {
+        at: &'static Location<'static>,
+        items: usize,
+    }
+
+    impl Site {
+        pub(super) fn new(at: &'static Location<'static>, items: usize) -> Self {
+            Site { at, items }
+        }
+    }
+
+    #[derive(Default)]
+    struct Times {
+        calls: u32,
+        solo: Option<f64>,
+        shared: Option<f64>,
+    }
+
+    /// The learnt times of every site seen.
+    #[derive(Default)]
+    pub(super) struct Book(HashMap<Site, Times>);
+
+    impl Book {
+        /// Whether the next call of `site` should run with helpers.
+        pub(super) fn share(&mut self, site: Site) -> bool {
+            let t = self.0.entry(site).or_default();
+            t.calls = t.calls.wrapping_add(1);
+            match (t.solo, t.shared) {
+                // The first call pays page faults and cold caches (not recorded), so it and
+                // the next run shared, the third alone; then the faster way wins.
+                (_, None) => true,
+                (None, Some(_)) => false,
+                (Some(solo), Some(shared)) if shared <= solo => {
+                    !t.calls.is_multiple_of(RECHECK_SOLO)
+                }
+                (Some(_), Some(_)) => t.calls.is_multiple_of(RECHECK_SHARED),
+            }
+        }
+
+        /// Records how long a call of `site` took (`shared`: with helpers).
+        pub(super) fn record(&mut self, site: Site, shared: bool, secs: f64) {
+            let t = self.0.entry(site).or_default();
+            if t.calls <= 1 {
+                return; // the warm-up call
+            }
+            let slot = if shared { &mut t.shared } else { &mut t.solo };
+            *slot = Some(match *slot {
+                Some(avg) => avg + ALPHA * (secs.min(CLIP * avg) - avg),
+                None => secs,
+            });
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Runs `calls` calls of `site`, each taking `solo` or `shared` seconds; returns how
+        /// many ran shared.
+        fn run(book: &mut Book, site: Site, calls: u32, solo: f64, shared: f64) -> u32 {
+            let mut n = 0;
+            for _ in 0..calls {
+                let s = book.share(site);
+                n += s as u32;
+                book.record(site, s, if s { shared } else { solo });
+            }
+            n
+        }
+
+        #[test]
+        fn takes_the_faster_way_and_keeps_checking_the_other() {
+            let mut book = Book::default();
+            let site = Site::new(Location::caller(), 8);
+            // Sharing faster: all but one call in RECHECK_SOLO run shared.
+            run(&mut book, site, 2 * RECHECK_SOLO, 2e-3, 1e-3);
+            assert_eq!(
+                run(&mut book, site, 2 * RECHECK_SOLO, 2e-3, 1e-3),
+                2 * RECHECK_SOLO - 2
+            );
+            // Solo faster (the second core got busy): the switch comes within a few calls.
+            assert!(run(&mut book, site, 6, 1e-3, 3e-3) <= 4);
+            assert_eq!(run(&mut book, site, 8 * RECHECK_SHARED, 1e-3, 3e-3), 8);
+            // The core is back: re-timing shared now and then notices.
+            run(&mut book, site, 4 * RECHECK_SHARED, 2e-3, 1e-3);
+            assert_eq!(
+                run(&mut book, site, 2 * RECHECK_SOLO, 2e-3, 1e-3),
+                2 * RECHECK_SOLO - 2
+            );
+        }
+
+        #[test]
+        fn sites_learn_separately_and_ignore_the_warm_up_call() {
+            let mut book = Book::default();
+            let (a, b) = (
+                Site::new(Location::caller(), 4),
+                Site::new(Location::caller(), 5),
+            );
+            // A's first call is slow (cold caches) but sharing is faster after it.
+            assert!(book.share(a));
+            book.record(a, true, 1.0);
+            run(&mut book, a, 3, 2e-3, 1e-3);
+            run(&mut book, b, 3, 1e-3, 2e-3);
+            assert_eq!(
+                run(&mut book, a, RECHECK_SHARED, 2e-3, 1e-3),
+                RECHECK_SHARED
+            );
+            assert_eq!(run(&mut book, b, RECHECK_SHARED, 1e-3, 2e-3), 1);
+        }
+
+        #[test]
+        fn one_preempted_call_does_not_flip_the_choice() {
+            let mut book = Book::default();
+            let site = Site::new(Location::caller(), 8);
+            run(&mut book, site, 10, 1.5e-3, 1e-3);
+            assert!(book.share(site));
+            book.record(site, true, 50e-3);
+            assert_eq!(run(&mut book, site, 20, 1.5e-3, 1e-3), 20);
+        }
+    }
 }
 
 /// A parked pool whose caller never waits for a worker that has not started.
@@ -67,16 +215,11 @@ where
 /// Here helpers sleep on a condvar, join a job only while it is open, and the caller closes the
 /// job when the items run out and then waits only for helpers still running an item.
 mod pool {
+    use super::choice::{Book, Site};
     use std::sync::{Arc, Condvar, Mutex, OnceLock};
     use std::time::Instant;
 
     type Job = &'static (dyn Fn() + Sync);
-
-    /// Average share of a job spent waiting for helpers above which the pool goes solo
-    /// (normally a few %: at most part of one item).
-    const STALL_LIMIT: f64 = 0.2;
-    /// Jobs run alone before helpers are tried again (a VGG forward+backward is ~80 jobs).
-    const SOLO_JOBS: u32 = 40;
 
     struct State {
         job: Option<Job>,
@@ -86,18 +229,15 @@ mod pool {
         active: usize,
         panicked: bool,
         spawned: usize,
-        /// Running average of the share of a job's time the caller spent waiting for helpers
-        /// to finish their last item, and jobs left to run alone after it got too high.
-        stall: f64,
-        solo: u32,
     }
 
     struct Pool {
         state: Mutex<State>,
         wake: Condvar,
         done: Condvar,
-        /// One job at a time (nested or concurrent callers run serially through here).
-        submit: Mutex<()>,
+        /// One job at a time (nested or concurrent callers run serially through here); holds
+        /// what each call site has learnt about sharing.
+        submit: Mutex<Book>,
     }
 
     fn pool() -> &'static Arc<Pool> {
@@ -111,12 +251,10 @@ mod pool {
                     active: 0,
                     panicked: false,
                     spawned: 0,
-                    stall: 0.0,
-                    solo: 0,
                 }),
                 wake: Condvar::new(),
                 done: Condvar::new(),
-                submit: Mutex::new(()),
+                submit: Mutex::new(Book::default()),
             })
         })
     }
@@ -151,23 +289,25 @@ mod pool {
         }
     }
 
-    /// Runs `job` on the calling thread and on up to `helpers` pool threads.
-    pub(super) fn run(helpers: usize, job: &(dyn Fn() + Sync)) {
+    /// Runs `job` on the calling thread and, if that has been the faster way for `site`, on up
+    /// to `helpers` pool threads.
+    pub(super) fn run(site: Site, helpers: usize, job: &(dyn Fn() + Sync)) {
         let p = pool();
-        let _one = match p.submit.try_lock() {
+        let mut book = match p.submit.try_lock() {
             Ok(g) => g,
+            // A kernel panicked earlier (reported to its caller); the book is still sound.
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
             // Called from inside a job (or by another thread's job): just run inline.
-            Err(_) => return job(),
+            Err(std::sync::TryLockError::WouldBlock) => return job(),
         };
+        let t0 = Instant::now();
+        if !book.share(site) {
+            job();
+            book.record(site, false, t0.elapsed().as_secs_f64());
+            return;
+        }
         {
             let mut st = lock(&p.state);
-            if st.solo > 0 {
-                // A helper was recently preempted in the middle of items (other processes on
-                // the cores): waiting for it cost more than its help, so run alone for a while.
-                st.solo -= 1;
-                drop(st);
-                return job();
-            }
             while st.spawned < helpers {
                 let pc = Arc::clone(p);
                 std::thread::Builder::new()
@@ -184,33 +324,24 @@ mod pool {
             st.wanted = helpers;
             st.panicked = false;
         }
-        let t0 = Instant::now();
         p.wake.notify_all();
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_ok();
-        let t1 = Instant::now();
         let mut st = lock(&p.state);
         st.job = None; // close: late helpers go back to sleep
         while st.active > 0 {
             st = p.done.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-        let total = t0.elapsed().as_secs_f64();
-        if total > 0.0 {
-            let waited = t1.elapsed().as_secs_f64() / total;
-            st.stall = 0.8 * st.stall + 0.2 * waited;
-            if st.stall > STALL_LIMIT {
-                st.solo = SOLO_JOBS;
-                st.stall = STALL_LIMIT / 2.0; // re-probe from a neutral state
-            }
         }
         let panicked = st.panicked || !ok;
         drop(st);
         if panicked {
             panic!("a kernel worker panicked");
         }
+        book.record(site, true, t0.elapsed().as_secs_f64());
     }
 }
 
 /// [`parallel_for_with`] without per-worker state.
+#[track_caller]
 pub fn parallel_for<F: Fn(usize) + Sync>(n: usize, f: F) {
     parallel_for_with(n, || (), |_, i| f(i));
 }
