@@ -15,10 +15,14 @@ use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape,
 /// work item.
 const MIN_CHUNK: usize = 512;
 const MIN_ROWS: usize = 64;
+/// Most pixel chunks. Fixed, not per thread: the forward sums per-chunk partial Grams, so the
+/// chunking sets the rounding, and a picture must not change with the thread count.
+const MAX_CHUNKS: usize = 8;
 
 /// How to cut `c` rows × `hw` pixels into work items: (row blocks, pixel chunks), each of
 /// (block size, count). One item per thread is too coarse (a preempted helper holds up the
-/// caller for its whole share), so aim for four per thread, cutting pixels first.
+/// caller for its whole share), so aim for four per thread: up to [`MAX_CHUNKS`] pixel chunks,
+/// then row blocks, which change no sum and so alone follow the thread count.
 struct Split {
     rows: usize,
     row_blocks: usize,
@@ -29,11 +33,7 @@ struct Split {
 impl Split {
     fn new(c: usize, hw: usize) -> Self {
         let t = threads();
-        let chunks = if t == 1 {
-            1
-        } else {
-            (hw / MIN_CHUNK).clamp(1, 4 * t)
-        };
+        let chunks = (hw / MIN_CHUNK).clamp(1, MAX_CHUNKS);
         let row_blocks = if t == 1 {
             1
         } else {
