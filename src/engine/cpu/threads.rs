@@ -70,8 +70,10 @@ where
 /// and on the machine's phase, so no fixed threshold is right: each (call site, item count)
 /// keeps a running average of its wall time alone and with helpers and takes the faster. The
 /// time alone hardly depends on the other core, so while sharing wins it is re-timed only every
-/// [`RECHECK_SOLO`]th call (each re-check costs a call without help); while running alone,
-/// sharing is re-timed every [`RECHECK_SHARED`]th call, so the second core's return is noticed.
+/// [`RECHECK_SOLO`]th call (each re-check costs a call without help). While running alone,
+/// sharing is re-timed after [`RECHECK_SHARED`] calls, then after twice as many each time it
+/// still loses (up to [`RECHECK_SOLO`]): quick to notice the second core's return just after a
+/// switch, cheap during a long busy phase, where each re-check is a slow call.
 mod choice {
     use std::collections::HashMap;
     use std::panic::Location;
@@ -102,6 +104,11 @@ mod choice {
         calls: u32,
         solo: Option<f64>,
         shared: Option<f64>,
+        /// Calls since the slower way was last re-timed (or lost the lead), and the current
+        /// wait for it; which way led at the last call.
+        since: u32,
+        wait: u32,
+        sharing_led: bool,
     }
 
     /// The learnt times of every site seen.
@@ -118,10 +125,28 @@ mod choice {
                 // the next run shared, the third alone; then the faster way wins.
                 (_, None) => true,
                 (None, Some(_)) => false,
-                (Some(solo), Some(shared)) if shared <= solo => {
-                    !t.calls.is_multiple_of(RECHECK_SOLO)
+                (Some(solo), Some(shared)) => {
+                    let sharing_wins = shared <= solo;
+                    if sharing_wins != t.sharing_led {
+                        t.sharing_led = sharing_wins;
+                        t.since = 0;
+                    }
+                    let wait = if sharing_wins {
+                        t.wait = RECHECK_SHARED; // the next busy phase starts with quick checks
+                        RECHECK_SOLO
+                    } else {
+                        t.wait.max(RECHECK_SHARED)
+                    };
+                    t.since += 1;
+                    if t.since < wait {
+                        return sharing_wins;
+                    }
+                    t.since = 0;
+                    if !sharing_wins {
+                        t.wait = (2 * wait).min(RECHECK_SOLO);
+                    }
+                    !sharing_wins
                 }
-                (Some(_), Some(_)) => t.calls.is_multiple_of(RECHECK_SHARED),
             }
         }
 
@@ -165,15 +190,21 @@ mod choice {
                 run(&mut book, site, 2 * RECHECK_SOLO, 2e-3, 1e-3),
                 2 * RECHECK_SOLO - 2
             );
-            // Solo faster (the second core got busy): the switch comes within a few calls.
+            // Solo faster (the second core got busy): the switch comes within a few calls, and
+            // sharing is re-checked soon after, then ever more rarely.
             assert!(run(&mut book, site, 6, 1e-3, 3e-3) <= 4);
-            assert_eq!(run(&mut book, site, 8 * RECHECK_SHARED, 1e-3, 3e-3), 8);
-            // The core is back: re-timing shared now and then notices.
-            run(&mut book, site, 4 * RECHECK_SHARED, 2e-3, 1e-3);
+            assert_eq!(run(&mut book, site, RECHECK_SHARED, 1e-3, 3e-3), 1);
+            let checks = run(&mut book, site, 16 * RECHECK_SOLO, 1e-3, 3e-3);
+            assert!((16..=19).contains(&checks), "{checks} re-checks");
+            // The core is back: the next re-check notices, and sharing wins again.
+            run(&mut book, site, 2 * RECHECK_SOLO, 2e-3, 1e-3);
             assert_eq!(
                 run(&mut book, site, 2 * RECHECK_SOLO, 2e-3, 1e-3),
                 2 * RECHECK_SOLO - 2
             );
+            // A second busy phase starts again with a quick re-check.
+            run(&mut book, site, 6, 1e-3, 3e-3);
+            assert_eq!(run(&mut book, site, RECHECK_SHARED, 1e-3, 3e-3), 1);
         }
 
         #[test]
