@@ -433,8 +433,8 @@ fn gram_matches_matmul_and_gradient() -> Result<()> {
     let mut rng = Rng(0x6a4a_0000_0000_0005);
     for threads in [1, 2] {
         set_threads(threads);
-        // The last two are cut into pixel chunks (and 130 also into row blocks) at 2 threads,
-        // with ragged last chunks and blocks.
+        // The last two are cut into pixel chunks with a ragged last chunk (and at 2 threads
+        // the 130 channels also into row blocks).
         for (c, h, w) in [
             (1, 1, 1),
             (3, 5, 7),
