@@ -24,6 +24,8 @@ const MAX_CHUNKS: usize = 8;
 /// caller for its whole share), so aim for four per thread: up to [`MAX_CHUNKS`] pixel chunks,
 /// then row blocks, which change no sum and so alone follow the thread count.
 struct Split {
+    c: usize,
+    hw: usize,
     rows: usize,
     row_blocks: usize,
     pixels: usize,
@@ -42,6 +44,8 @@ impl Split {
         let rows = c.div_ceil(row_blocks).max(1);
         let pixels = hw.div_ceil(chunks).max(1);
         Split {
+            c,
+            hw,
             rows,
             row_blocks: c.div_ceil(rows),
             pixels,
@@ -53,21 +57,21 @@ impl Split {
         self.row_blocks * self.chunks
     }
 
-    /// Rows and pixels of item `i`.
-    fn item(
-        &self,
-        i: usize,
-        c: usize,
-        hw: usize,
-    ) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    /// Pixel chunk, rows and pixels of item `i`.
+    fn item(&self, i: usize) -> (usize, std::ops::Range<usize>, std::ops::Range<usize>) {
         let (r, p) = (i % self.row_blocks, i / self.row_blocks);
         let r0 = r * self.rows;
         let p0 = p * self.pixels;
-        (r0..(r0 + self.rows).min(c), p0..(p0 + self.pixels).min(hw))
+        (
+            p,
+            r0..(r0 + self.rows).min(self.c),
+            p0..(p0 + self.pixels).min(self.hw),
+        )
     }
 }
 
-/// `dst = alpha·dst + beta·lhs·rhs` for one block; strides are (row, column) in elements.
+/// `dst = beta·lhs·rhs` (overwritten, never read) for one block; strides are (row, column) in
+/// elements.
 ///
 /// # Safety
 /// Every pointer/stride pair must describe an in-bounds `m×k`, `k×n` or `m×n` view, and `dst`
@@ -110,8 +114,7 @@ fn gram_forward(f: &[f32], c: usize, hw: usize, scale: f32) -> Vec<f32> {
     let mut partial = vec![0f32; split.chunks.max(1) * c * c];
     let pp = SyncPtr(partial.as_mut_ptr());
     parallel_for(split.items(), |i| {
-        let (rows, px) = split.item(i, c, hw);
-        let p = px.start / split.pixels;
+        let (p, rows, px) = split.item(i);
         // SAFETY: rows `rows` of partial Gram `p` are written by item i only; F[rows, px]
         // and F[:, px]ᵀ are in-bounds views of f (c rows of stride hw).
         unsafe {
@@ -143,7 +146,7 @@ fn gram_backward(sym: &[f32], f: &[f32], c: usize, hw: usize, scale: f32) -> Vec
     let mut df = vec![0f32; c * hw];
     let dp = SyncPtr(df.as_mut_ptr());
     parallel_for(split.items(), |i| {
-        let (rows, px) = split.item(i, c, hw);
+        let (_, rows, px) = split.item(i);
         // SAFETY: block (rows, px) of dF is written by item i only; S[rows, :] and F[:, px]
         // are in-bounds views.
         unsafe {

@@ -78,8 +78,10 @@ mod choice {
     use std::collections::HashMap;
     use std::panic::Location;
 
-    /// Every how many calls of a site the slower way is timed again.
+    /// While sharing leads, solo is re-timed every this many calls; also the longest wait
+    /// before sharing is re-timed while solo leads.
     pub(super) const RECHECK_SOLO: u32 = 64;
+    /// The first wait before sharing is re-timed after solo took the lead.
     pub(super) const RECHECK_SHARED: u32 = 8;
     /// Weight of the newest timing in the running averages.
     const ALPHA: f64 = 0.3;
@@ -128,11 +130,12 @@ mod choice {
                 (Some(solo), Some(shared)) => {
                     let sharing_wins = shared <= solo;
                     if sharing_wins != t.sharing_led {
+                        // A new phase starts with quick re-checks.
                         t.sharing_led = sharing_wins;
                         t.since = 0;
+                        t.wait = RECHECK_SHARED;
                     }
                     let wait = if sharing_wins {
-                        t.wait = RECHECK_SHARED; // the next busy phase starts with quick checks
                         RECHECK_SOLO
                     } else {
                         t.wait.max(RECHECK_SHARED)
