@@ -73,7 +73,8 @@ where
 /// [`RECHECK_SOLO`]th call (each re-check costs a call without help). While running alone,
 /// sharing is re-timed after [`RECHECK_SHARED`] calls, then after twice as many each time it
 /// still loses (up to [`RECHECK_SOLO`]): quick to notice the second core's return just after a
-/// switch, cheap during a long busy phase, where each re-check is a slow call.
+/// switch, cheap during a long busy phase, where each re-check is a slow call. A re-check's
+/// timing replaces the slower way's old average, so one re-check is enough to notice a change.
 mod choice {
     use std::collections::HashMap;
     use std::panic::Location;
@@ -111,6 +112,8 @@ mod choice {
         since: u32,
         wait: u32,
         sharing_led: bool,
+        /// The next record is a re-check of the slower way.
+        rechecking: bool,
     }
 
     /// The learnt times of every site seen.
@@ -148,6 +151,7 @@ mod choice {
                     if !sharing_wins {
                         t.wait = (2 * wait).min(RECHECK_SOLO);
                     }
+                    t.rechecking = true;
                     !sharing_wins
                 }
             }
@@ -160,9 +164,14 @@ mod choice {
                 return; // the warm-up call
             }
             let slot = if shared { &mut t.shared } else { &mut t.solo };
+            // A re-check replaces the slower way's average: that is many calls old, and the
+            // machine's phase may have changed since (blended in, a return of the second core
+            // would show only after several re-checks, each up to RECHECK_SOLO calls apart). A
+            // lucky re-check that flips the lead costs the few calls the blend takes to flip back.
+            let recheck = std::mem::take(&mut t.rechecking);
             *slot = Some(match *slot {
-                Some(avg) => avg + ALPHA * (secs.min(CLIP * avg) - avg),
-                None => secs,
+                Some(avg) if !recheck => avg + ALPHA * (secs.min(CLIP * avg) - avg),
+                _ => secs,
             });
         }
     }
@@ -208,6 +217,18 @@ mod choice {
             // A second busy phase starts again with a quick re-check.
             run(&mut book, site, 6, 1e-3, 3e-3);
             assert_eq!(run(&mut book, site, RECHECK_SHARED, 1e-3, 3e-3), 1);
+        }
+
+        #[test]
+        fn notices_the_second_core_return_at_the_first_re_check() {
+            let mut book = Book::default();
+            let site = Site::new(Location::caller(), 8);
+            // A long busy phase: sharing 3× slower, re-checked only every RECHECK_SOLO calls.
+            run(&mut book, site, 16 * RECHECK_SOLO, 1e-3, 3e-3);
+            // The core is back (sharing 2× faster, alone unchanged): the first re-check, within
+            // RECHECK_SOLO calls, switches; blending it into the busy average would not.
+            let shared = run(&mut book, site, 2 * RECHECK_SOLO, 1e-3, 0.5e-3);
+            assert!(shared >= RECHECK_SOLO, "{shared} shared");
         }
 
         #[test]
