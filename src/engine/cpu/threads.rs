@@ -268,7 +268,9 @@ mod choice {
 /// 2-vCPU machine a helper may get its first time slice only milliseconds later, long after
 /// the caller has done all the items: that wait, once per layer, made 2 threads slower than 1.
 /// Here helpers sleep on a condvar, join a job only while it is open, and the caller closes the
-/// job when the items run out and then waits only for helpers still running an item.
+/// job when the items run out and then waits only for helpers still running an item. A helper
+/// that wakes up on the caller's own CPU (Linux tells which) stays out: with the other core
+/// busy, the scheduler puts it there, where it can only share the caller's time.
 mod pool {
     use super::choice::{Book, Site};
     use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -284,6 +286,8 @@ mod pool {
         active: usize,
         panicked: bool,
         spawned: usize,
+        /// The CPU the caller submitted the current job from, where known.
+        caller_cpu: Option<u32>,
     }
 
     struct Pool {
@@ -306,12 +310,28 @@ mod pool {
                     active: 0,
                     panicked: false,
                     spawned: 0,
+                    caller_cpu: None,
                 }),
                 wake: Condvar::new(),
                 done: Condvar::new(),
                 submit: Mutex::new(Book::default()),
             })
         })
+    }
+
+    /// The CPU this thread is running on (Linux).
+    fn current_cpu() -> Option<u32> {
+        #[cfg(target_os = "linux")]
+        {
+            extern "C" {
+                fn sched_getcpu() -> std::ffi::c_int;
+            }
+            // SAFETY: no arguments; returns -1 on error.
+            let cpu = unsafe { sched_getcpu() };
+            u32::try_from(cpu).ok()
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
     }
 
     fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -329,6 +349,11 @@ mod pool {
                 st = p.wake.wait(st).unwrap_or_else(|e| e.into_inner());
             }
             seen = st.generation;
+            if st.caller_cpu.is_some() && current_cpu() == st.caller_cpu {
+                // Woken onto the caller's core (the other one is busy): helping would only
+                // time-slice that core, and an item held while descheduled stalls the caller.
+                continue;
+            }
             let job = st.job.expect("job present");
             st.active += 1;
             drop(st);
@@ -378,6 +403,7 @@ mod pool {
             st.generation += 1;
             st.wanted = helpers;
             st.panicked = false;
+            st.caller_cpu = current_cpu();
         }
         p.wake.notify_all();
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_ok();
