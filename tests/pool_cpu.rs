@@ -10,12 +10,16 @@ fn a_helper_on_the_callers_cpu_leaves_the_work_to_the_caller() {
     use std::time::Duration;
 
     extern "C" {
+        fn sched_getcpu() -> i32;
         fn sched_setaffinity(pid: i32, size: usize, mask: *const u64) -> i32;
     }
-    // Only CPU 0 for this thread and the pool threads it starts: the helper can only ever wake
-    // on the caller's CPU.
+    // Only the CPU we are on (one the machine lets us use) for this thread and the pool threads
+    // it starts: the helper can only ever wake on the caller's CPU.
+    // SAFETY: no arguments.
+    let cpu = usize::try_from(unsafe { sched_getcpu() }).expect("sched_getcpu failed");
     let mut mask = [0u64; 16];
-    mask[0] = 1;
+    assert!(cpu < 1024, "CPU {cpu} does not fit a cpu_set_t");
+    mask[cpu / 64] = 1 << (cpu % 64);
     // SAFETY: pid 0 = this thread; the mask is a valid 1024-bit cpu_set_t.
     let rc = unsafe { sched_setaffinity(0, std::mem::size_of_val(&mask), mask.as_ptr()) };
     assert_eq!(rc, 0, "sched_setaffinity failed");
