@@ -22,8 +22,10 @@ if [ "${1:-}" != --stub ]; then
     exec env CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-80}" cargo build --release --features cuda
 fi
 
+# Absolute, so it works with a relative or an absolute CARGO_TARGET_DIR alike.
 target=${CARGO_TARGET_DIR:-target}/cuda-stub
-stub=$PWD/$target/candle-kernels
+mkdir -p "$target" && target=$(cd "$target" && pwd)
+stub=$target/candle-kernels
 manifest=$(cargo metadata --format-version 1 --features cuda | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
