@@ -26,10 +26,15 @@ enum Command {
     },
     /// Stylize an image headlessly
     Render(cli::args::RenderArgs),
-    /// Print the weighted losses at the start (image = content), per layer
+    /// Print the weighted losses, per layer, of the content image (the start of a run) or of any
+    /// picture (--image), under the objective the flags describe
     Losses {
         #[command(flatten)]
         args: cli::args::LossArgs,
+        /// Score this picture instead of the content image; it is resized (Lanczos) to the
+        /// content's size at --size when its size differs
+        #[arg(long)]
+        image: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -63,7 +68,9 @@ fn main() -> std::process::ExitCode {
         None => cli::studio(None),
         Some(Command::Studio { weights }) => cli::studio(weights),
         Some(Command::Render(a)) => cli::render::render(&a),
-        Some(Command::Losses { args, json }) => cli::render::losses(&args, json),
+        Some(Command::Losses { args, image, json }) => {
+            cli::render::losses(&args, image.as_deref(), json)
+        }
         Some(Command::Instant(a)) => cli::instant::run(&a),
         Some(Command::Bench(a)) => cli::bench::bench(&a),
         Some(Command::Weights(c)) => cli::weights_cmd::run(&c),

@@ -111,6 +111,10 @@ pub struct LossWeights {
     /// beta
     pub style_weight: f32,
     pub tv_weight: f32,
+    /// Weight of the penalty on pixels outside 0..255 (see `engine::loss::range_loss`).
+    /// Files without it were made without the term.
+    #[serde(default)]
+    pub range_weight: f32,
     pub content_layers: Vec<String>,
     pub style_layers: Vec<LayerWeight>,
     #[serde(default)]
@@ -126,6 +130,8 @@ impl Default for LossWeights {
             content_weight: 1e3,
             style_weight: 1e4,
             tv_weight: 1e-5,
+            // Keeps the picture inside what a PNG can hold at no visible cost (docs/speed.md).
+            range_weight: 1e-2,
             content_layers: vec!["relu4_2".into()],
             style_layers: ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
                 .into_iter()
@@ -157,11 +163,18 @@ pub struct Settings {
     /// Longest side of the output in pixels.
     pub size: u32,
     pub iterations: u32,
+    /// Iterations of each coarse-to-fine stage, coarsest first; empty = `iterations` split by
+    /// the schedule's rule (see `engine::schedule::plan`).
+    pub stage_iterations: Vec<u32>,
     pub optimizer: OptimizerKind,
     /// Adam learning rate in 0..255 pixel units.
     pub learning_rate: f32,
     /// L-BFGS history length.
     pub lbfgs_history: usize,
+    /// Levels of the pyramid the optimizer moves (`engine::pyramid`); 1 = plain pixels, as
+    /// files without this field were made.
+    #[serde(default = "pixels_only")]
+    pub pyramid_levels: u32,
     #[serde(flatten)]
     pub weights: LossWeights,
     pub init: InitKind,
@@ -177,6 +190,10 @@ pub struct Settings {
     pub style_scale: f32,
 }
 
+fn pixels_only() -> u32 {
+    1
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -188,10 +205,12 @@ impl Default for Settings {
             colour: ColourMode::Style,
             multiscale_start: 256,
             size: 512,
-            iterations: 300,
+            iterations: 150,
+            stage_iterations: Vec::new(),
             optimizer: OptimizerKind::Lbfgs,
             learning_rate: 10.0,
             lbfgs_history: 100,
+            pyramid_levels: 5,
             weights: LossWeights::default(),
             init: InitKind::Content,
             seed: 0,
@@ -224,6 +243,7 @@ impl Settings {
             ("content weight", w.content_weight),
             ("style weight", w.style_weight),
             ("TV weight", w.tv_weight),
+            ("range weight", w.range_weight),
             ("learning rate", self.learning_rate),
             ("style scale", self.style_scale),
             ("style blend weight", self.style_blend_weight),
@@ -269,6 +289,26 @@ impl Settings {
             return Err(format!(
                 "multi-scale start {} is too small: use at least 16 pixels, or 0 for a single stage",
                 self.multiscale_start
+            ));
+        }
+        if !self.stage_iterations.is_empty() {
+            let stages = crate::engine::schedule::stage_sizes(self.multiscale_start, self.size);
+            if self.stage_iterations.len() != stages.len() {
+                return Err(format!(
+                    "stage iterations give {} counts but the run has {} stages ({}); give one count per stage",
+                    self.stage_iterations.len(),
+                    stages.len(),
+                    stages.iter().map(u32::to_string).collect::<Vec<_>>().join(" → ")
+                ));
+            }
+            if self.stage_iterations.contains(&0) {
+                return Err("every stage needs at least one iteration".into());
+            }
+        }
+        if !(1..=8).contains(&self.pyramid_levels) {
+            return Err(format!(
+                "pyramid levels {} is out of range: use 1 (plain pixels) to 8",
+                self.pyramid_levels
             ));
         }
         if self.lbfgs_history == 0 {

@@ -764,3 +764,189 @@ fn same_picture_at_one_and_two_threads() {
         "{differing} pixels differ between 1 and 2 threads"
     );
 }
+
+/// Stage 2 starts from stage 1's curvature scale, rescaled to its pixels: its first L-BFGS
+/// iteration steps straight to a useful point instead of growing torch's tiny `1/|g|₁` probe
+/// tenfold per evaluation (~15 evaluations at 512 px before).
+#[test]
+fn a_new_stage_starts_with_the_previous_curvature() {
+    let s = Settings {
+        multiscale_start: 32,
+        stage_iterations: vec![6, 3],
+        ..settings(64, 9)
+    };
+    let mut sched = Schedule::new(
+        vgg(),
+        &s,
+        Arc::new(picture(64, 48, 3)),
+        vec![(Arc::new(picture(48, 48, 4)), 1.0)],
+        None,
+    )
+    .expect("schedule");
+    let mut stage_1_first = None;
+    let mut stage_2_first = None;
+    let mut before = 0;
+    let mut first_of_stage = true;
+    while !sched.is_done() {
+        let r = sched.step().expect("step");
+        let evals = r.evaluations - before;
+        before = r.evaluations;
+        if first_of_stage {
+            match r.stage {
+                1 => stage_1_first = Some(evals),
+                _ => stage_2_first = Some(evals),
+            }
+        }
+        first_of_stage = r.stage_changed;
+    }
+    // The very first iteration has no scale to start from: it probes (and counts its start).
+    let (one, two) = (stage_1_first.unwrap(), stage_2_first.unwrap());
+    assert!(one >= 4, "stage 1's first iteration: {one} evaluations");
+    assert!(two <= 3, "stage 2's first iteration: {two} evaluations");
+}
+
+/// `stage_iterations` replaces the split and must give one count per stage.
+#[test]
+fn explicit_stage_iterations_are_used_and_checked() {
+    let s = Settings {
+        multiscale_start: 16,
+        stage_iterations: vec![5, 4, 2],
+        ..settings(64, 11)
+    };
+    let p = plan(&s);
+    assert_eq!(
+        p.iter().map(|s| (s.size, s.iterations)).collect::<Vec<_>>(),
+        vec![(16, 5), (32, 4), (64, 2)]
+    );
+    let wrong = Settings {
+        stage_iterations: vec![5, 4],
+        ..s.clone()
+    };
+    let e = wrong.validate().expect_err("two counts for three stages");
+    assert!(e.contains("3 stages") && e.contains("16 → 32 → 64"), "{e}");
+    let zero = Settings {
+        stage_iterations: vec![5, 0, 2],
+        ..s
+    };
+    assert!(zero.validate().is_err());
+    // The CLI flag sets them, and --iters afterwards would clear them.
+    let cli = Settings::default();
+    assert!(cli.stage_iterations.is_empty());
+}
+
+/// The ETA counts the stages still to come at their own (higher) cost per iteration.
+#[test]
+fn seconds_left_projects_the_later_stages_by_their_cost() {
+    use atelier::engine::schedule::{iteration_cost, stage_dims};
+    let s = Settings {
+        multiscale_start: 32,
+        stage_iterations: vec![4, 2],
+        ..settings(64, 6)
+    };
+    let content = picture(64, 48, 5);
+    let mut sched = Schedule::new(
+        vgg(),
+        &s,
+        Arc::new(content.clone()),
+        vec![(Arc::new(picture(48, 48, 6)), 1.0)],
+        None,
+    )
+    .expect("schedule");
+    let ratio = iteration_cost(stage_dims(&content, 64)) / iteration_cost(stage_dims(&content, 32));
+    // Four times the pixels; at such tiny sizes the fixed part dominates.
+    assert!(ratio > 1.05 && ratio < 4.0, "64 px costs {ratio}× 32 px");
+    assert!(close(sched.seconds_left(1.0), 4.0 + 2.0 * ratio, 1e-9));
+    sched.step().expect("step");
+    assert!(close(
+        sched.seconds_left(0.5),
+        0.5 * (3.0 + 2.0 * ratio),
+        1e-9
+    ));
+    while !sched.is_done() {
+        sched.step().expect("step");
+    }
+    assert_eq!(sched.seconds_left(1.0), 0.0);
+}
+
+/// Σ (x − clamp(x))² of the run's current image: what clamping to a picture throws away.
+fn out_of_range(sched: &Schedule) -> f64 {
+    let t = sched.transfer().unwrap().image_tensor().unwrap();
+    let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+    v.iter()
+        .map(|&x| f64::from(x - x.clamp(0.0, 255.0)).powi(2))
+        .sum()
+}
+
+/// The range term keeps the optimized pixels inside 0..255, so the saved (clamped) picture is
+/// what the optimizer scored; with the term off the strong style pushes pixels outside. (The
+/// tiny network's style term is ~1e8 times a real one's, so its weight is scaled up alike.)
+#[test]
+fn the_range_term_keeps_pixels_inside_what_a_picture_holds() {
+    let run = |range_weight: f32| {
+        let mut s = Settings {
+            multiscale_start: 0,
+            ..settings(40, 12)
+        };
+        s.weights.range_weight = range_weight;
+        let mut sched = Schedule::new(
+            vgg(),
+            &s,
+            Arc::new(picture(40, 30, 7)),
+            vec![(Arc::new(picture(40, 40, 8)), 1.0)],
+            None,
+        )
+        .expect("schedule");
+        while !sched.is_done() {
+            sched.step().expect("step");
+        }
+        out_of_range(&sched)
+    };
+    let (off, on) = (run(0.0), run(1e6));
+    assert!(off > 100.0, "without the term pixels leave 0..255 ({off})");
+    assert!(on < off / 10.0, "with it: {on} (without: {off})");
+}
+
+/// `losses --image` scores any picture at the content's size: the content itself scores as at
+/// the start of a run (no content loss), another picture of another size is resized and scored.
+#[test]
+fn losses_scores_any_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let content = d.join("c.png");
+    picture(48, 36, 1).save(&content).unwrap();
+    let style = d.join("s.png");
+    picture(40, 40, 2).save(&style).unwrap();
+    let other = d.join("o.png");
+    picture(96, 72, 3).save(&other).unwrap();
+    let score = |image: Option<&std::path::Path>| -> serde_json::Value {
+        let mut cmd = atelier();
+        cmd.args(["losses", "--json", "--size", "48"])
+            .arg("--content")
+            .arg(&content)
+            .arg("--style")
+            .arg(&style)
+            .arg("--weights")
+            .arg(common::test_vgg16_file());
+        if let Some(p) = image {
+            cmd.arg("--image").arg(p);
+        }
+        let out = cmd.output().expect("run atelier");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    };
+    let start = score(None);
+    let same = score(Some(&content));
+    assert_eq!(start["total"], same["total"]);
+    assert_eq!(same["content"]["relu4_2"].as_f64(), Some(0.0));
+    let o = score(Some(&other));
+    assert!(o["content"]["relu4_2"].as_f64().unwrap() > 0.0, "{o}");
+    assert_eq!(
+        (o["width"].clone(), o["height"].clone()),
+        (48.into(), 36.into())
+    );
+}

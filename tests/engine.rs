@@ -101,6 +101,8 @@ fn full_runs_reach_the_reference_losses() {
                 "1e-5",
             ])
             .args(["--optimizer", opt, "--lr", "10"])
+            // The reference optimizes plain pixels with no range term.
+            .args(["--pyramid", "1", "--range-weight", "0"])
             .arg("--content")
             .arg(r.join("tubingen_256.png"))
             .arg("--style")
@@ -172,16 +174,19 @@ fn random_image(seed: u64, h: usize, w: usize) -> Tensor {
 
 #[test]
 fn whole_loss_gradient_matches_finite_differences() {
-    for (pre, (h, w), scale) in [
-        (Preprocess::Caffe, (19, 17), LossScale::Classic),
-        (Preprocess::Torch, (16, 22), LossScale::Classic),
-        (Preprocess::Caffe, (18, 20), LossScale::Normalized),
+    for (pre, (h, w), scale, range_weight) in [
+        (Preprocess::Caffe, (19, 17), LossScale::Classic, 0.0),
+        (Preprocess::Torch, (16, 22), LossScale::Classic, 0.0),
+        (Preprocess::Caffe, (18, 20), LossScale::Normalized, 0.0),
+        // The range penalty, on a picture that strays below 0 and above 255.
+        (Preprocess::Caffe, (17, 18), LossScale::Normalized, 1e-2),
     ] {
         let vgg = tiny_vgg(pre);
         let weights = LossWeights {
             content_weight: 5.0,
             style_weight: 100.0,
             tv_weight: 1e-3,
+            range_weight,
             content_layers: vec!["relu3_2".into()],
             style_layers: vec![
                 LayerWeight::new("relu1_1", 1.0),
@@ -196,6 +201,12 @@ fn whole_loss_gradient_matches_finite_differences() {
         let mut targets = Targets::new(content, vec![(style, 1.0)]).unwrap();
         targets.ensure(&vgg, &weights).unwrap();
         let x = random_image(3, h, w);
+        // Pixels spread over -60..316 where the range term is on, so some lie outside.
+        let x = if range_weight > 0.0 {
+            x.affine(1.47, -60.0).unwrap()
+        } else {
+            x
+        };
         let f = |x: &Tensor| -> f64 {
             let t = targets.losses(&vgg, x, &weights).unwrap().total().unwrap();
             t.to_scalar::<f64>().unwrap()

@@ -101,6 +101,9 @@ pub struct LossArgs {
     /// Total-variation weight (smoothness)
     #[arg(long, allow_negative_numbers = true)]
     pub tv_weight: Option<f32>,
+    /// Weight of the penalty on pixel values outside 0..255 (0 = off) [default: 1e-2]
+    #[arg(long, allow_negative_numbers = true)]
+    pub range_weight: Option<f32>,
     /// Content layers, comma separated (e.g. relu4_2)
     #[arg(long, value_delimiter = ',')]
     pub content_layers: Option<Vec<String>>,
@@ -177,6 +180,9 @@ impl LossArgs {
         if let Some(v) = self.tv_weight {
             s.weights.tv_weight = v;
         }
+        if let Some(v) = self.range_weight {
+            s.weights.range_weight = v;
+        }
         if let Some(v) = self.style_scale {
             s.style_scale = v;
         }
@@ -238,9 +244,12 @@ pub struct RenderArgs {
     /// Output PNG
     #[arg(long)]
     pub out: PathBuf,
-    /// Optimizer iterations
+    /// Optimizer iterations, all stages together
     #[arg(long)]
     pub iters: Option<u32>,
+    /// Iterations of each coarse-to-fine stage, coarsest first (e.g. 120,40,12); overrides --iters
+    #[arg(long, value_delimiter = ',')]
+    pub stage_iters: Option<Vec<u32>>,
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerArg>,
     /// Adam learning rate, in 0..255 pixel units
@@ -249,6 +258,9 @@ pub struct RenderArgs {
     /// L-BFGS history length
     #[arg(long)]
     pub history: Option<usize>,
+    /// Levels of the image pyramid the optimizer moves (1 = plain pixels) [default: 5]
+    #[arg(long)]
+    pub pyramid: Option<u32>,
     #[arg(long, value_enum)]
     pub init: Option<InitArg>,
     #[arg(long)]
@@ -278,6 +290,11 @@ impl RenderArgs {
         }
         if let Some(v) = self.iters {
             s.iterations = v;
+            s.stage_iterations.clear();
+        }
+        if let Some(v) = &self.stage_iters {
+            s.iterations = v.iter().sum();
+            s.stage_iterations = v.clone();
         }
         if let Some(v) = self.optimizer {
             s.optimizer = match v {
@@ -290,6 +307,9 @@ impl RenderArgs {
         }
         if let Some(v) = self.history {
             s.lbfgs_history = v;
+        }
+        if let Some(v) = self.pyramid {
+            s.pyramid_levels = v;
         }
         if let Some(v) = self.init {
             s.init = match v {

@@ -94,10 +94,13 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             fb.push((t2 - t1).as_secs_f64());
         }
     }
-    let s = Settings {
+    // The reference's iteration: plain pixels, no range term (the same work as ref_gatys.py).
+    let mut s = Settings {
         iterations: (args.reps + 2) as u32,
+        pyramid_levels: 1,
         ..settings.clone()
     };
+    s.weights.range_weight = 0.0;
     let mut transfer = Transfer::new(vgg.clone(), &s, &content, &[(&style, 1.0)])?;
     let mut iters = Vec::new();
     for i in 0..args.reps + 2 {

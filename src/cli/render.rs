@@ -97,6 +97,10 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     // (stage, total loss) after each iteration, for comparing runs (e.g. --init instant).
     let mut curve: Vec<(u32, f64)> = Vec::new();
     let mut stage_times: Vec<Vec<f64>> = vec![Vec::new(); stages as usize];
+    // (iteration, seconds so far, projected seconds left) after each iteration: how honest the
+    // ETA was, checked against the real end.
+    let mut eta: Vec<(u32, f64, f64)> = Vec::new();
+    let started = Instant::now();
     let mut failure = None;
     while !run.is_done() {
         let t0 = Instant::now();
@@ -108,7 +112,9 @@ pub fn render(args: &RenderArgs) -> Result<()> {
                 stage_times[(r.stage - 1) as usize].push(dt);
                 let stage_label = (stages > 1).then(|| (run.stage(), stages));
                 let stage_median = median(&stage_times[(r.stage - 1) as usize]);
-                bar.update(r.iteration, r.losses.total, stage_median, stage_label);
+                let left = run.seconds_left(stage_median);
+                eta.push((r.iteration, started.elapsed().as_secs_f64(), left));
+                bar.update(r.iteration, r.losses.total, stage_median, left, stage_label);
             }
             Err(e) => {
                 failure = Some(e);
@@ -155,6 +161,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
             "seconds_total": times.iter().sum::<f64>(),
             "stages": stages_json,
             "loss_curve": curve,
+            "eta_curve": eta,
             "memory_estimate_mib": estimate.total() as f64 / f64::from(1u32 << 20),
             "peak_rss_mib": peak_rss_mib(),
             "device": net.device.label,
@@ -194,8 +201,9 @@ pub(super) fn check_writable(out: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// `atelier losses`: the weighted losses at the start (image = content), per layer.
-pub fn losses(args: &LossArgs, json_out: bool) -> Result<()> {
+/// `atelier losses`: the weighted losses per layer of the content (the start of a run) or of
+/// `image`, scored at the content's size so pictures from any schedule share one yardstick.
+pub fn losses(args: &LossArgs, image: Option<&std::path::Path>, json_out: bool) -> Result<()> {
     let settings = args
         .apply(args.base().map_err(anyhow::Error::msg)?)
         .map_err(anyhow::Error::msg)?;
@@ -218,7 +226,15 @@ pub fn losses(args: &LossArgs, json_out: bool) -> Result<()> {
     let (style_width, style_height) = styles.first().map_or((0, 0), |(i, _)| i.dimensions());
     let mut targets = Targets::new(cpx.clone(), spx)?;
     targets.ensure(&net.vgg, &settings.weights)?;
-    let terms = targets.losses(&net.vgg, &cpx, &settings.weights)?;
+    let scored = match image {
+        Some(p) => {
+            let img = image_io::load_image(p).context("--image")?;
+            let img = image_io::resize_to(&img, content.width(), content.height());
+            pixels::to_tensor(&img, &device)?
+        }
+        None => cpx.clone(),
+    };
+    let terms = targets.losses(&net.vgg, &scored, &settings.weights)?;
     let (c, s, tv) = terms.per_layer()?;
     let total: f64 = c.iter().chain(s.iter()).map(|(_, v)| v).sum::<f64>() + tv;
     let to_map = |v: &[(String, f64)]| {
@@ -233,6 +249,7 @@ pub fn losses(args: &LossArgs, json_out: bool) -> Result<()> {
         "height": content.height(),
         "style_width": style_width,
         "style_height": style_height,
+        "image": image.map(|p| p.display().to_string()),
     });
     if json_out {
         println!("{out}");

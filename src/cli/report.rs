@@ -15,7 +15,7 @@ impl Progress {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
         bar.set_style(
-            ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} it  {msg}  ETA {eta}")
+            ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} it  {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Self { bar }
@@ -27,12 +27,13 @@ impl Progress {
         iteration: u32,
         loss: f64,
         seconds_per_iteration: f64,
+        seconds_left: f64,
         stage: Option<(u32, u32)>,
     ) {
         self.bar.set_position(u64::from(iteration));
         let stage = stage.map_or(String::new(), |(s, n)| format!("stage {s}/{n}  "));
         self.bar.set_message(format!(
-            "{stage}loss {loss:.1}  {seconds_per_iteration:.3} s/it"
+            "{stage}loss {loss:.1}  {seconds_per_iteration:.3} s/it  ETA {seconds_left:.0} s"
         ));
     }
 

@@ -53,6 +53,10 @@ pub struct Lbfgs {
     steps: VecDeque<Tensor>,
     rho: VecDeque<f64>,
     h_diag: f64,
+    /// The inverse-curvature scale the first iteration steps with (`-h·g`, step 1) instead of
+    /// torch's tiny `1/|g|₁` probe, which costs ~15 line-search evaluations to grow out of.
+    /// Known when a run carries on from an earlier one (a coarser stage, or before a slider moved).
+    initial_scale: Option<f64>,
     d: Option<Tensor>,
     t: f64,
     prev_grad: Option<Tensor>,
@@ -80,11 +84,29 @@ impl Lbfgs {
             steps: VecDeque::new(),
             rho: VecDeque::new(),
             h_diag: 1.0,
+            initial_scale: None,
             d: None,
             t: 0.0,
             prev_grad: None,
             iterations: 0,
             evaluations: 0,
+        }
+    }
+
+    /// Starts the first iteration with the direction `-scale·g` and a unit step (see
+    /// [`Lbfgs::curvature_scale`]); ignored unless finite and positive.
+    pub fn with_initial_scale(mut self, scale: f64) -> Self {
+        self.initial_scale = (scale.is_finite() && scale > 0.0).then_some(scale);
+        self
+    }
+
+    /// The newest inverse-curvature scale `s·y / y·y`, once an iteration has measured one: what a
+    /// following run on a similar objective can start from.
+    pub fn curvature_scale(&self) -> Option<f64> {
+        if self.dirs.is_empty() {
+            self.initial_scale
+        } else {
+            Some(self.h_diag)
         }
     }
 
@@ -102,7 +124,10 @@ impl Lbfgs {
     }
 
     /// Forgets the curvature history and the cached loss: for when the objective itself changed.
+    /// The curvature scale is kept as the next first step's (a new weight changes it by a factor,
+    /// which the line search absorbs in an evaluation or two).
     pub fn reset(&mut self) {
+        self.initial_scale = self.curvature_scale();
         self.loss = None;
         self.grad = None;
         self.dirs.clear();
@@ -136,8 +161,16 @@ impl Lbfgs {
             self.dirs.clear();
             self.steps.clear();
             self.rho.clear();
-            self.h_diag = 1.0;
-            g.neg()?
+            match self.initial_scale {
+                Some(h) => {
+                    self.h_diag = h;
+                    (&g * -h)?
+                }
+                None => {
+                    self.h_diag = 1.0;
+                    g.neg()?
+                }
+            }
         } else {
             let (prev_g, prev_d) = match (&self.prev_grad, &self.d) {
                 (Some(pg), Some(pd)) => (pg.clone(), pd.clone()),
@@ -177,7 +210,7 @@ impl Lbfgs {
             r
         };
         self.prev_grad = Some(g.clone());
-        let t = if self.iterations == 1 {
+        let t = if self.iterations == 1 && self.initial_scale.is_none() {
             let g1 = f64::from(g.abs()?.sum_all()?.to_scalar::<f32>()?);
             (1.0f64).min(1.0 / g1) * self.cfg.lr
         } else {
@@ -395,6 +428,57 @@ mod tests {
         for v in x {
             assert!((v - 1.0).abs() < 1e-2, "{v}");
         }
+        Ok(())
+    }
+
+    /// `½ Σ aᵢ xᵢ²` with curvatures 50..150: the inverse scale is ~1/100.
+    fn bowl(x: &Tensor) -> Result<(f64, Tensor)> {
+        let v: Vec<f32> = x.to_vec1()?;
+        let a: Vec<f32> = (0..v.len()).map(|i| 50.0 + (i % 101) as f32).collect();
+        let f: f64 = v
+            .iter()
+            .zip(&a)
+            .map(|(x, a)| 0.5 * f64::from(a * x * x))
+            .sum();
+        let g: Vec<f32> = v.iter().zip(&a).map(|(x, a)| a * x).collect();
+        Ok((f, Tensor::from_vec(g, v.len(), &Device::Cpu)?))
+    }
+
+    /// Started with a known curvature scale, the first iteration needs one or two evaluations
+    /// (plus the one at the start); torch's `1/|g|₁` probe needs many more to grow to a step.
+    #[test]
+    fn a_known_curvature_scale_saves_the_first_line_search() -> Result<()> {
+        let x0 = Tensor::from_vec(vec![3f32; 400], 400, &Device::Cpu)?;
+        let mut probe = Lbfgs::new(x0.clone(), LbfgsConfig::default());
+        let mut f = bowl;
+        probe.iterate(&mut f)?.expect("a step");
+        let measured = probe.curvature_scale();
+        assert_eq!(measured, None, "one iteration has no curvature pair yet");
+        probe.iterate(&mut f)?.expect("a step");
+        let h = probe.curvature_scale().expect("a measured scale");
+        assert!((0.004..0.03).contains(&h), "scale {h}");
+
+        let mut carried = Lbfgs::new(x0, LbfgsConfig::default()).with_initial_scale(h);
+        let l = carried.iterate(&mut f)?.expect("a step");
+        assert!(
+            carried.evaluations() <= 3,
+            "{} evaluations",
+            carried.evaluations()
+        );
+        assert!(l < 0.2 * 0.5 * 100.0 * 9.0 * 400.0, "loss {l}");
+        assert!(
+            probe.evaluations() >= 6,
+            "{} evaluations",
+            probe.evaluations()
+        );
+        // Non-finite or non-positive scales are ignored.
+        let x1 = Tensor::zeros(4, candle_core::DType::F32, &Device::Cpu)?;
+        assert_eq!(
+            Lbfgs::new(x1, LbfgsConfig::default())
+                .with_initial_scale(f64::NAN)
+                .curvature_scale(),
+            None
+        );
         Ok(())
     }
 

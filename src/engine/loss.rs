@@ -16,6 +16,9 @@ pub struct LossBreakdown {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+    /// The out-of-range penalty (see [`range_loss`]); 0 for pictures inside 0..255.
+    #[serde(default)]
+    pub range: f64,
 }
 
 impl LossBreakdown {
@@ -32,6 +35,7 @@ pub struct LossTerms {
     pub content: Vec<(String, Tensor)>,
     pub style: Vec<(String, Tensor)>,
     pub tv: Tensor,
+    pub range: Tensor,
 }
 
 fn scalar(t: &Tensor) -> Result<f64> {
@@ -40,7 +44,7 @@ fn scalar(t: &Tensor) -> Result<f64> {
 
 impl LossTerms {
     pub fn total(&self) -> Result<Tensor> {
-        let mut total = self.tv.clone();
+        let mut total = (&self.tv + &self.range)?;
         for (_, t) in self.content.iter().chain(self.style.iter()) {
             total = (total + t)?;
         }
@@ -55,11 +59,13 @@ impl LossTerms {
         let content = sum(&self.content)?;
         let style = sum(&self.style)?;
         let tv = scalar(&self.tv)?;
+        let range = scalar(&self.range)?;
         Ok(LossBreakdown {
-            total: content + style + tv,
+            total: content + style + tv + range,
             content,
             style,
             tv,
+            range,
         })
     }
 
@@ -84,6 +90,14 @@ pub fn tv_loss(x: &Tensor) -> Result<Tensor> {
     let dx = (&corner - right)?.sqr()?.sum_all()?;
     let dy = (&corner - down)?.sqr()?.sum_all()?;
     Ok(((dx + dy)? * 0.5)?)
+}
+
+/// `Σ (x − clamp(x, 0, 255))²`, unweighted: how far the optimized pixels stray outside what a
+/// picture can show. The saved picture is clamped, so without this term the optimizer is
+/// scored on values nobody sees, and the clamped result scores worse than the run reported
+/// (up to 9 % after 100 iterations at 512 px).
+pub fn range_loss(x: &Tensor) -> Result<Tensor> {
+    Ok((x - x.clamp(0f32, 255f32)?)?.sqr()?.sum_all()?)
 }
 
 /// What the image is compared against: content activations and (blended) style Gram matrices.
@@ -254,6 +268,16 @@ impl Targets {
             style.push((lw.layer.clone(), loss));
         }
         let tv = (tv_loss(pixels)? * f64::from(weights.tv_weight))?;
-        Ok(LossTerms { content, style, tv })
+        let range = if weights.range_weight > 0.0 {
+            (range_loss(pixels)? * f64::from(weights.range_weight))?
+        } else {
+            tv.zeros_like()?
+        };
+        Ok(LossTerms {
+            content,
+            style,
+            tv,
+            range,
+        })
     }
 }

@@ -129,12 +129,18 @@ pub fn estimate(settings: &Settings, width: u32, height: u32, arch: Arch) -> Mem
         let style_side = (f64::from(stage.size) * f64::from(settings.style_scale)).ceil();
         let style_pixels = (pixels as f64 * (style_side / f64::from(stage.size)).powi(2)) as u64;
         let style_forward = 2 * 64 * 4 * style_pixels + image;
+        // The optimizer's vectors hold every pyramid level: up to 4/3 of the image.
+        let point = if settings.pyramid_levels > 1 {
+            image + image.div_ceil(3)
+        } else {
+            image
+        };
         let optimizer = match settings.optimizer {
             OptimizerKind::Lbfgs => {
                 let pairs = settings.lbfgs_history.min(stage.iterations as usize) as u64;
-                (2 * pairs + 6) * image
+                (2 * pairs + 6) * point
             }
-            OptimizerKind::Adam => 5 * image,
+            OptimizerKind::Adam => 5 * point,
         };
         // Content, mask and style pixels at this stage.
         let inputs = (2 + 1 + settings.extra_styles.len() as u64) * image;

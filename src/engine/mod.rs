@@ -10,6 +10,7 @@ pub mod loss;
 pub mod memory;
 pub mod ops;
 pub mod pixels;
+pub mod pyramid;
 pub mod schedule;
 pub mod transfer;
 pub mod vgg;

@@ -49,6 +49,16 @@ pub fn stage_sizes(multiscale_start: u32, size: u32) -> Vec<u32> {
 pub fn plan(settings: &Settings) -> Vec<Stage> {
     let sizes = stage_sizes(settings.multiscale_start, settings.size);
     let n = sizes.len();
+    if settings.stage_iterations.len() == n {
+        return sizes
+            .into_iter()
+            .zip(&settings.stage_iterations)
+            .map(|(size, &iterations)| Stage {
+                size,
+                iterations: iterations.max(1),
+            })
+            .collect();
+    }
     if n == 1 {
         return vec![Stage {
             size: sizes[0],
@@ -162,6 +172,7 @@ impl Schedule {
             mask.as_deref(),
             stages[0],
             init,
+            None,
         )?;
         Ok(Self {
             vgg,
@@ -206,6 +217,24 @@ impl Schedule {
     /// Iterations done so far, all stages together.
     pub fn iteration(&self) -> u32 {
         self.iterations_before + self.transfer.as_ref().map_or(0, Transfer::iteration)
+    }
+
+    /// Seconds until the run is done, at `seconds_per_iteration` (the current stage's pace):
+    /// the stages still to come are projected from it by [`iteration_cost`], since an iteration
+    /// at 512 px costs ~4× one at 256 px. An over-estimate when a stage converges early.
+    pub fn seconds_left(&self, seconds_per_iteration: f64) -> f64 {
+        if self.done {
+            return 0.0;
+        }
+        let here = self.stages[self.stage];
+        let done_here = self.transfer.as_ref().map_or(0, Transfer::iteration);
+        let now = iteration_cost(stage_dims(&self.content, here.size));
+        let mut left = f64::from(here.iterations.saturating_sub(done_here));
+        for s in &self.stages[self.stage + 1..] {
+            let cost = iteration_cost(stage_dims(&self.content, s.size));
+            left += f64::from(s.iterations) * cost / now;
+        }
+        left * seconds_per_iteration
     }
 
     /// Loss+gradient evaluations so far, all stages together.
@@ -316,6 +345,12 @@ impl Schedule {
         self.iterations_before += old.iteration();
         self.evaluations_before += old.evaluations();
         let last_image = old.image();
+        // The losses are means over the pixels, so their curvature per pixel falls with the
+        // pixel count: the inverse scale grows with it.
+        let old_px = f64::from(old.width()) * f64::from(old.height());
+        let scale = old
+            .curvature_scale()
+            .map(|c| c * f64::from(w) * f64::from(h) / old_px);
         // Free the finished stage's activations and history before the larger stage allocates.
         drop(old);
         self.stage += 1;
@@ -327,6 +362,7 @@ impl Schedule {
             self.mask.as_deref(),
             next,
             Some(init),
+            scale,
         ) {
             Ok(t) => {
                 self.transfer = Some(t);
@@ -354,10 +390,12 @@ fn build(
     mask: Option<&GrayImage>,
     stage: Stage,
     init: Option<Tensor>,
+    lbfgs_scale: Option<f64>,
 ) -> Result<Transfer> {
     let s = Settings {
         size: stage.size,
         iterations: stage.iterations,
+        stage_iterations: Vec::new(),
         multiscale_start: 0,
         ..settings.clone()
     };
@@ -367,8 +405,20 @@ fn build(
         &s,
         content,
         &refs,
-        TransferOptions { init, mask },
+        TransferOptions {
+            init,
+            mask,
+            lbfgs_scale,
+        },
     )
+}
+
+/// The relative cost of one iteration at `(w, h)`: the convolutions scale with the pixels, plus
+/// a fixed part (thread hand-offs, the L-BFGS bookkeeping, small layers) that makes small stages
+/// dearer per pixel. Fitted to measured stage paces (see docs/speed.md).
+pub fn iteration_cost((w, h): (u32, u32)) -> f64 {
+    const FIXED_PIXELS: f64 = 12_000.0;
+    f64::from(w) * f64::from(h) + FIXED_PIXELS
 }
 
 /// The content's size at a stage, as [`prepare_content`](super::transfer::prepare_content) makes it.

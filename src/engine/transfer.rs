@@ -5,6 +5,7 @@ use super::adam::{Adam, AdamConfig};
 use super::lbfgs::{Lbfgs, LbfgsConfig, Stall};
 use super::loss::{LossBreakdown, Targets};
 use super::pixels;
+use super::pyramid::Pyramid;
 use super::vgg::Vgg;
 use crate::error::{Error, Result};
 use crate::image_io::resize_longest;
@@ -37,6 +38,9 @@ pub struct TransferOptions<'a> {
     /// Where the style may change the image (white) and where the content stays (black); any
     /// size, resized to the run's.
     pub mask: Option<&'a GrayImage>,
+    /// L-BFGS's first step scale (see [`Lbfgs::with_initial_scale`]): the previous stage's
+    /// curvature scale, rescaled to this stage's pixel count.
+    pub lbfgs_scale: Option<f64>,
 }
 
 /// A mask as the optimization sees it: the image is parameterized as `m·x + (1−m)·c`, so the
@@ -84,6 +88,8 @@ pub struct Transfer {
     mask: Option<Mask>,
     /// The content at the run's size, when the result takes its chroma (luminance-only mode).
     chroma_from: Option<RgbImage>,
+    /// When set, the optimizer moves pyramid levels, not pixels (see [`Pyramid`]).
+    pyramid: Option<Pyramid>,
 }
 
 /// The style images as the targets see them: zero-weight ones left out, each resized to
@@ -195,15 +201,26 @@ impl Transfer {
             targets.set_style_mask(m, w, h, &device)?;
         }
         targets.ensure(&vgg, &settings.weights)?;
-        let flat = x0.flatten_all()?;
+        let pyramid = (settings.pyramid_levels > 1)
+            .then(|| Pyramid::new(h as usize, w as usize, settings.pyramid_levels as usize));
+        let flat = match &pyramid {
+            Some(p) => p.encode(&x0)?,
+            None => x0.flatten_all()?,
+        };
         let optimizer = match settings.optimizer {
-            OptimizerKind::Lbfgs => Optimizer::Lbfgs(Lbfgs::new(
-                flat,
-                LbfgsConfig {
-                    history: settings.lbfgs_history,
-                    ..LbfgsConfig::default()
-                },
-            )),
+            OptimizerKind::Lbfgs => {
+                let opt = Lbfgs::new(
+                    flat,
+                    LbfgsConfig {
+                        history: settings.lbfgs_history,
+                        ..LbfgsConfig::default()
+                    },
+                );
+                Optimizer::Lbfgs(match options.lbfgs_scale {
+                    Some(h) => opt.with_initial_scale(h),
+                    None => opt,
+                })
+            }
             OptimizerKind::Adam => Optimizer::Adam {
                 adam: Adam::new(AdamConfig::new(f64::from(settings.learning_rate))),
                 x: flat,
@@ -221,6 +238,7 @@ impl Transfer {
             last_good: x0,
             mask,
             chroma_from,
+            pyramid,
         })
     }
 
@@ -244,6 +262,14 @@ impl Transfer {
         &self.weights
     }
 
+    /// L-BFGS's inverse-curvature scale per pixel value, once measured (`None` for Adam).
+    pub fn curvature_scale(&self) -> Option<f64> {
+        match &self.optimizer {
+            Optimizer::Lbfgs(l) => l.curvature_scale(),
+            Optimizer::Adam { .. } => None,
+        }
+    }
+
     /// Changes the objective from the next iteration on. L-BFGS forgets its curvature history,
     /// which described the old objective.
     pub fn set_weights(&mut self, weights: LossWeights) -> Result<()> {
@@ -265,25 +291,28 @@ impl Transfer {
 
     /// Loss and gradient at a flat image. A non-finite loss reads as +∞ so the line search
     /// backs off instead of stepping into it.
+    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         vgg: &Vgg,
         targets: &Targets,
         weights: &LossWeights,
         shape: (usize, usize, usize, usize),
         mask: Option<&Mask>,
+        pyramid: Option<&Pyramid>,
         flat: &Tensor,
     ) -> Result<(LossBreakdown, Tensor)> {
-        let var = Var::from_tensor(&flat.reshape(shape)?)?;
+        let var = Var::from_tensor(flat)?;
+        let x = to_pixels(pyramid, shape, var.as_tensor())?;
         let seen = match mask {
-            Some(m) => m.apply(var.as_tensor())?,
-            None => var.as_tensor().clone(),
+            Some(m) => m.apply(&x)?,
+            None => x,
         };
         let terms = targets.losses(vgg, &seen, weights)?;
         let total = terms.total()?;
         let grads = total.backward()?;
         let breakdown = terms.breakdown()?;
         let grad = match grads.get(var.as_tensor()) {
-            Some(g) => g.flatten_all()?,
+            Some(g) => g.clone(),
             None => flat.zeros_like()?,
         };
         Ok((breakdown, grad))
@@ -293,12 +322,13 @@ impl Transfer {
     pub fn step(&mut self) -> Result<StepReport> {
         let (vgg, targets, weights, shape) = (&*self.vgg, &self.targets, &self.weights, self.shape);
         let mask = self.mask.as_ref();
+        let pyramid = self.pyramid.as_ref();
         let mut last: Option<LossBreakdown> = None;
         let mut evals = 0u32;
         let mut failure: Option<Error> = None;
         let mut objective = |x: &Tensor| -> candle_core::Result<(f64, Tensor)> {
             evals += 1;
-            match Self::evaluate(vgg, targets, weights, shape, mask, x) {
+            match Self::evaluate(vgg, targets, weights, shape, mask, pyramid, x) {
                 Ok((b, g)) => {
                     last = Some(b);
                     if b.is_finite() {
@@ -332,7 +362,7 @@ impl Transfer {
                 let b = match b {
                     Some(b) => b,
                     None => {
-                        let x = opt.x().reshape(shape)?;
+                        let x = to_pixels(pyramid, shape, opt.x())?;
                         let seen = match mask {
                             Some(m) => m.apply(&x)?,
                             None => x,
@@ -340,7 +370,7 @@ impl Transfer {
                         self_losses(vgg, targets, weights, &seen)?
                     }
                 };
-                (b, converged, opt.x().clone())
+                (b, converged, to_pixels(pyramid, shape, opt.x())?)
             }
             Optimizer::Adam { adam, x } => {
                 let r = objective(x);
@@ -357,7 +387,7 @@ impl Transfer {
                 }
                 let nx = adam.step(x, &grad)?;
                 *x = nx;
-                (b, false, x.clone())
+                (b, false, to_pixels(pyramid, shape, x)?)
             }
         };
         self.evaluations += evals;
@@ -405,6 +435,18 @@ impl Transfer {
             None => Ok(self.last_good.clone()),
         }
     }
+}
+
+/// The image `[1,3,H,W]` a flat optimizer point describes.
+fn to_pixels(
+    pyramid: Option<&Pyramid>,
+    shape: (usize, usize, usize, usize),
+    flat: &Tensor,
+) -> Result<Tensor> {
+    Ok(match pyramid {
+        Some(p) => p.synthesize(flat)?,
+        None => flat.reshape(shape)?,
+    })
 }
 
 fn self_losses(

@@ -63,6 +63,9 @@ pub struct StudioApp {
     options: StudioOptions,
     /// `ATELIER_FRAME_LOG=path`: each frame's CPU time, for measuring UI responsiveness under load.
     frame_log: Option<std::fs::File>,
+    /// `ATELIER_RUN_LOG=path`: a line per run event (start, progress with the ETA, finish), with
+    /// seconds since the studio opened, for timing Start → done and checking the ETA.
+    run_log: Option<(std::fs::File, std::time::Instant)>,
     worker: Worker,
     settings: Settings,
     prefs: UiPrefs,
@@ -133,6 +136,9 @@ impl StudioApp {
         let mut app = Self {
             frame_log: std::env::var_os("ATELIER_FRAME_LOG")
                 .and_then(|p| std::fs::File::create(p).ok()),
+            run_log: std::env::var_os("ATELIER_RUN_LOG")
+                .and_then(|p| std::fs::File::create(p).ok())
+                .map(|f| (f, std::time::Instant::now())),
             worker,
             settings,
             content: ImageSlot::new(SlotKind::Content),
@@ -735,6 +741,7 @@ impl StudioApp {
             self.notices.error("Can't start", why);
             return;
         }
+        self.log_run(format_args!("start"));
         let (Some(content), Some(style)) = (self.content.image.clone(), self.style.image.clone())
         else {
             return;
@@ -1091,10 +1098,28 @@ impl StudioApp {
         }
     }
 
+    /// Appends a line to the `ATELIER_RUN_LOG` file, if there is one.
+    fn log_run(&mut self, what: std::fmt::Arguments<'_>) {
+        if let Some((f, t0)) = &mut self.run_log {
+            use std::io::Write;
+            let _ = writeln!(f, "{:.3} {what}", t0.elapsed().as_secs_f64());
+        }
+    }
+
     fn on_event(&mut self, event: Event, ctx: &egui::Context) {
         let Some(event) = self.instant.absorb(event) else {
             return;
         };
+        match &event {
+            Event::Progress(p) => self.log_run(format_args!(
+                "progress {} {} {:.2}",
+                p.iteration, p.stage, p.seconds_left
+            )),
+            Event::Finished { reason, iteration } => {
+                self.log_run(format_args!("finished {reason:?} {iteration}"))
+            }
+            _ => {}
+        }
         self.status.on_event(&event);
         match event {
             Event::WeightsLoaded(info) => self.on_weights_loaded(info),

@@ -115,6 +115,7 @@ pub(crate) const BUILT_IN: &[BuiltIn] = &[
             s.optimizer = OptimizerKind::Adam;
             s.learning_rate = 10.0;
             s.iterations = 1000;
+            s.stage_iterations.clear();
         },
     },
 ];
@@ -123,6 +124,7 @@ pub(crate) const BUILT_IN: &[BuiltIn] = &[
 fn lbfgs_run(s: &mut Settings, size: u32, iterations: u32, multiscale_start: u32) {
     s.size = size;
     s.iterations = iterations;
+    s.stage_iterations.clear();
     s.optimizer = OptimizerKind::Lbfgs;
     s.multiscale_start = multiscale_start;
 }

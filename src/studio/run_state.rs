@@ -32,6 +32,8 @@ pub struct RunStatus {
     pub height: u32,
     pub evaluations: u32,
     pub seconds_per_iteration: f64,
+    /// The worker's projection of the time left, later (dearer) stages included.
+    pub seconds_left: f64,
     /// Coarse-to-fine stage, 1-based, of `stages` (0 of 0 before the first progress report).
     pub stage: u32,
     pub stages: u32,
@@ -82,6 +84,7 @@ impl RunStatus {
                 self.iterations = p.iterations;
                 self.evaluations = p.evaluations;
                 self.seconds_per_iteration = p.seconds_per_iteration;
+                self.seconds_left = p.seconds_left;
                 self.stage = p.stage;
                 self.stages = p.stages;
                 if self
@@ -128,9 +131,8 @@ impl RunStatus {
     /// Seconds left at the current pace, once there is a pace (none while paused).
     pub fn eta_seconds(&self) -> Option<f64> {
         let moving = matches!(self.phase, RunPhase::Starting | RunPhase::Running);
-        (moving && self.seconds_per_iteration > 0.0 && self.iteration > 0).then(|| {
-            f64::from(self.iterations.saturating_sub(self.iteration)) * self.seconds_per_iteration
-        })
+        (moving && self.seconds_per_iteration > 0.0 && self.iteration > 0)
+            .then_some(self.seconds_left)
     }
 
     /// The state part of the window title.
@@ -172,6 +174,7 @@ mod tests {
             evaluations: iteration,
             losses: LossBreakdown::default(),
             seconds_per_iteration: 0.5,
+            seconds_left: f64::from(10 - iteration) * 0.5,
             stage: 1,
             stages: 1,
         })

@@ -90,8 +90,10 @@ pub struct Progress {
     /// Loss+gradient evaluations so far, line searches included.
     pub evaluations: u32,
     pub losses: LossBreakdown,
-    /// Median seconds per iteration so far.
+    /// Median seconds per iteration so far (of the current stage).
     pub seconds_per_iteration: f64,
+    /// Seconds until the run is done at this pace, the stages still to come included.
+    pub seconds_left: f64,
     /// Multi-scale stage this iteration ran in, 1-based, of `stages` (1 of 1 for a single-scale
     /// run). The frame after a stage's last iteration is already the next stage's, larger.
     pub stage: u32,

@@ -41,7 +41,7 @@ impl Kernels {
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
-                return Kernels([avx2_kernel::<1>, avx2_kernel::<2>, avx2_kernel::<3>]);
+                return Kernels([avx2::kernel::<1>, avx2::kernel::<2>, avx2::kernel::<3>]);
             }
         }
         let _ = cap; // unused off x86
@@ -79,62 +79,6 @@ impl Kernels {
     }
 }
 
-#[inline(always)]
-unsafe fn generic_kernel<const NV: usize, const FUSED: bool>(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    acc_in: bool,
-) {
-    let mut acc = [[[0f32; LANES]; NV]; MR];
-    for p in 0..k {
-        let bp = b.add(p * ldb);
-        let mut bv = [[0f32; LANES]; NV];
-        for (v, bvv) in bv.iter_mut().enumerate() {
-            bvv.copy_from_slice(std::slice::from_raw_parts(bp.add(v * LANES), LANES));
-        }
-        let ap = a.add(p * MR);
-        for (r, accr) in acc.iter_mut().enumerate() {
-            let av = *ap.add(r);
-            for v in 0..NV {
-                for l in 0..LANES {
-                    accr[v][l] = if FUSED {
-                        av.mul_add(bv[v][l], accr[v][l])
-                    } else {
-                        av * bv[v][l] + accr[v][l]
-                    };
-                }
-            }
-        }
-    }
-    for (r, accr) in acc.iter().enumerate() {
-        let cr = std::slice::from_raw_parts_mut(c.add(r * ldc), NV * LANES);
-        for v in 0..NV {
-            for l in 0..LANES {
-                let x = accr[v][l];
-                cr[v * LANES + l] = if acc_in { cr[v * LANES + l] + x } else { x };
-            }
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn avx2_kernel<const NV: usize>(
-    k: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    acc: bool,
-) {
-    generic_kernel::<NV, true>(k, a, b, ldb, c, ldc, acc)
-}
-
 unsafe fn portable_kernel<const NV: usize>(
     k: usize,
     a: *const f32,
@@ -144,8 +88,128 @@ unsafe fn portable_kernel<const NV: usize>(
     ldc: usize,
     acc: bool,
 ) {
+    // The whole 8 × 16·NV block would need 32·NV accumulator registers: NEON has 32 in all,
+    // so the compiler spilled on every step (checked in the aarch64 assembly). Parts of 4 rows ×
+    // 16 columns take 16 registers plus 4 for B, and each A value is an FMA lane operand.
+    for half in 0..MR / PART_ROWS {
+        let (a, c) = (a.add(half * PART_ROWS), c.add(half * PART_ROWS * ldc));
+        for v in 0..NV {
+            portable_part(k, a, b.add(v * LANES), ldb, c.add(v * LANES), ldc, acc);
+        }
+    }
+}
+
+/// Rows of one part of the portable kernel.
+const PART_ROWS: usize = 4;
+
+/// `C[4 × 16] (+)= A[4 × k] · B[k × 16]`, `a` at the part's first row inside the `[k][MR]`
+/// packing; written so the compiler keeps the accumulators in vector registers.
+#[inline(always)]
+unsafe fn portable_part(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    acc_in: bool,
+) {
     // aarch64 always has fused multiply-add; elsewhere mul_add could be a libm call.
-    generic_kernel::<NV, { cfg!(target_arch = "aarch64") }>(k, a, b, ldb, c, ldc, acc)
+    const FUSED: bool = cfg!(target_arch = "aarch64");
+    let mut acc = [[0f32; LANES]; PART_ROWS];
+    for p in 0..k {
+        let bv: [f32; LANES] = std::ptr::read_unaligned(b.add(p * ldb).cast());
+        let av: [f32; PART_ROWS] = std::ptr::read_unaligned(a.add(p * MR).cast());
+        for (accr, &x) in acc.iter_mut().zip(&av) {
+            for (o, &y) in accr.iter_mut().zip(&bv) {
+                *o = if FUSED { x.mul_add(y, *o) } else { x * y + *o };
+            }
+        }
+    }
+    for (r, accr) in acc.iter().enumerate() {
+        let cr = std::slice::from_raw_parts_mut(c.add(r * ldc), LANES);
+        for (o, &x) in cr.iter_mut().zip(accr) {
+            *o = if acc_in { *o + x } else { x };
+        }
+    }
+}
+
+/// AVX2 has 16 vector registers: the 8 × 48 block of the AVX-512 kernel would be 48
+/// accumulators and spill on every step. So the block is done in parts of 4 rows × 16 or 24
+/// columns (8 or 12 accumulators, plus the B vectors and one broadcast), each over the whole k;
+/// the B panel is re-read from cache once per 4 rows.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::MR;
+    use std::arch::x86_64::*;
+
+    /// Rows of one part.
+    const RB: usize = 4;
+
+    /// `C[RB × 8·CV] (+)= A[RB × k] · B[k × 8·CV]`, with `a` pointing at the part's first row
+    /// inside the `[k][MR]` packing.
+    #[inline(always)]
+    unsafe fn part<const CV: usize>(
+        k: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        acc_in: bool,
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); CV]; RB];
+        let (mut ap, mut bp) = (a, b);
+        for _ in 0..k {
+            let mut bv = [_mm256_setzero_ps(); CV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = _mm256_loadu_ps(bp.add(v * 8));
+            }
+            for (r, accr) in acc.iter_mut().enumerate() {
+                let av = _mm256_broadcast_ss(&*ap.add(r));
+                for v in 0..CV {
+                    accr[v] = _mm256_fmadd_ps(av, bv[v], accr[v]);
+                }
+            }
+            ap = ap.add(MR);
+            bp = bp.add(ldb);
+        }
+        for (r, accr) in acc.iter().enumerate() {
+            let cr = c.add(r * ldc);
+            for (v, &x) in accr.iter().enumerate() {
+                let p = cr.add(v * 8);
+                let x = if acc_in {
+                    _mm256_add_ps(_mm256_loadu_ps(p), x)
+                } else {
+                    x
+                };
+                _mm256_storeu_ps(p, x);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn kernel<const NV: usize>(
+        k: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        acc_in: bool,
+    ) {
+        for half in 0..MR / RB {
+            let (a, c) = (a.add(half * RB), c.add(half * RB * ldc));
+            if NV == 3 {
+                part::<3>(k, a, b, ldb, c, ldc, acc_in);
+                part::<3>(k, a, b.add(24), ldb, c.add(24), ldc, acc_in);
+            } else {
+                for v in 0..NV {
+                    part::<2>(k, a, b.add(16 * v), ldb, c.add(16 * v), ldc, acc_in);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -222,6 +286,15 @@ mod tests {
             }
         }
         let mut kernels = vec![Kernels::detect()];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            kernels.push(Kernels([
+                avx2::kernel::<1>,
+                avx2::kernel::<2>,
+                avx2::kernel::<3>,
+            ]));
+        }
         kernels.push(Kernels([
             portable_kernel::<1>,
             portable_kernel::<2>,
