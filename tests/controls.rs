@@ -855,17 +855,31 @@ fn seconds_left_projects_the_later_stages_by_their_cost() {
     let ratio = iteration_cost(stage_dims(&content, 64)) / iteration_cost(stage_dims(&content, 32));
     // Four times the pixels; at such tiny sizes the fixed part dominates.
     assert!(ratio > 1.05 && ratio < 4.0, "64 px costs {ratio}× 32 px");
-    assert!(close(sched.seconds_left(1.0), 4.0 + 2.0 * ratio, 1e-9));
-    sched.step().expect("step");
+    assert_eq!(
+        sched.seconds_left(),
+        None,
+        "no pace before the first iteration"
+    );
     assert!(close(
-        sched.seconds_left(0.5),
-        0.5 * (3.0 + 2.0 * ratio),
+        sched.iterations_left_at_this_cost(),
+        4.0 + 2.0 * ratio,
         1e-9
     ));
+    sched.step().expect("step");
+    assert!(close(
+        sched.iterations_left_at_this_cost(),
+        3.0 + 2.0 * ratio,
+        1e-9
+    ));
+    assert!(sched.seconds_left().is_some_and(|s| s > 0.0));
+    while sched.stage() == 1 {
+        sched.step().expect("step");
+    }
+    assert!(close(sched.iterations_left_at_this_cost(), 2.0, 1e-9));
     while !sched.is_done() {
         sched.step().expect("step");
     }
-    assert_eq!(sched.seconds_left(1.0), 0.0);
+    assert_eq!(sched.seconds_left(), Some(0.0));
 }
 
 /// Σ (x − clamp(x))² of the run's current image: what clamping to a picture throws away.

@@ -112,7 +112,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
                 stage_times[(r.stage - 1) as usize].push(dt);
                 let stage_label = (stages > 1).then(|| (run.stage(), stages));
                 let stage_median = median(&stage_times[(r.stage - 1) as usize]);
-                let left = run.seconds_left(stage_median);
+                let left = run.seconds_left().unwrap_or(0.0);
                 eta.push((r.iteration, started.elapsed().as_secs_f64(), left));
                 bar.update(r.iteration, r.losses.total, stage_median, left, stage_label);
             }

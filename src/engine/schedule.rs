@@ -19,7 +19,6 @@ use super::{pixels, LossBreakdown, StepReport};
 use crate::error::{Error, Result};
 use crate::image_io::scaled_dims;
 use crate::settings::{LossWeights, Settings};
-use candle_core::Tensor;
 use image::{GrayImage, RgbImage};
 use std::sync::Arc;
 
@@ -128,6 +127,49 @@ pub struct Schedule {
     iterations_before: u32,
     evaluations_before: u32,
     done: bool,
+    pace: Pace,
+}
+
+/// Seconds per iteration, measured: the current stage's iterations after its first (which also
+/// computes the stage's targets and runs the longest line search), and the last stage's pace
+/// to project from until the current one has its own.
+#[derive(Debug, Default)]
+struct Pace {
+    this_stage: Vec<f64>,
+    first: Option<f64>,
+    previous: Option<(f64, f64)>,
+}
+
+impl Pace {
+    fn record(&mut self, seconds: f64) {
+        if self.first.is_none() {
+            self.first = Some(seconds);
+        } else {
+            self.this_stage.push(seconds);
+        }
+    }
+
+    /// Seconds per iteration at a stage whose iterations cost `cost` ([`iteration_cost`]).
+    fn seconds_per_iteration(&self, cost: f64) -> Option<f64> {
+        if !self.this_stage.is_empty() {
+            let mut v = self.this_stage.clone();
+            v.sort_by(f64::total_cmp);
+            return Some(v[v.len() / 2]);
+        }
+        match (self.previous, self.first) {
+            (Some((pace, was)), _) => Some(pace * cost / was),
+            (None, first) => first,
+        }
+    }
+
+    /// A new stage: the finished one's pace (at cost `was`) becomes the projection.
+    fn next_stage(&mut self, was: f64) {
+        if let Some(p) = self.seconds_per_iteration(was) {
+            self.previous = Some((p, was));
+        }
+        self.this_stage.clear();
+        self.first = None;
+    }
 }
 
 impl Schedule {
@@ -169,10 +211,12 @@ impl Schedule {
             settings,
             &content,
             &styles,
-            mask.as_deref(),
             stages[0],
-            init,
-            None,
+            TransferOptions {
+                init,
+                mask: mask.as_deref(),
+                lbfgs_scale: None,
+            },
         )?;
         Ok(Self {
             vgg,
@@ -187,6 +231,7 @@ impl Schedule {
             iterations_before: 0,
             evaluations_before: 0,
             done: false,
+            pace: Pace::default(),
         })
     }
 
@@ -219,13 +264,22 @@ impl Schedule {
         self.iterations_before + self.transfer.as_ref().map_or(0, Transfer::iteration)
     }
 
-    /// Seconds until the run is done, at `seconds_per_iteration` (the current stage's pace):
-    /// the stages still to come are projected from it by [`iteration_cost`], since an iteration
-    /// at 512 px costs ~4× one at 256 px. An over-estimate when a stage converges early.
-    pub fn seconds_left(&self, seconds_per_iteration: f64) -> f64 {
+    /// Seconds until the run is done at the measured pace (`None` before the first iteration).
+    /// The stages still to come are projected from it by [`iteration_cost`], since an iteration
+    /// at 512 px costs ~3.5× one at 256 px. An over-estimate when a stage converges early.
+    pub fn seconds_left(&self) -> Option<f64> {
         if self.done {
-            return 0.0;
+            return Some(0.0);
         }
+        let here = self.stages[self.stage];
+        let now = iteration_cost(stage_dims(&self.content, here.size));
+        let pace = self.pace.seconds_per_iteration(now)?;
+        Some(pace * self.iterations_left_at_this_cost())
+    }
+
+    /// Iterations still to run, the later stages counted in iterations of the current stage's
+    /// cost.
+    pub fn iterations_left_at_this_cost(&self) -> f64 {
         let here = self.stages[self.stage];
         let done_here = self.transfer.as_ref().map_or(0, Transfer::iteration);
         let now = iteration_cost(stage_dims(&self.content, here.size));
@@ -234,7 +288,7 @@ impl Schedule {
             let cost = iteration_cost(stage_dims(&self.content, s.size));
             left += f64::from(s.iterations) * cost / now;
         }
-        left * seconds_per_iteration
+        left
     }
 
     /// Loss+gradient evaluations so far, all stages together.
@@ -307,7 +361,9 @@ impl Schedule {
                 done: true,
             });
         }
+        let t0 = std::time::Instant::now();
         let r: StepReport = t.step()?;
+        self.pace.record(t0.elapsed().as_secs_f64());
         let stage_done = r.converged || r.iteration >= stage_iterations;
         let mut report = ScheduleStep {
             iteration: iterations_before + r.iteration,
@@ -353,16 +409,20 @@ impl Schedule {
             .map(|c| c * f64::from(w) * f64::from(h) / old_px);
         // Free the finished stage's activations and history before the larger stage allocates.
         drop(old);
+        let was = iteration_cost(stage_dims(&self.content, self.stages[self.stage].size));
+        self.pace.next_stage(was);
         self.stage += 1;
         match build(
             &self.vgg,
             &self.settings,
             &self.content,
             &self.styles,
-            self.mask.as_deref(),
             next,
-            Some(init),
-            scale,
+            TransferOptions {
+                init: Some(init),
+                mask: self.mask.as_deref(),
+                lbfgs_scale: scale,
+            },
         ) {
             Ok(t) => {
                 self.transfer = Some(t);
@@ -387,10 +447,8 @@ fn build(
     settings: &Settings,
     content: &RgbImage,
     styles: &[(Arc<RgbImage>, f32)],
-    mask: Option<&GrayImage>,
     stage: Stage,
-    init: Option<Tensor>,
-    lbfgs_scale: Option<f64>,
+    options: TransferOptions<'_>,
 ) -> Result<Transfer> {
     let s = Settings {
         size: stage.size,
@@ -400,24 +458,15 @@ fn build(
         ..settings.clone()
     };
     let refs: Vec<(&RgbImage, f32)> = styles.iter().map(|(i, w)| (i.as_ref(), *w)).collect();
-    Transfer::with_options(
-        vgg.clone(),
-        &s,
-        content,
-        &refs,
-        TransferOptions {
-            init,
-            mask,
-            lbfgs_scale,
-        },
-    )
+    Transfer::with_options(vgg.clone(), &s, content, &refs, options)
 }
 
 /// The relative cost of one iteration at `(w, h)`: the convolutions scale with the pixels, plus
 /// a fixed part (thread hand-offs, the L-BFGS bookkeeping, small layers) that makes small stages
-/// dearer per pixel. Fitted to measured stage paces (see docs/speed.md).
+/// dearer per pixel. The 256 → 512 px ratio measured 3.6 on the AVX2 path and 2.9 on AVX-512;
+/// this fixed part (3.2) keeps the ETA within ~15 % on both (docs/speed.md).
 pub fn iteration_cost((w, h): (u32, u32)) -> f64 {
-    const FIXED_PIXELS: f64 = 12_000.0;
+    const FIXED_PIXELS: f64 = 16_000.0;
     f64::from(w) * f64::from(h) + FIXED_PIXELS
 }
 
@@ -441,6 +490,34 @@ mod tests {
         assert_eq!(stage_sizes(512, 512), vec![512]);
         assert_eq!(stage_sizes(256, 2048), vec![256, 512, 1024, 2048]);
         assert_eq!(stage_sizes(256, 700), vec![256, 512, 700]);
+    }
+
+    /// A stage's first iteration (targets, the longest line search) is left out of its pace;
+    /// until a stage has its own pace, the last one's is projected by the cost ratio.
+    #[test]
+    fn pace_skips_each_stage_start_and_projects_the_last_stage() {
+        let mut p = Pace::default();
+        assert_eq!(p.seconds_per_iteration(1.0), None);
+        p.record(10.0);
+        assert_eq!(
+            p.seconds_per_iteration(1.0),
+            Some(10.0),
+            "only the first so far"
+        );
+        for s in [1.0, 3.0, 2.0] {
+            p.record(s);
+        }
+        assert_eq!(p.seconds_per_iteration(1.0), Some(2.0));
+        p.next_stage(1.0);
+        assert_eq!(p.seconds_per_iteration(4.0), Some(8.0));
+        p.record(30.0);
+        assert_eq!(
+            p.seconds_per_iteration(4.0),
+            Some(8.0),
+            "the start is not the pace"
+        );
+        p.record(9.0);
+        assert_eq!(p.seconds_per_iteration(4.0), Some(9.0));
     }
 
     #[test]

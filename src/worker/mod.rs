@@ -534,7 +534,7 @@ impl Engine {
                     evaluations: report.evaluations,
                     losses: report.losses,
                     seconds_per_iteration,
-                    seconds_left: run.schedule.seconds_left(seconds_per_iteration),
+                    seconds_left: run.schedule.seconds_left().unwrap_or(0.0),
                     stage: report.stage,
                     stages: run.schedule.stage_count(),
                 }));
