@@ -333,11 +333,16 @@ mod tests {
             LossWeights::default().content_weight
         );
         assert_eq!(s.weights.style_layers, LossWeights::default().style_layers);
-        // Written before `scale` existed: reproduce them as they were made.
+        // Written before `scale`, the pyramid and the range term existed: reproduce them as
+        // they were made.
         assert_eq!(s.weights.scale, LossScale::Classic);
+        assert_eq!(s.pyramid_levels, 1);
+        assert_eq!(s.weights.range_weight, 0.0);
+        assert!(s.stage_iterations.is_empty());
         let round: Settings =
             serde_json::from_str(&serde_json::to_string(&Settings::default()).unwrap()).unwrap();
         assert_eq!(round, Settings::default());
         assert_eq!(round.weights.scale, LossScale::Normalized);
+        assert_eq!((round.pyramid_levels, round.weights.range_weight), (5, 1e-2));
     }
 }
