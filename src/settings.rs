@@ -343,6 +343,9 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&Settings::default()).unwrap()).unwrap();
         assert_eq!(round, Settings::default());
         assert_eq!(round.weights.scale, LossScale::Normalized);
-        assert_eq!((round.pyramid_levels, round.weights.range_weight), (5, 1e-2));
+        assert_eq!(
+            (round.pyramid_levels, round.weights.range_weight),
+            (5, 1e-2)
+        );
     }
 }
