@@ -765,6 +765,18 @@ fn same_picture_at_one_and_two_threads() {
     );
 }
 
+/// A run of `s` on one content and one style picture, no mask.
+fn plain_schedule(s: &Settings, content: RgbImage, style: RgbImage) -> Schedule {
+    Schedule::new(
+        vgg(),
+        s,
+        Arc::new(content),
+        vec![(Arc::new(style), 1.0)],
+        None,
+    )
+    .expect("schedule")
+}
+
 /// Stage 2 starts from stage 1's curvature scale, rescaled to its pixels: its first L-BFGS
 /// iteration steps straight to a useful point instead of growing torch's tiny `1/|g|₁` probe
 /// tenfold per evaluation (~15 evaluations at 512 px before).
@@ -775,14 +787,7 @@ fn a_new_stage_starts_with_the_previous_curvature() {
         stage_iterations: vec![6, 3],
         ..settings(64, 9)
     };
-    let mut sched = Schedule::new(
-        vgg(),
-        &s,
-        Arc::new(picture(64, 48, 3)),
-        vec![(Arc::new(picture(48, 48, 4)), 1.0)],
-        None,
-    )
-    .expect("schedule");
+    let mut sched = plain_schedule(&s, picture(64, 48, 3), picture(48, 48, 4));
     let mut stage_1_first = None;
     let mut stage_2_first = None;
     let mut before = 0;
@@ -844,14 +849,7 @@ fn seconds_left_projects_the_later_stages_by_their_cost() {
         ..settings(64, 6)
     };
     let content = picture(64, 48, 5);
-    let mut sched = Schedule::new(
-        vgg(),
-        &s,
-        Arc::new(content.clone()),
-        vec![(Arc::new(picture(48, 48, 6)), 1.0)],
-        None,
-    )
-    .expect("schedule");
+    let mut sched = plain_schedule(&s, content.clone(), picture(48, 48, 6));
     let ratio = iteration_cost(stage_dims(&content, 64)) / iteration_cost(stage_dims(&content, 32));
     // Four times the pixels; at such tiny sizes the fixed part dominates.
     assert!(ratio > 1.05 && ratio < 4.0, "64 px costs {ratio}× 32 px");
@@ -902,14 +900,7 @@ fn the_range_term_keeps_pixels_inside_what_a_picture_holds() {
             ..settings(40, 12)
         };
         s.weights.range_weight = range_weight;
-        let mut sched = Schedule::new(
-            vgg(),
-            &s,
-            Arc::new(picture(40, 30, 7)),
-            vec![(Arc::new(picture(40, 40, 8)), 1.0)],
-            None,
-        )
-        .expect("schedule");
+        let mut sched = plain_schedule(&s, picture(40, 30, 7), picture(40, 40, 8));
         while !sched.is_done() {
             sched.step().expect("step");
         }

@@ -403,14 +403,14 @@ impl Schedule {
         let last_image = old.image();
         // The losses are means over the pixels, so their curvature per pixel falls with the
         // pixel count: the inverse scale grows with it.
-        let old_px = f64::from(old.width()) * f64::from(old.height());
+        let old_dims = (old.width(), old.height());
+        let old_px = f64::from(old_dims.0) * f64::from(old_dims.1);
         let scale = old
             .curvature_scale()
             .map(|c| c * f64::from(w) * f64::from(h) / old_px);
         // Free the finished stage's activations and history before the larger stage allocates.
         drop(old);
-        let was = iteration_cost(stage_dims(&self.content, self.stages[self.stage].size));
-        self.pace.next_stage(was);
+        self.pace.next_stage(iteration_cost(old_dims));
         self.stage += 1;
         match build(
             &self.vgg,

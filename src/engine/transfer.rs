@@ -291,7 +291,6 @@ impl Transfer {
 
     /// Loss and gradient at a flat image. A non-finite loss reads as +∞ so the line search
     /// backs off instead of stepping into it.
-    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         vgg: &Vgg,
         targets: &Targets,
