@@ -3,13 +3,19 @@
 
 use crate::settings::Settings;
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage, RgbaImage};
-use std::io::{BufReader, Cursor, Write};
+use std::io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Largest side we decode; beyond this a header is more likely hostile than a photo.
 pub const MAX_SIDE: u32 = 16_384;
 /// Largest pixel count we decode (about 1 GB of 8-bit RGBA while decoding).
 pub const MAX_PIXELS: u64 = 256 * 1024 * 1024;
+/// Most bytes decoding one picture may take, the decoder's buffer and our RGB(A) copies
+/// together: a 16384² 8-bit RGBA photo (1.75 GiB) fits, the same size at 16 bits or in float
+/// does not, however few megabytes the file itself is.
+pub const MAX_DECODE_BYTES: u64 = 2 << 30;
+/// Atelier's settings are a few KB of JSON; a chunk that inflates beyond this is not ours.
+pub const MAX_SETTINGS_TEXT: usize = 1 << 20;
 /// The PNG iTXt keyword under which a result stores its settings.
 pub const SETTINGS_KEYWORD: &str = "atelier:settings";
 
@@ -33,6 +39,16 @@ pub enum ImageError {
         width: u32,
         height: u32,
     },
+    #[error("{what} is {width}×{height} pixels of {colour}: decoding it would take about {}, and Atelier decodes at most {} ({why}). Scale it down or save it as an 8-bit PNG or JPEG first", crate::engine::memory::human(*need), crate::engine::memory::human(*limit))]
+    TooMuchMemory {
+        what: String,
+        width: u32,
+        height: u32,
+        colour: String,
+        need: u64,
+        limit: u64,
+        why: &'static str,
+    },
     #[error("{what} could not be decoded ({message}); the file may be truncated or corrupt: re-export or re-download it")]
     Decode { what: String, message: String },
     #[error("could not write {path}: {message}. Choose another folder or free some disk space; nothing was overwritten")]
@@ -41,34 +57,70 @@ pub enum ImageError {
     Metadata { path: PathBuf, message: String },
 }
 
-/// Loads an image file as 8-bit RGB, upright, with transparency flattened onto white.
+/// Loads an image file as 8-bit RGB, upright, with transparency flattened onto white. Only
+/// the first bytes are read to tell the format, and the decoded size is checked (in bytes)
+/// before anything large is allocated.
 pub fn load_image(path: &Path) -> Result<RgbImage, ImageError> {
-    let bytes = std::fs::read(path).map_err(|source| ImageError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    decode(&bytes, &path.display().to_string())
+    let what = path.display().to_string();
+    decode(open_reader(path)?, &what)
+}
+
+/// Checks that `path` is an image Atelier could decode within its memory budget, from its
+/// header alone; returns its size.
+pub fn probe_image(path: &Path) -> Result<(u32, u32), ImageError> {
+    let what = path.display().to_string();
+    let decoder = checked_decoder(open_reader(path)?, &what)?;
+    Ok(decoder.dimensions())
 }
 
 /// Loads an image from memory (drag and drop from a browser gives bytes, not a path).
 pub fn load_image_bytes(bytes: &[u8]) -> Result<RgbImage, ImageError> {
-    decode(bytes, "the dropped image")
-}
-
-fn decode(bytes: &[u8], what: &str) -> Result<RgbImage, ImageError> {
-    let what = what.to_string();
+    let what = "the dropped image".to_string();
     if bytes.is_empty() {
         return Err(ImageError::Empty { what });
     }
-    let reader = ImageReader::new(BufReader::new(Cursor::new(bytes)))
-        .with_guessed_format()
-        .map_err(|e| ImageError::Decode {
-            what: what.clone(),
-            message: e.to_string(),
-        })?;
-    if reader.format().is_none() {
-        return Err(ImageError::UnknownFormat { what });
+    let format =
+        image::guess_format(bytes).map_err(|_| ImageError::UnknownFormat { what: what.clone() })?;
+    // The decoders want an owned reader; a dropped file is a few MB.
+    decode(
+        ImageReader::with_format(Cursor::new(bytes.to_vec()), format),
+        &what,
+    )
+}
+
+type FileReader = ImageReader<BufReader<std::fs::File>>;
+
+/// Opens `path` with its format told from the first bytes, so a multi-GB file that is no
+/// image is refused without being read.
+fn open_reader(path: &Path) -> Result<FileReader, ImageError> {
+    let read_err = |source| ImageError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let what = path.display().to_string();
+    let mut file = std::fs::File::open(path).map_err(read_err)?;
+    let mut head = [0u8; 64];
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]).map_err(read_err)? {
+            0 => break,
+            k => n += k,
+        }
     }
+    if n == 0 {
+        return Err(ImageError::Empty { what });
+    }
+    let format = image::guess_format(&head[..n]).map_err(|_| ImageError::UnknownFormat { what })?;
+    file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+    Ok(ImageReader::with_format(BufReader::new(file), format))
+}
+
+/// The decoder, once its header passed the side, pixel and byte limits.
+fn checked_decoder<R: BufRead + Seek + 'static>(
+    reader: ImageReader<R>,
+    what: &str,
+) -> Result<impl ImageDecoder, ImageError> {
+    let what = what.to_string();
     let decode_err = |e: image::ImageError| match e {
         image::ImageError::Unsupported(_) => ImageError::UnknownFormat { what: what.clone() },
         e => ImageError::Decode {
@@ -91,8 +143,58 @@ fn decode(bytes: &[u8], what: &str) -> Result<RgbImage, ImageError> {
             height,
         });
     }
+    let need = decode_bytes(&decoder);
+    let (limit, why) = match crate::engine::memory::available_bytes() {
+        Some(a) if (a as f64 * crate::engine::memory::HEADROOM) < MAX_DECODE_BYTES as f64 => (
+            (a as f64 * crate::engine::memory::HEADROOM) as u64,
+            "what this computer has available now",
+        ),
+        _ => (MAX_DECODE_BYTES, "its limit per picture"),
+    };
+    if need > limit {
+        return Err(ImageError::TooMuchMemory {
+            what,
+            width,
+            height,
+            colour: format!("{:?}", decoder.original_color_type()),
+            need,
+            limit,
+            why,
+        });
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(limit);
+    decoder.set_limits(limits).map_err(decode_err)?;
+    Ok(decoder)
+}
+
+/// The decoder's buffer plus the copies [`flatten`] and a rotation make.
+fn decode_bytes(decoder: &impl ImageDecoder) -> u64 {
+    let (w, h) = decoder.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    let colour = decoder.color_type();
+    let copies = match colour {
+        image::ColorType::Rgb8 => 0,
+        image::ColorType::Rgba8 => 3,
+        c if c.has_alpha() => 4 + 3,
+        _ => 3,
+    };
+    // EXIF rotations make one more RGB copy; counted always (the header may not say yet).
+    decoder.total_bytes() + pixels * (copies + 3)
+}
+
+fn decode<R: BufRead + Seek + 'static>(
+    reader: ImageReader<R>,
+    what: &str,
+) -> Result<RgbImage, ImageError> {
+    let mut decoder = checked_decoder(reader, what)?;
     let orientation = decoder.orientation().ok();
-    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_err)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| ImageError::Decode {
+        what: what.to_string(),
+        message: e.to_string(),
+    })?;
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
@@ -102,9 +204,9 @@ fn decode(bytes: &[u8], what: &str) -> Result<RgbImage, ImageError> {
 /// Converts any colour type to RGB8; transparent areas become white, as an artist would expect.
 fn flatten(img: DynamicImage) -> RgbImage {
     if !img.color().has_alpha() {
-        return img.to_rgb8();
+        return img.into_rgb8();
     }
-    let rgba: RgbaImage = img.to_rgba8();
+    let rgba: RgbaImage = img.into_rgba8();
     RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
         let p = rgba.get_pixel(x, y).0;
         let a = u32::from(p[3]);
@@ -218,16 +320,29 @@ pub fn read_png_settings(path: &Path) -> Result<Option<Settings>, ImageError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let decoder = png::Decoder::new(BufReader::new(file));
+    // Text chunks count against this; ours are a few KB.
+    let limits = png::Limits { bytes: 16 << 20 };
+    let decoder = png::Decoder::new_with_limits(BufReader::new(file), limits);
     let reader = decoder.read_info().map_err(|e| meta_err(e.to_string()))?;
     let info = reader.info();
+    let too_big = || {
+        meta_err(format!(
+            "its settings chunk inflates to more than {} MiB, and Atelier's are a few KB: the \
+             file was not saved by Atelier or is damaged",
+            MAX_SETTINGS_TEXT >> 20
+        ))
+    };
     let text = info
         .utf8_text
         .iter()
         .find(|c| c.keyword == SETTINGS_KEYWORD)
-        .map(|c| c.get_text())
-        .transpose()
-        .map_err(|e| meta_err(e.to_string()))?
+        .map(|c| {
+            let mut c = c.clone();
+            c.decompress_text_with_limit(MAX_SETTINGS_TEXT)
+                .map_err(|_| too_big())?;
+            c.get_text().map_err(|e| meta_err(e.to_string()))
+        })
+        .transpose()?
         .or_else(|| {
             info.uncompressed_latin1_text
                 .iter()

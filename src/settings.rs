@@ -223,96 +223,226 @@ impl Default for Settings {
     }
 }
 
+/// A setting out of range: which field, and a message that says how to fix it. The CLI names
+/// the flag (`field` → `--flag`), the studio shows the message next to its control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The `Settings` field, as serde names it (e.g. `style_scale`).
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Longest side of an output (and of the style image after `style_scale`).
+pub const MAX_SIZE: u32 = 8192;
+/// More iterations than anyone waits for; beyond it a typo is likelier than a wish.
+pub const MAX_ITERATIONS: u32 = 100_000;
+/// CPU threads beyond this only add memory (each keeps a workspace), never speed.
+pub const MAX_THREADS: usize = 1024;
+/// The style image's size relative to the output.
+pub const STYLE_SCALE_RANGE: (f32, f32) = (0.01, 4.0);
+pub const MAX_LBFGS_HISTORY: usize = 1000;
+
 impl Settings {
     /// Checks what a user can get wrong, with a message that says how to fix it.
     pub fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|e| e.message)
+    }
+
+    /// [`Settings::validate`], saying which field is wrong.
+    pub fn check(&self) -> Result<(), Invalid> {
+        let bad = |field: &'static str, message: String| Err(Invalid { field, message });
         if self.size < 16 {
-            return Err(format!(
-                "size {} is too small: use at least 16 pixels on the longest side",
-                self.size
-            ));
+            return bad(
+                "size",
+                format!(
+                    "size {} is too small: use at least 16 pixels on the longest side",
+                    self.size
+                ),
+            );
         }
-        if self.size > 8192 {
-            return Err(format!(
-                "size {} is too large: use at most 8192 pixels on the longest side",
-                self.size
-            ));
+        if self.size > MAX_SIZE {
+            return bad(
+                "size",
+                format!(
+                    "size {} is too large: use at most {MAX_SIZE} pixels on the longest side",
+                    self.size
+                ),
+            );
         }
         let w = &self.weights;
-        for (name, v) in [
-            ("content weight", w.content_weight),
-            ("style weight", w.style_weight),
-            ("TV weight", w.tv_weight),
-            ("range weight", w.range_weight),
-            ("learning rate", self.learning_rate),
-            ("style scale", self.style_scale),
-            ("style blend weight", self.style_blend_weight),
+        for (field, name, v) in [
+            ("content_weight", "content weight", w.content_weight),
+            ("style_weight", "style weight", w.style_weight),
+            ("tv_weight", "TV weight", w.tv_weight),
+            ("range_weight", "range weight", w.range_weight),
+            ("learning_rate", "learning rate", self.learning_rate),
+            ("style_scale", "style scale", self.style_scale),
+            (
+                "style_blend_weight",
+                "style blend weight",
+                self.style_blend_weight,
+            ),
         ] {
             if !v.is_finite() || v < 0.0 {
-                return Err(format!("{name} must be a finite number ≥ 0, got {v}"));
+                return bad(
+                    field,
+                    format!("{name} must be a finite number ≥ 0, got {v}"),
+                );
             }
         }
         if self.learning_rate == 0.0 && self.optimizer == OptimizerKind::Adam {
-            return Err("learning rate must be > 0 for Adam".into());
+            return bad("learning_rate", "learning rate must be > 0 for Adam".into());
         }
-        if self.style_scale == 0.0 {
-            return Err("style scale must be > 0".into());
+        let (lo, hi) = STYLE_SCALE_RANGE;
+        if !(lo..=hi).contains(&self.style_scale) {
+            return bad(
+                "style_scale",
+                format!(
+                    "style scale {} is out of range: use {lo} to {hi} (the style image's size \
+                     relative to the output; 1 = the same size)",
+                    self.style_scale
+                ),
+            );
+        }
+        let style_side = f64::from(self.size) * f64::from(self.style_scale);
+        if style_side > f64::from(MAX_SIZE) {
+            return bad(
+                "style_scale",
+                format!(
+                    "style scale {} at size {} makes the style image {style_side:.0} pixels \
+                     long, more than {MAX_SIZE}: lower the style scale or the size",
+                    self.style_scale, self.size
+                ),
+            );
         }
         for lw in &w.style_layers {
             if !lw.weight.is_finite() || lw.weight < 0.0 {
-                return Err(format!(
-                    "style layer {} weight must be a finite number ≥ 0, got {}",
-                    lw.layer, lw.weight
-                ));
+                return bad(
+                    "style_layer_weights",
+                    format!(
+                        "style layer {} weight must be a finite number ≥ 0, got {}",
+                        lw.layer, lw.weight
+                    ),
+                );
             }
         }
         if w.content_layers.is_empty() && w.style_layers.is_empty() {
-            return Err("select at least one content or style layer".into());
+            return bad(
+                "style_layers",
+                "select at least one content or style layer".into(),
+            );
         }
         for st in &self.extra_styles {
             if !st.weight.is_finite() || st.weight < 0.0 {
-                return Err(format!(
-                    "blend weight of style {} must be a finite number ≥ 0, got {}",
-                    st.path.display(),
-                    st.weight
-                ));
+                return bad(
+                    "style_blend_weight",
+                    format!(
+                        "blend weight of style {} must be a finite number ≥ 0, got {}",
+                        st.path.display(),
+                        st.weight
+                    ),
+                );
             }
         }
         let blend: f32 =
             self.style_blend_weight + self.extra_styles.iter().map(|s| s.weight).sum::<f32>();
         if blend <= 0.0 {
-            return Err(
+            return bad(
+                "style_blend_weight",
                 "all style blend weights are 0: give at least one style a positive weight".into(),
             );
         }
         if self.multiscale_start != 0 && self.multiscale_start < 16 {
-            return Err(format!(
-                "multi-scale start {} is too small: use at least 16 pixels, or 0 for a single stage",
-                self.multiscale_start
-            ));
+            return bad(
+                "multiscale_start",
+                format!(
+                    "multi-scale start {} is too small: use at least 16 pixels, or 0 for a single stage",
+                    self.multiscale_start
+                ),
+            );
+        }
+        if self.iterations == 0 {
+            return bad(
+                "iterations",
+                "iterations must be at least 1 (0 would still paint one per stage)".into(),
+            );
+        }
+        if self.iterations > MAX_ITERATIONS {
+            return bad(
+                "iterations",
+                format!(
+                    "{} iterations is more than {MAX_ITERATIONS}: a run converges long before; use fewer",
+                    self.iterations
+                ),
+            );
         }
         if !self.stage_iterations.is_empty() {
             let stages = crate::engine::schedule::stage_sizes(self.multiscale_start, self.size);
             if self.stage_iterations.len() != stages.len() {
-                return Err(format!(
-                    "stage iterations give {} counts but the run has {} stages ({}); give one count per stage",
-                    self.stage_iterations.len(),
-                    stages.len(),
-                    stages.iter().map(u32::to_string).collect::<Vec<_>>().join(" → ")
-                ));
+                return bad(
+                    "stage_iterations",
+                    format!(
+                        "stage iterations give {} counts but the run has {} stages ({}); give one count per stage",
+                        self.stage_iterations.len(),
+                        stages.len(),
+                        stages.iter().map(u32::to_string).collect::<Vec<_>>().join(" → ")
+                    ),
+                );
             }
             if self.stage_iterations.contains(&0) {
-                return Err("every stage needs at least one iteration".into());
+                return bad(
+                    "stage_iterations",
+                    "every stage needs at least one iteration".into(),
+                );
+            }
+            if self
+                .stage_iterations
+                .iter()
+                .map(|&n| u64::from(n))
+                .sum::<u64>()
+                > u64::from(MAX_ITERATIONS)
+            {
+                return bad(
+                    "stage_iterations",
+                    format!(
+                        "the stages add up to more than {MAX_ITERATIONS} iterations: use fewer"
+                    ),
+                );
             }
         }
         if !(1..=8).contains(&self.pyramid_levels) {
-            return Err(format!(
-                "pyramid levels {} is out of range: use 1 (plain pixels) to 8",
-                self.pyramid_levels
-            ));
+            return bad(
+                "pyramid_levels",
+                format!(
+                    "pyramid levels {} is out of range: use 1 (plain pixels) to 8",
+                    self.pyramid_levels
+                ),
+            );
         }
-        if self.lbfgs_history == 0 {
-            return Err("L-BFGS history must be at least 1".into());
+        if self.lbfgs_history == 0 || self.lbfgs_history > MAX_LBFGS_HISTORY {
+            return bad(
+                "lbfgs_history",
+                format!(
+                    "L-BFGS history {} is out of range: use 1 to {MAX_LBFGS_HISTORY} (default 100)",
+                    self.lbfgs_history
+                ),
+            );
+        }
+        if self.threads > MAX_THREADS {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            return bad(
+                "threads",
+                format!(
+                    "{} threads is more than {MAX_THREADS}: this machine has {cores} cores; use 0 to use them all",
+                    self.threads
+                ),
+            );
         }
         Ok(())
     }

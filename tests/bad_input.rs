@@ -79,16 +79,21 @@ fn broken_files_are_clear_errors() {
     ));
 }
 
-#[test]
-fn a_huge_header_is_refused_before_allocating() {
+/// A PNG with only a header of this size and a token IDAT, as a hostile file would have.
+fn header_only_png(
+    width: u32,
+    height: u32,
+    color: png::ColorType,
+    depth: png::BitDepth,
+) -> Vec<u8> {
     let mut bytes = Vec::new();
     {
-        let mut enc = png::Encoder::new(&mut bytes, 40_000, 40_000);
-        enc.set_color(png::ColorType::Rgb);
-        // Only the header: the pixel data would be 4.8 GB.
+        let mut enc = png::Encoder::new(&mut bytes, width, height);
+        enc.set_color(color);
+        enc.set_depth(depth);
         let _ = enc.write_header().unwrap();
     }
-    // The encoder closed with IEND; put a token IDAT before it, as a hostile file would have.
+    // The encoder closed with IEND; put a token IDAT before it.
     bytes.truncate(bytes.len() - 12);
     for (kind, data) in [
         (
@@ -103,6 +108,102 @@ fn a_huge_header_is_refused_before_allocating() {
         bytes.extend(&body);
         bytes.extend(crc32(&body).to_be_bytes());
     }
+    bytes
+}
+
+/// Peak resident memory of this process in MiB (`VmHWM`).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap()
+        / 1024.0
+}
+
+/// 16384² passes the pixel-count check, but at 16-bit RGBA it decodes to 2 GiB before the RGB
+/// copy: refused by bytes, before allocating, with the limit named.
+#[test]
+fn a_deep_huge_image_is_refused_by_its_decoded_bytes() {
+    let bytes = header_only_png(16_384, 16_384, png::ColorType::Rgba, png::BitDepth::Sixteen);
+    let e = image_io::load_image_bytes(&bytes).unwrap_err();
+    assert!(matches!(e, ImageError::TooMuchMemory { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("Rgba16") && text.contains("at most 2.0 GiB"),
+        "{text}"
+    );
+    // The same size at 8 bits RGB is still within the budget (it fails later, as truncated).
+    let ok = header_only_png(16_384, 16_384, png::ColorType::Rgb, png::BitDepth::Eight);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("wide.png");
+    std::fs::write(&p, &ok).unwrap();
+    assert!(image_io::probe_image(&p).is_ok());
+}
+
+/// A 3 GB file that is no image is refused from its first bytes, without being read.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_huge_non_image_is_sniffed_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("backup.png");
+    let f = std::fs::File::create(&p).unwrap();
+    f.set_len(3 << 30).unwrap(); // sparse: no disk used
+    drop(f);
+    let before = peak_rss_mib();
+    let e = image_io::load_image(&p).unwrap_err();
+    assert!(matches!(e, ImageError::UnknownFormat { .. }), "{e}");
+    let grew = peak_rss_mib() - before;
+    assert!(
+        grew < 256.0,
+        "reading the file raised the peak by {grew:.0} MiB"
+    );
+}
+
+/// Settings live in a small iTXt chunk; one that inflates to 64 MiB (4 GB works the same way)
+/// is refused at the cap instead of being inflated on the UI thread.
+#[test]
+fn a_settings_chunk_bomb_is_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bomb.png");
+    // Deflate 256 MiB of spaces piecewise, so the test itself never holds them.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let piece = vec![b' '; 1 << 20];
+    for _ in 0..256 {
+        std::io::Write::write_all(&mut z, &piece).unwrap();
+    }
+    let inflated = z.finish().unwrap();
+    let mut body = b"iTXt".to_vec();
+    body.extend(image_io::SETTINGS_KEYWORD.as_bytes());
+    body.extend([0, 1, 0, 0, 0]); // end of keyword, compressed, deflate, no language, no translation
+    body.extend(&inflated);
+    let mut bytes = std::fs::read(sample("chelsea.png")).unwrap();
+    let iend = 8 + 25; // right after IHDR, where Atelier writes its settings
+    let mut chunk = ((body.len() - 4) as u32).to_be_bytes().to_vec();
+    chunk.extend(&body);
+    chunk.extend(crc32(&body).to_be_bytes());
+    bytes.splice(iend..iend, chunk);
+    std::fs::write(&p, &bytes).unwrap();
+    assert!(
+        bytes.len() < 1 << 20,
+        "the bomb is small: {} bytes",
+        bytes.len()
+    );
+    let before = peak_rss_mib();
+    let e = image_io::read_png_settings(&p).unwrap_err();
+    assert!(e.to_string().contains("1 MiB"), "{e}");
+    let grew = peak_rss_mib() - before;
+    assert!(
+        grew < 64.0,
+        "reading the chunk raised the peak by {grew:.0} MiB"
+    );
+}
+
+#[test]
+fn a_huge_header_is_refused_before_allocating() {
+    let bytes = header_only_png(40_000, 40_000, png::ColorType::Rgb, png::BitDepth::Eight);
     let e = image_io::load_image_bytes(&bytes).unwrap_err();
     assert!(
         matches!(
@@ -285,7 +386,7 @@ fn results_carry_their_settings_and_reproduce() {
     assert_eq!(s.iterations, 2);
     let (o2, out) = render(
         dir.path(),
-        &["--seed", "5", "--init", "noise"],
+        &["--seed", "5", "--init", "noise", "--force"],
         &sample("chelsea.png"),
         &weights,
     );
@@ -317,4 +418,236 @@ fn crc32(data: &[u8]) -> u32 {
         }
     }
     !c
+}
+
+fn atelier(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Item 1 of [8]: the CLI never writes over an input, and replaces an existing file only when
+/// told to (`--force`, alias `--overwrite`), as image tools do.
+#[test]
+fn render_never_overwrites_inputs_or_existing_files_unasked() {
+    let weights = common::test_vgg16_file();
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("photo.png");
+    std::fs::copy(sample("chelsea.png"), &content).unwrap();
+    let before = std::fs::read(&content).unwrap();
+    let photo = content.to_str().unwrap();
+
+    let (o, _) = render(dir.path(), &["--out", photo], &content, &weights);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("also an input"), "{}", stderr(&o));
+    // Not even with --force, and not through another spelling of the path.
+    let dotted = format!("{}/./photo.png", dir.path().display());
+    let (o, _) = render(
+        dir.path(),
+        &["--out", &dotted, "--force"],
+        &content,
+        &weights,
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("also an input"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&content).unwrap(),
+        before,
+        "the photo is untouched"
+    );
+
+    let (o, out) = render(dir.path(), &[], &content, &weights);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = std::fs::read(&out).unwrap();
+    let (o, _) = render(
+        dir.path(),
+        &["--seed", "9", "--init", "noise"],
+        &content,
+        &weights,
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("already exists") && e.contains("--force"), "{e}");
+    assert_eq!(std::fs::read(&out).unwrap(), first, "kept until --force");
+    let (o, _) = render(
+        dir.path(),
+        &["--seed", "9", "--init", "noise", "--overwrite"],
+        &content,
+        &weights,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read(&out).unwrap(), first, "replaced when asked");
+
+    // A preset is a file too.
+    let preset = dir.path().join("look.json");
+    std::fs::write(&preset, "{}").unwrap();
+    let (o, _) = render(
+        dir.path(),
+        &[
+            "--save-preset",
+            preset.to_str().unwrap(),
+            "--out",
+            "/dev/null/x.png",
+        ],
+        &content,
+        &weights,
+    );
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read_to_string(&preset).unwrap(), "{}");
+}
+
+/// Item 2 of [8]: when the final save fails (here the output's folder vanished during the
+/// run), the result is kept elsewhere and the message says where.
+#[test]
+fn a_failed_final_save_keeps_the_result_and_says_where() {
+    use std::io::BufRead;
+    let weights = common::test_vgg16_file();
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("exports");
+    std::fs::create_dir(&sub).unwrap();
+    let out = sub.join("result.png");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(["render", "--threads", "1", "--size", "48", "--iters", "150"])
+        .arg("--content")
+        .arg(sample("chelsea.png"))
+        .arg("--style")
+        .arg(sample("starry_night.jpg"))
+        .arg("--weights")
+        .arg(&weights)
+        .arg("--out")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    // "memory: …" is printed once the output was checked and the run is about to start.
+    while err.read_line(&mut log).unwrap() > 0 && !log.contains("memory:") {}
+    std::fs::remove_dir_all(&sub).unwrap();
+    std::io::Read::read_to_string(&mut err, &mut log).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{log}");
+    let kept = log
+        .split("The result is kept at ")
+        .nth(1)
+        .and_then(|r| r.split(": move it").next())
+        .unwrap_or_else(|| panic!("no rescue path in: {log}"));
+    let img = image_io::load_image(Path::new(kept)).expect("the kept result is a picture");
+    assert_eq!(img.width(), 48);
+    let settings = image_io::read_png_settings(Path::new(kept)).unwrap();
+    assert!(settings.is_some(), "it keeps its settings too");
+    let _ = std::fs::remove_file(kept);
+}
+
+/// Item 8 of [8]: `instant` and `losses` estimate their memory and refuse with the numbers.
+#[test]
+fn instant_and_losses_refuse_runs_that_cannot_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("i.png");
+    let o = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .env("ATELIER_MEMORY_LIMIT", "1G")
+        .args(["instant", "--builtin", "3", "--size", "8192"])
+        .arg("--content")
+        .arg(sample("chelsea.png"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("8192 px needs about") && e.contains("available"),
+        "{e}"
+    );
+    assert!(!out.exists());
+
+    let o = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .env("ATELIER_MEMORY_LIMIT", "200M")
+        .args(["losses", "--size", "2048"])
+        .arg("--content")
+        .arg(sample("chelsea.png"))
+        .arg("--style")
+        .arg(sample("starry_night.jpg"))
+        .arg("--weights")
+        .arg(common::test_vgg16_file())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("needs about") && e.contains("available"), "{e}");
+}
+
+/// Item 9 of [8]: every flag has a range, and the message names the flag.
+#[test]
+fn every_flag_is_range_checked_by_name() {
+    let weights = common::test_vgg16_file();
+    let dir = tempfile::tempdir().unwrap();
+    let content = sample("chelsea.png");
+    for (flag, value) in [
+        ("--style-scale", "1e6"),
+        ("--style-scale", "0"),
+        ("--threads", "100000"),
+        ("--iters", "0"),
+        ("--iters", "99999999"),
+        ("--history", "0"),
+        ("--pyramid", "20"),
+        ("--size", "100000"),
+        ("--multiscale-start", "3"),
+        ("--tv-weight", "-1"),
+        ("--range-weight", "nan"),
+        ("--content-weight", "inf"),
+    ] {
+        let (o, out) = render(dir.path(), &[flag, value], &content, &weights);
+        assert!(!o.status.success(), "{flag} {value} was accepted");
+        let e = stderr(&o);
+        assert!(e.contains(flag), "{flag} {value}: {e}");
+        assert!(!out.exists());
+    }
+    let out = dir.path().join("i.png");
+    for (flag, value) in [
+        ("--out-size", "0"),
+        ("--size", "0"),
+        ("--threads", "100000"),
+    ] {
+        let o = atelier(&[
+            "instant",
+            "--builtin",
+            "3",
+            "--content",
+            content.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            flag,
+            value,
+        ]);
+        assert!(!o.status.success(), "instant {flag} {value} was accepted");
+        let e = stderr(&o);
+        assert!(
+            e.contains(flag) && !e.contains("disk space"),
+            "{flag} {value}: {e}"
+        );
+        assert!(!out.exists());
+    }
+}
+
+/// Item 12 of [8]: a NaN or Inf under L-BFGS (not only Adam) stops with an error and keeps the
+/// last good image; it is never taken for convergence (exit 0, picture unchanged).
+#[test]
+fn nan_under_lbfgs_stops_with_an_error_and_keeps_the_last_good_image() {
+    let weights = common::test_vgg16_file();
+    let dir = tempfile::tempdir().unwrap();
+    let (o, out) = render(
+        dir.path(),
+        &["--style-weight", "3e38", "--iters", "5"],
+        &sample("chelsea.png"),
+        &weights,
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("NaN or infinite") && e.contains("last good image"),
+        "{e}"
+    );
+    assert!(image_io::load_image(&out).is_ok());
 }

@@ -1,7 +1,7 @@
 //! Command-line flags, parsed into the one `Settings` type.
 
 use atelier::settings::{
-    ColourMode, DeviceChoice, InitKind, LayerWeight, LossScale, OptimizerKind, Preprocess,
+    ColourMode, DeviceChoice, InitKind, Invalid, LayerWeight, LossScale, OptimizerKind, Preprocess,
     Settings, StyleRef,
 };
 use clap::{Args, ValueEnum};
@@ -231,9 +231,33 @@ impl LossArgs {
                 PreprocessArg::Torch => Preprocess::Torch,
             });
         }
-        s.validate()?;
+        s.check().map_err(flag_error)?;
         Ok(s)
     }
+}
+
+/// A settings error in the CLI's words: the flag that sets the field leads the message.
+pub fn flag_error(e: Invalid) -> String {
+    let flag = match e.field {
+        "size" => "--size",
+        "content_weight" => "--content-weight",
+        "style_weight" => "--style-weight",
+        "tv_weight" => "--tv-weight",
+        "range_weight" => "--range-weight",
+        "learning_rate" => "--lr",
+        "style_scale" => "--style-scale",
+        "style_blend_weight" => "--style-blend-weights",
+        "style_layer_weights" => "--style-layer-weights",
+        "style_layers" => "--style-layers",
+        "multiscale_start" => "--multiscale-start",
+        "iterations" => "--iters",
+        "stage_iterations" => "--stage-iters",
+        "pyramid_levels" => "--pyramid",
+        "lbfgs_history" => "--history",
+        "threads" => "--threads",
+        _ => return e.message,
+    };
+    format!("{flag}: {}", e.message)
 }
 
 /// `atelier render` flags.
@@ -277,6 +301,9 @@ pub struct RenderArgs {
     /// Print one JSON object as the last line of stdout
     #[arg(long)]
     pub json: bool,
+    /// Replace --out (and --save-preset) if it already exists
+    #[arg(long, alias = "overwrite")]
+    pub force: bool,
 }
 
 impl RenderArgs {

@@ -47,6 +47,9 @@ pub struct InstantArgs {
     /// Print one JSON object as the last line of stdout
     #[arg(long)]
     pub json: bool,
+    /// Replace --out if it already exists
+    #[arg(long, alias = "overwrite")]
+    pub force: bool,
 }
 
 pub fn run(args: &InstantArgs) -> Result<()> {
@@ -61,9 +64,43 @@ pub fn run(args: &InstantArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&args.strength) {
         anyhow::bail!("--strength must be between 0 and 1, got {}", args.strength);
     }
+    let sizes = instant::MIN_SIZE..=instant::MAX_SIZE;
+    if !sizes.contains(&args.size) {
+        anyhow::bail!(
+            "--size {} is out of range: use {} to {} pixels (the longest side the network paints at)",
+            args.size,
+            sizes.start(),
+            sizes.end()
+        );
+    }
+    if let Some(n) = args.out_size.filter(|n| !sizes.contains(n)) {
+        anyhow::bail!(
+            "--out-size {n} is out of range: use {} to {} pixels, or leave it out to keep --size",
+            sizes.start(),
+            sizes.end()
+        );
+    }
+    if args.threads > atelier::settings::MAX_THREADS {
+        anyhow::bail!(
+            "--threads {} is more than {}: use 0 for all cores",
+            args.threads,
+            atelier::settings::MAX_THREADS
+        );
+    }
     atelier::engine::set_threads(args.threads);
-    super::render::check_writable(&args.out)?;
+    super::render::check_output(&args.out, args.force, &[&args.content])?;
+    if let Some(style) = &args.style {
+        super::render::check_output(&args.out, args.force, &[style])?;
+    }
     let content = image_io::load_image(&args.content).context("content image")?;
+    let (cw, ch) = content.dimensions();
+    instant::check_memory(
+        cw,
+        ch,
+        args.size,
+        args.out_size,
+        atelier::engine::memory::available_bytes(),
+    )?;
     let style = match &args.style {
         Some(p) => Some(image_io::load_image(p).context("style image")?),
         None => None,
@@ -100,7 +137,7 @@ pub fn run(args: &InstantArgs) -> Result<()> {
         img = instant::resize_result(&img, n);
     }
     let seconds = t0.elapsed().as_secs_f64();
-    image_io::save_png(&args.out, &img, None)?;
+    super::render::save_or_rescue(&args.out, &img, None)?;
     if args.json {
         println!(
             "{}",

@@ -11,6 +11,7 @@ use atelier::image_io::{self, save_png};
 use atelier::settings::Settings;
 use image::{GrayImage, RgbImage};
 use serde_json::json;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,13 +59,20 @@ fn breakdown_json(b: &LossBreakdown) -> serde_json::Value {
 
 pub fn render(args: &RenderArgs) -> Result<()> {
     let settings = args.settings().map_err(anyhow::Error::msg)?;
+    // Fail on an unwritable or protected output before spending minutes on the optimization.
+    let inputs = input_paths(&settings, args.loss.settings.as_deref());
+    check_output(&args.out, args.force, &inputs)?;
     if let Some(p) = &args.save_preset {
+        check_output(p, args.force, &inputs)?;
+        if same_file(p, &args.out) {
+            anyhow::bail!(
+                "--save-preset and --out are the same file: give the preset a .json name"
+            );
+        }
         settings.save_preset(p)?;
         eprintln!("saved preset {}", p.display());
     }
     atelier::engine::set_threads(settings.threads);
-    // Fail on an unwritable output before spending minutes on the optimization.
-    check_writable(&args.out)?;
     let inputs = load_inputs(&settings)?;
     let net = Network::load(&settings)?;
     if let Some(note) = &net.device.fallback_note {
@@ -126,7 +134,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     let image = run.image()?;
     let mut saved = settings.clone();
     saved.iterations = run.iteration();
-    save_png(&args.out, &image, Some(&saved))?;
+    save_or_rescue(&args.out, &image, Some(&saved))?;
     if let Some(e) = failure {
         return Err(anyhow::Error::new(e).context(format!(
             "stopped after {} iterations; the last good image was written to {}",
@@ -183,6 +191,88 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     Ok(())
 }
 
+/// Every file a run reads, so `--out` can never be one of them.
+fn input_paths<'a>(s: &'a Settings, settings_file: Option<&'a Path>) -> Vec<&'a Path> {
+    let mut v: Vec<&Path> = [s.content.as_deref(), s.style.as_deref(), s.mask.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    v.extend(s.extra_styles.iter().map(|e| e.path.as_path()));
+    v.extend(s.weights_path.as_deref());
+    v.extend(settings_file);
+    v
+}
+
+/// Whether two paths name one file (links and `./` spellings included); a path that doesn't
+/// exist is no existing file.
+pub(super) fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// An output may be written: its folder is writable, it is none of `inputs` (never, even with
+/// `--force`), and it doesn't exist yet unless `force` says to replace it, as image tools do.
+pub(super) fn check_output(out: &Path, force: bool, inputs: &[&Path]) -> Result<()> {
+    check_writable(out)?;
+    if let Some(input) = inputs.iter().find(|i| same_file(out, i)) {
+        anyhow::bail!(
+            "{} is also an input of this run ({}): Atelier never writes over its inputs. Choose another output name",
+            out.display(),
+            input.display()
+        );
+    }
+    if out.exists() && !force {
+        anyhow::bail!(
+            "{} already exists: pass --force (or --overwrite) to replace it, or choose another name",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Saves the result; if that fails at the end of a long run (disk full, folder gone), keeps it
+/// next to the target or in the temp folder and says where, so minutes of compute aren't lost.
+pub(super) fn save_or_rescue(
+    out: &Path,
+    image: &RgbImage,
+    settings: Option<&Settings>,
+) -> Result<()> {
+    let Err(e) = save_png(out, image, settings) else {
+        return Ok(());
+    };
+    let name = out
+        .file_stem()
+        .map_or_else(|| "result".into(), |s| s.to_string_lossy().into_owned());
+    let file = format!("{name}.rescued-{}.png", std::process::id());
+    let beside = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from(&file), |p| p.join(&file));
+    let places = [beside, std::env::temp_dir().join(&file)];
+    for place in &places {
+        if save_png(place, image, settings).is_ok() {
+            anyhow::bail!(
+                "{e}. The result is kept at {}: move it where you want it",
+                place.display()
+            );
+        }
+    }
+    anyhow::bail!(
+        "{e}. Keeping a copy failed too ({} and {}): free some disk space and run again",
+        places[0].display(),
+        places[1].display()
+    )
+}
+
 pub(super) fn check_writable(out: &std::path::Path) -> Result<()> {
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -212,6 +302,20 @@ pub fn losses(args: &LossArgs, image: Option<&std::path::Path>, json_out: bool) 
     let net = Network::load(&settings)?;
     let device = net.vgg.device().clone();
     let content = image_io::resize_longest(&inputs.content, settings.size);
+    // Scoring is one stage without an optimizer: the render model of that bounds it.
+    let one_pass = Settings {
+        multiscale_start: 0,
+        iterations: 1,
+        stage_iterations: Vec::new(),
+        ..settings.clone()
+    };
+    memory::check(
+        &one_pass,
+        content.width(),
+        content.height(),
+        net.vgg.arch(),
+        memory::available_bytes(),
+    )?;
     let refs: Vec<(&RgbImage, f32)> = inputs
         .styles
         .iter()

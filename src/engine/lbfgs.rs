@@ -5,7 +5,7 @@
 //! from a content init it diverges or stalls. One call to [`Lbfgs::iterate`] is one iteration, so
 //! the caller can report progress, pause, or change the objective between iterations.
 
-use candle_core::{Result, Tensor};
+use candle_core::{DType, Result, Storage, Tensor};
 use std::collections::VecDeque;
 
 /// The objective: loss and flat gradient at a flat point. Each call is one evaluation.
@@ -64,12 +64,64 @@ pub struct Lbfgs {
     evaluations: u64,
 }
 
+/// In f64: with large loss weights the products of f32 gradients overflow f32, and an infinite
+/// slope would end the run as "converged" with the image unchanged. On the CPU it reads the
+/// storage directly (no f64 copies: the two-loop recursion takes ~2·history dots an iteration);
+/// Metal has no f64, so there both sides are scaled to at most 1 and multiplied in f32.
 fn dot(a: &Tensor, b: &Tensor) -> Result<f64> {
-    Ok(f64::from((a * b)?.sum_all()?.to_scalar::<f32>()?))
+    if a.device().is_cpu() && a.is_contiguous() && b.is_contiguous() {
+        let (sa, la) = a.storage_and_layout();
+        let (sb, lb) = b.storage_and_layout();
+        if let (Storage::Cpu(ca), Storage::Cpu(cb)) = (&*sa, &*sb) {
+            let x = crate::engine::cpu::cpu_slice(ca, la, "lbfgs dot")?;
+            let y = crate::engine::cpu::cpu_slice(cb, lb, "lbfgs dot")?;
+            if x.len() != y.len() {
+                candle_core::bail!("lbfgs dot: {} vs {} elements", x.len(), y.len());
+            }
+            return Ok(dot_f64(x, y));
+        }
+    }
+    if a.device().is_metal() {
+        let (sa, sb) = (abs_max(a)?, abs_max(b)?);
+        if sa == 0.0 || sb == 0.0 {
+            return Ok(0.0);
+        }
+        let p = ((a / sa)? * (b / sb)?)?.sum_all()?.to_scalar::<f32>()?;
+        return Ok(f64::from(p) * sa * sb);
+    }
+    let (a, b) = (a.to_dtype(DType::F64)?, b.to_dtype(DType::F64)?);
+    (a * b)?.sum_all()?.to_scalar::<f64>()
+}
+
+/// Eight f64 lanes, so the loop vectorizes.
+fn dot_f64(x: &[f32], y: &[f32]) -> f64 {
+    let mut acc = [0f64; 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let tail: f64 = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+        .sum();
+    for (a, b) in xc.zip(yc) {
+        for i in 0..8 {
+            acc[i] += f64::from(a[i]) * f64::from(b[i]);
+        }
+    }
+    acc.iter().sum::<f64>() + tail
 }
 
 fn abs_max(a: &Tensor) -> Result<f64> {
     Ok(f64::from(a.abs()?.max_all()?.to_scalar::<f32>()?))
+}
+
+/// `|a|₁` without f32 overflow: `|a|∞ · Σ|a/|a|∞|`.
+fn abs_sum(a: &Tensor) -> Result<f64> {
+    let s = abs_max(a)?;
+    if s == 0.0 || !s.is_finite() {
+        return Ok(s);
+    }
+    Ok(f64::from((a / s)?.abs()?.sum_all()?.to_scalar::<f32>()?) * s)
 }
 
 impl Lbfgs {
@@ -211,7 +263,7 @@ impl Lbfgs {
         };
         self.prev_grad = Some(g.clone());
         let t = if self.iterations == 1 && self.initial_scale.is_none() {
-            let g1 = f64::from(g.abs()?.sum_all()?.to_scalar::<f32>()?);
+            let g1 = abs_sum(&g)?;
             (1.0f64).min(1.0 / g1) * self.cfg.lr
         } else {
             self.cfg.lr
@@ -392,7 +444,7 @@ fn cubic_interpolate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device};
+    use candle_core::Device;
 
     /// Rosenbrock in many dimensions: a curved valley that fixed-step methods struggle with.
     fn rosenbrock(x: &Tensor) -> Result<(f64, Tensor)> {
@@ -479,6 +531,35 @@ mod tests {
                 .curvature_scale(),
             None
         );
+        Ok(())
+    }
+
+    /// Huge loss weights give gradients near 1e22: their products overflow f32 (max 3.4e38),
+    /// which made the first direction's slope -inf and the run "converge" at once, unchanged.
+    #[test]
+    fn huge_gradients_still_take_steps() -> Result<()> {
+        const K: f64 = 1e20;
+        let huge = |x: &Tensor| -> Result<(f64, Tensor)> {
+            let (f, g) = bowl(x)?;
+            Ok((f * K, (g * K)?))
+        };
+        let x0 = Tensor::from_vec(vec![3f32; 400], 400, &Device::Cpu)?;
+        let start = bowl(&x0)?.0 * K;
+        let mut opt = Lbfgs::new(x0, LbfgsConfig::default());
+        let mut f = huge;
+        let mut last = start;
+        for _ in 0..5 {
+            match opt.iterate(&mut f)? {
+                Ok(l) => last = l,
+                Err(Stall::Converged) => break,
+            }
+        }
+        assert!(
+            opt.iterations >= 5,
+            "stopped after {} iterations",
+            opt.iterations
+        );
+        assert!(last < 0.01 * start, "loss {last:e} from {start:e}");
         Ok(())
     }
 

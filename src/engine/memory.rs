@@ -126,9 +126,10 @@ pub fn estimate(settings: &Settings, width: u32, height: u32, arch: Arch) -> Mem
         }
         let activations = (ACTIVATION_FACTOR * (kept + 3 * largest + 4 * image) as f64) as u64;
         // The style forward pass while targets are computed (at the style's own size).
+        // In f64: a wild style scale must give a huge estimate, not a wrapped small one.
         let style_side = (f64::from(stage.size) * f64::from(settings.style_scale)).ceil();
-        let style_pixels = (pixels as f64 * (style_side / f64::from(stage.size)).powi(2)) as u64;
-        let style_forward = 2 * 64 * 4 * style_pixels + image;
+        let style_pixels = pixels as f64 * (style_side / f64::from(stage.size)).powi(2);
+        let style_forward = (2.0 * 64.0 * 4.0 * style_pixels) as u64 + image;
         // The optimizer's vectors hold every pyramid level: up to 4/3 of the image.
         let point = if settings.pyramid_levels > 1 {
             image + image.div_ceil(3)
@@ -161,13 +162,68 @@ pub fn estimate(settings: &Settings, width: u32, height: u32, arch: Arch) -> Mem
     best
 }
 
-/// Memory the OS says is available for a new allocation (Linux: `MemAvailable`); `None`
-/// elsewhere or when it cannot be read, in which case no check is made.
+/// Memory a new allocation can get: Linux's `MemAvailable`, lowered to `ATELIER_MEMORY_LIMIT`
+/// (bytes, or with a K/M/G suffix) when that is set, so Atelier can be kept to a share of a
+/// machine; `None` where neither says, in which case no check is made.
 pub fn available_bytes() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let system = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| parse_mem_available(&t));
+    let limit = std::env::var("ATELIER_MEMORY_LIMIT")
+        .ok()
+        .and_then(|v| parse_size(&v));
+    match (system, limit) {
+        (Some(s), Some(l)) => Some(s.min(l)),
+        (s, l) => s.or(l),
+    }
+}
+
+pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// `"2G"`, `"512M"`, `"1.5GiB"`, `"1000000"` → bytes.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text
+        .trim()
+        .trim_end_matches(['B', 'b'])
+        .trim_end_matches(['i', 'I']);
+    let (num, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], &t[i..]),
+        None => (t, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return None,
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then(|| (v * (1u64 << shift) as f64) as u64)
+}
+
+/// The one rule for "does it fit", used by every check here and by the studio's Start button:
+/// never plan past [`HEADROOM`] of what is available; unknown availability never refuses.
+pub fn fits(need: u64, available: Option<u64>) -> bool {
+    available.is_none_or(|a| need as f64 <= a as f64 * HEADROOM)
+}
+
+/// Refuses `need` bytes for `what` when they don't fit, naming both figures and `advice`.
+pub fn check_bytes(need: u64, what: &str, advice: &str, available: Option<u64>) -> Result<()> {
+    match available {
+        Some(avail) if !fits(need, available) => Err(Error::OutOfMemory {
+            message: format!(
+                "{what} needs about {} of memory but only {} is available. {advice}",
+                human(need),
+                human(avail)
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Estimates a run and refuses it when it would not fit in `available` bytes (pass
@@ -180,28 +236,21 @@ pub fn check(
     available: Option<u64>,
 ) -> Result<MemoryEstimate> {
     let e = estimate(settings, width, height, arch);
-    if let Some(avail) = available {
-        if e.total() as f64 > avail as f64 * HEADROOM {
-            let lbfgs_hint = if settings.optimizer == OptimizerKind::Lbfgs {
-                format!(
-                    ", a shorter L-BFGS history (now {}; 3 × {}×{} floats per step kept) or the Adam optimizer",
-                    settings.lbfgs_history, e.width, e.height
-                )
-            } else {
-                String::new()
-            };
-            return Err(Error::OutOfMemory {
-                message: format!(
-                    "a {}×{} render needs about {} of memory but only {} is available. \
-                     Choose a smaller size, fewer or shallower style layers{lbfgs_hint}, \
-                     or close other programs",
-                    e.width,
-                    e.height,
-                    human(e.total()),
-                    human(avail)
-                ),
-            });
-        }
-    }
+    let lbfgs_hint = if settings.optimizer == OptimizerKind::Lbfgs {
+        format!(
+            ", a shorter L-BFGS history (now {}; 3 × {}×{} floats per step kept) or the Adam optimizer",
+            settings.lbfgs_history, e.width, e.height
+        )
+    } else {
+        String::new()
+    };
+    check_bytes(
+        e.total(),
+        &format!("a {}×{} render", e.width, e.height),
+        &format!(
+            "Choose a smaller size, fewer or shallower style layers{lbfgs_hint}, or close other programs"
+        ),
+        available,
+    )?;
     Ok(e)
 }

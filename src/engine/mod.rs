@@ -39,6 +39,8 @@ pub fn set_threads(n: usize) {
     });
 }
 
+pub use cpu::release_memory;
+
 /// The CPU thread count in force.
 pub fn threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {

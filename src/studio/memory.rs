@@ -25,7 +25,7 @@ impl FreeMemory {
     /// Re-reads the figure when it is older than [`REFRESH`].
     pub(crate) fn refresh(&mut self) {
         if self.read_at.is_none_or(|t| t.elapsed() > REFRESH) {
-            self.bytes = available_bytes();
+            self.bytes = crate::engine::memory::available_bytes();
             self.read_at = Some(Instant::now());
         }
     }
@@ -33,18 +33,6 @@ impl FreeMemory {
     pub(crate) fn bytes(&self) -> Option<u64> {
         self.bytes
     }
-}
-
-/// What a new allocation can get without swapping: Linux's `MemAvailable`; `None` elsewhere.
-fn available_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    parse_mem_available(&text)
-}
-
-fn parse_mem_available(meminfo: &str) -> Option<u64> {
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// Binary units with one decimal where it helps: "350 MiB", "1.4 GiB".
@@ -69,10 +57,12 @@ pub(crate) fn describe(need: u64, free: Option<u64>) -> String {
     }
 }
 
-/// Why Start is refused, when the run cannot fit.
+/// Why Start is refused, when the run cannot fit: the engine's own rule, so Start is never
+/// enabled for a run the worker then refuses.
 pub(crate) fn blocker(need: u64, free: Option<u64>) -> Option<String> {
+    let fits = crate::engine::memory::fits(need, free);
     let free = free?;
-    (need > free).then(|| {
+    (!fits).then(|| {
         format!(
             "This run needs about {} of memory but only {} is free: lower the output size (or \
              the coarse-to-fine start), or close other programs, then press Start.",
@@ -88,9 +78,28 @@ mod tests {
 
     #[test]
     fn reads_mem_available_from_meminfo() {
+        use crate::engine::memory::{parse_mem_available, parse_size};
         let text = "MemTotal:       32000000 kB\nMemFree:  100 kB\nMemAvailable:   20971520 kB\n";
         assert_eq!(parse_mem_available(text), Some(20 * 1024 * 1024 * 1024));
         assert_eq!(parse_mem_available("MemTotal: 5 kB\n"), None);
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("512 MiB"), Some(512 << 20));
+        assert_eq!(parse_size("1000"), Some(1000));
+        assert_eq!(parse_size("lots"), None);
+    }
+
+    /// The studio refused only runs over 100 % of free memory while the worker refuses over
+    /// 90 %: Start was enabled for runs that then failed.
+    #[test]
+    fn start_and_the_worker_share_one_rule() {
+        let gib: u64 = 1 << 30;
+        for need in [gib / 2, 9 * gib / 10, 95 * gib / 100, gib, 2 * gib] {
+            let studio_refuses = blocker(need, Some(gib)).is_some();
+            let engine_refuses =
+                crate::engine::memory::check_bytes(need, "x", "", Some(gib)).is_err();
+            assert_eq!(studio_refuses, engine_refuses, "need {need}");
+        }
+        assert!(blocker(95 * gib / 100, Some(gib)).is_some());
     }
 
     #[test]

@@ -270,10 +270,16 @@ impl Engine {
                 }
                 other => other,
             };
+            let had_run = self.run.is_some();
+            let reloads = matches!(cmd, Some(Command::LoadWeights(_)));
             match cmd {
                 Some(Command::Shutdown) => return,
                 Some(cmd) => self.guarded(out, |e| e.handle(cmd, out)),
                 None => self.guarded(out, |e| e.step(out)),
+            }
+            if (had_run && self.run.is_none()) || reloads {
+                // What the run (or the old network) used goes back to the system.
+                crate::engine::release_memory();
             }
         }
     }
@@ -380,7 +386,10 @@ impl Engine {
     /// Paints one instant picture; a run in progress simply waits for it.
     fn paint_instant(&mut self, req: &InstantRequest, out: &Outbox) {
         let t0 = Instant::now();
-        match self.instant.render(req) {
+        let (w, h) = req.content.dimensions();
+        let fits =
+            crate::engine::instant::check_memory(w, h, req.size, None, memory::available_bytes());
+        match fits.and_then(|_| self.instant.render(req)) {
             Ok(image) => out.send(Event::InstantReady {
                 id: req.id,
                 image: Arc::new(image),

@@ -527,12 +527,28 @@ pub(crate) fn with_simd<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Hands the memory [`tune_allocator`] keeps back to the OS (glibc `malloc_trim`, all arenas).
+/// Call it when a run ends: the studio lives for hours, and memory it holds idle would make the
+/// next large run look as if it couldn't fit. Costs a few milliseconds; no-op elsewhere.
+pub fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: plain glibc call; safe at any time from any thread.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// Makes glibc malloc keep freed memory for reuse instead of returning it to the OS.
 ///
 /// Every op allocates its output (megabytes), and glibc serves big blocks with mmap/munmap
 /// (or trims the heap top), so each op pays page faults and kernel page zeroing for memory it
 /// just freed: ~10–15 % of a VGG forward+backward. Process-wide and irreversible; peak RSS
-/// stays at the high-water mark. No-op on non-glibc targets.
+/// stays at the high-water mark until [`release_memory`]. No-op on non-glibc targets.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

@@ -58,7 +58,7 @@ pub enum InstantError {
     #[error("strength must be between 0 and 1, got {0}")]
     Strength(f32),
 
-    #[error("size {0} is too small; use at least {MIN_SIZE} pixels")]
+    #[error("size {0} is out of range; use {MIN_SIZE} to {MAX_SIZE} pixels")]
     Size(u32),
 
     #[error(
@@ -166,11 +166,46 @@ fn check_strength(s: f32) -> Result<(), InstantError> {
 }
 
 fn check_size(size: u32) -> Result<(), InstantError> {
-    if size < MIN_SIZE {
+    if !(MIN_SIZE..=MAX_SIZE).contains(&size) {
         Err(InstantError::Size(size))
     } else {
         Ok(())
     }
+}
+
+/// Largest longest side a picture is painted at, or rescaled to afterwards.
+pub const MAX_SIZE: u32 = 16_384;
+
+/// Peak bytes of one pass with the larger (26-style) network, for a `width`×`height` content
+/// painted at longest side `size` and rescaled to `out_size`. Fitted to peak RSS of
+/// `atelier instant` on the 451×300 sample (2 threads, CPU): at 1024 px the 26-style network
+/// peaked at 260 MiB and the arbitrary one at 205 MiB, at 2048 px 982 / 705 MiB, i.e. about
+/// 346 bytes per run pixel over a ~40 MiB base; 400 leaves slack. The rescale keeps an f32 copy.
+pub fn memory_estimate(width: u32, height: u32, size: u32, out_size: Option<u32>) -> u64 {
+    let pixels = |longest: u32| {
+        let (w, h) = crate::image_io::scaled_dims(width.max(1), height.max(1), longest);
+        u64::from(w) * u64::from(h)
+    };
+    let out = out_size.map_or(0, |n| 16 * pixels(n));
+    (64 << 20) + 400 * pixels(size) + out
+}
+
+/// Refuses an instant picture that would not fit in `available` bytes, with both figures.
+pub fn check_memory(
+    width: u32,
+    height: u32,
+    size: u32,
+    out_size: Option<u32>,
+    available: Option<u64>,
+) -> crate::error::Result<u64> {
+    let need = memory_estimate(width, height, size, out_size);
+    crate::engine::memory::check_bytes(
+        need,
+        &format!("an instant picture at {size} px"),
+        "Choose a smaller size (strokes get finer; --out-size can enlarge the result afterwards), or close other programs",
+        available,
+    )?;
+    Ok(need)
 }
 
 /// The arbitrary-style network: predictor and transformer.
