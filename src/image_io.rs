@@ -246,12 +246,31 @@ pub fn scaled_dims(w: u32, h: u32, longest: u32) -> (u32, u32) {
 }
 
 /// Writes a PNG atomically (temporary file in the same folder, then rename), with the run's
-/// settings as an iTXt chunk so the result can be reproduced or reopened.
+/// settings as an iTXt chunk so the result can be reproduced or reopened; the chunk names the
+/// input files without revealing where they sit ([`Settings::for_sharing`]).
 pub fn save_png(
     path: &Path,
     img: &RgbImage,
     settings: Option<&Settings>,
 ) -> Result<(), ImageError> {
+    write_atomic(path, &encode_png(path, img, settings)?)
+}
+
+/// [`save_png`] that never replaces a file: when `path` exists, the picture goes to the first
+/// free `name-2.png`, `name-3.png`…; returns the path written.
+pub fn save_png_new(
+    path: &Path,
+    img: &RgbImage,
+    settings: Option<&Settings>,
+) -> Result<PathBuf, ImageError> {
+    write_new(path, &encode_png(path, img, settings)?)
+}
+
+fn encode_png(
+    path: &Path,
+    img: &RgbImage,
+    settings: Option<&Settings>,
+) -> Result<Vec<u8>, ImageError> {
     let write_err = |message: String| ImageError::Write {
         path: path.to_path_buf(),
         message,
@@ -262,7 +281,12 @@ pub fn save_png(
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
         if let Some(s) = settings {
-            let json = serde_json::to_string(s).map_err(|e| write_err(e.to_string()))?;
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let json =
+                serde_json::to_string(&s.for_sharing(dir)).map_err(|e| write_err(e.to_string()))?;
             enc.add_itxt_chunk(SETTINGS_KEYWORD.to_string(), json)
                 .map_err(|e| write_err(e.to_string()))?;
         }
@@ -271,7 +295,76 @@ pub fn save_png(
             .map_err(|e| write_err(e.to_string()))?;
         w.finish().map_err(|e| write_err(e.to_string()))?;
     }
-    write_atomic(path, &buf)
+    Ok(buf)
+}
+
+/// `name.png`, then `name-2.png`, `name-3.png`… in the same folder.
+pub fn numbered(path: &Path, n: u32) -> PathBuf {
+    if n < 2 {
+        return path.to_path_buf();
+    }
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = match path.extension() {
+        Some(e) => format!("{stem}-{n}.{}", e.to_string_lossy()),
+        None => format!("{stem}-{n}"),
+    };
+    path.with_file_name(name)
+}
+
+/// Writes `bytes` to `path`, or to the first free [`numbered`] sibling if `path` exists; never
+/// replaces a file, even one that appears meanwhile (the finished temporary file is linked in,
+/// which fails on an existing name). Returns the path written.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<PathBuf, ImageError> {
+    let write_err = |message: String| ImageError::Write {
+        path: path.to_path_buf(),
+        message,
+    };
+    let tmp = temp_sibling(path).map_err(write_err)?;
+    let result = (|| -> std::io::Result<PathBuf> {
+        write_synced(&tmp, bytes)?;
+        for n in 1..10_000 {
+            let candidate = numbered(path, n);
+            match std::fs::hard_link(&tmp, &candidate) {
+                Ok(()) => return Ok(candidate),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                // No hard links here (FAT, some network shares): check, then rename.
+                Err(_) if !candidate.exists() => {
+                    std::fs::rename(&tmp, &candidate)?;
+                    return Ok(candidate);
+                }
+                Err(_) => continue,
+            }
+        }
+        Err(std::io::Error::other("no free file name left"))
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result.map_err(|e| write_err(e.to_string()))
+}
+
+fn temp_sibling(path: &Path) -> Result<PathBuf, String> {
+    if path.is_dir() {
+        return Err("that path is a folder, not a file name".into());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| "the path has no file name".to_string())?;
+    Ok(dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 /// Writes bytes to `path` through a temporary sibling and a rename, so a crash, a full disk or a
@@ -281,28 +374,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
         path: path.to_path_buf(),
         message,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if path.is_dir() {
-        return Err(write_err("that path is a folder, not a file name".into()));
-    }
-    let name = path
-        .file_name()
-        .ok_or_else(|| write_err("the path has no file name".into()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
+    let tmp = temp_sibling(path).map_err(write_err)?;
+    let result = write_synced(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(write_err(e.to_string()));

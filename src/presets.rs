@@ -72,12 +72,84 @@ impl Settings {
             })?;
             b[..n].to_vec()
         };
-        if head == PNG_SIGNATURE {
+        let mut s = if head == PNG_SIGNATURE {
             read_png_settings(path)?.ok_or_else(|| PresetError::NoSettings {
                 path: path.to_path_buf(),
-            })
+            })?
         } else {
-            Self::load_preset(path)
+            Self::load_preset(path)?
+        };
+        s.find_files(path.parent().unwrap_or(Path::new("")));
+        Ok(s)
+    }
+
+    /// What a picture shared with others should say about its inputs: file names, not where
+    /// they sit on this computer (home folders carry user names). A file inside the picture's
+    /// own folder keeps its path relative to it, so a project folder travels whole. The
+    /// weights are named too, as a hint; [`Settings::find_files`] reverses this.
+    pub fn for_sharing(&self, picture_dir: &Path) -> Settings {
+        let share = |p: &Path| -> PathBuf {
+            let inside = picture_dir
+                .canonicalize()
+                .ok()
+                .zip(p.canonicalize().ok())
+                .and_then(|(dir, file)| file.strip_prefix(dir).ok().map(Path::to_path_buf));
+            match inside {
+                Some(rel) if !rel.as_os_str().is_empty() => rel,
+                _ => p.file_name().map_or_else(|| p.to_path_buf(), PathBuf::from),
+            }
+        };
+        let mut s = self.clone();
+        for p in [
+            &mut s.content,
+            &mut s.style,
+            &mut s.mask,
+            &mut s.weights_path,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *p = share(p);
+        }
+        for e in &mut s.extra_styles {
+            e.path = share(&e.path);
+        }
+        s
+    }
+
+    /// Finds the files a settings file names, for settings read from `base` (the folder of the
+    /// picture or preset): as written next to it, as written from the working directory, or by
+    /// file name in either. A file found nowhere keeps its name, so loading it says what is
+    /// missing; the weights, only a hint, fall back to the usual search instead.
+    pub fn find_files(&mut self, base: &Path) {
+        let find = |p: &Path| -> Option<PathBuf> {
+            let name = p.file_name().map(PathBuf::from);
+            let mut candidates = Vec::new();
+            if p.is_relative() {
+                candidates.push(base.join(p));
+            }
+            candidates.push(p.to_path_buf());
+            if let Some(n) = name {
+                candidates.push(base.join(&n));
+                candidates.push(n);
+            }
+            candidates.into_iter().find(|c| c.is_file())
+        };
+        for p in [&mut self.content, &mut self.style, &mut self.mask]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(found) = find(p) {
+                *p = found;
+            }
+        }
+        for e in &mut self.extra_styles {
+            if let Some(found) = find(&e.path) {
+                e.path = found;
+            }
+        }
+        if let Some(w) = &self.weights_path {
+            self.weights_path = find(w);
         }
     }
 }

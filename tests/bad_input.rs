@@ -651,3 +651,63 @@ fn nan_under_lbfgs_stops_with_an_error_and_keeps_the_last_good_image() {
     );
     assert!(image_io::load_image(&out).is_ok());
 }
+
+/// Item 3 of [8]: a shared picture names its inputs by file name only, and `--settings
+/// picture.png` still works where the files sit next to the picture (or in the working
+/// directory), from anywhere.
+#[test]
+fn shared_pictures_name_files_not_folders_and_still_reproduce() {
+    let weights = common::test_vgg16_file();
+    let project = tempfile::tempdir().unwrap();
+    let photos = project.path().join("alice").join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let content = photos.join("cat.png");
+    std::fs::copy(sample("chelsea.png"), &content).unwrap();
+    let out_dir = project.path().join("shared");
+    std::fs::create_dir(&out_dir).unwrap();
+    let (o, _) = render(
+        &out_dir,
+        &["--out", out_dir.join("pic.png").to_str().unwrap()],
+        &content,
+        &weights,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pic = out_dir.join("pic.png");
+    let bytes = std::fs::read(&pic).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        !text.contains("alice"),
+        "the picture names the user's folders"
+    );
+    let s = image_io::read_png_settings(&pic).unwrap().unwrap();
+    assert_eq!(s.content.as_deref(), Some(Path::new("cat.png")));
+    assert_eq!(s.style.as_deref(), Some(Path::new("starry_night.jpg")));
+    assert_eq!(
+        s.weights_path.as_deref().and_then(Path::file_name),
+        weights.file_name()
+    );
+
+    // Someone else got the picture and its inputs in one folder, and runs from elsewhere.
+    let friend = tempfile::tempdir().unwrap();
+    let inbox = friend.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    std::fs::copy(&pic, inbox.join("pic.png")).unwrap();
+    std::fs::copy(&content, inbox.join("cat.png")).unwrap();
+    std::fs::copy(sample("starry_night.jpg"), inbox.join("starry_night.jpg")).unwrap();
+    let again = friend.path().join("again.png");
+    let o = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .current_dir(friend.path())
+        .args(["render", "--settings", "inbox/pic.png", "--threads", "1"])
+        .arg("--weights")
+        .arg(&weights)
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        image_io::load_image(&again).unwrap(),
+        image_io::load_image(&pic).unwrap(),
+        "the same settings paint the same picture"
+    );
+}

@@ -389,10 +389,19 @@ fn settings_round_trip_through_png_and_preset_and_flags_override_them() {
         stderr.contains("memory: about"),
         "the estimate is shown: {stderr}"
     );
-    let from_png = atelier::image_io::read_png_settings(&out)
+    // The picture names its files without folders; read back, they are found next to it.
+    let raw = atelier::image_io::read_png_settings(&out)
         .unwrap()
         .expect("settings chunk");
-    let from_preset = Settings::load_preset(&preset).unwrap();
+    assert_eq!(
+        raw.content.as_deref(),
+        Some(std::path::Path::new("content.png"))
+    );
+    let from_png = Settings::load_from_file(&out).unwrap();
+    let mut from_preset = Settings::load_preset(&preset).unwrap();
+    // The weights, named by file only, are not next to the picture: the usual search applies.
+    assert_eq!(from_png.weights_path, None);
+    from_preset.weights_path = None;
     assert_eq!(from_png.style.as_deref(), Some(a.as_path()));
     assert_eq!(
         from_png.extra_styles,
@@ -421,15 +430,15 @@ fn settings_round_trip_through_png_and_preset_and_flags_override_them() {
         let out2 = d.join("again.png");
         run_ok(
             atelier()
-                .args(["render", "--iters", "2", "--colour", "histogram"])
+                .args(["render", "--iters", "2", "--colour", "histogram", "--force"])
+                .arg("--weights")
+                .arg(common::test_vgg16_file())
                 .arg("--settings")
                 .arg(source)
                 .arg("--out")
                 .arg(&out2),
         );
-        let again = atelier::image_io::read_png_settings(&out2)
-            .unwrap()
-            .unwrap();
+        let again = Settings::load_from_file(&out2).unwrap();
         assert_eq!(again.colour, ColourMode::Histogram);
         assert_eq!(
             Settings {

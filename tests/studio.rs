@@ -350,8 +350,9 @@ fn live_run_preview_pause_resume_steer_export_stop() {
         "live weights are recorded"
     );
     assert_eq!(saved.size, RUN_SIZE as u32);
-    assert_eq!(saved.content.as_deref(), app.image_path(SlotKind::Content));
-    assert_eq!(saved.style.as_deref(), app.image_path(SlotKind::Style));
+    let name = |k| app.image_path(k).and_then(Path::file_name).map(Path::new);
+    assert_eq!(saved.content.as_deref(), name(SlotKind::Content));
+    assert_eq!(saved.style.as_deref(), name(SlotKind::Style));
     assert!(saved.iterations > 0 && saved.iterations <= app.status().iteration);
 
     // Stop: the run ends, the last frame stays.
@@ -402,6 +403,95 @@ fn restart_only_settings_show_a_notice_and_restart_applies_them() {
     h.get_by_label("Stop").click();
     h.step();
     wait_until(&mut h, "stopped", |a| !a.status().is_active());
+}
+
+/// Item 4 of [8]: a worker thread that dies mid-run used to leave the status "running"
+/// forever. Now the studio notices, says so, starts a fresh worker, and keeps the picture, the
+/// history and the settings; Start works again.
+#[test]
+fn a_dead_worker_is_replaced_and_nothing_is_lost() {
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    set_value(&mut h, "Output size value", RUN_SIZE);
+    set_value(&mut h, "Iterations value", 400.0);
+    h.get_by_label("Start").click();
+    h.step();
+    wait_until(&mut h, "a few iterations", |a| a.status().iteration >= 3);
+    let settings = h.state().settings().clone();
+    h.state().end_worker_for_test();
+    wait_until(&mut h, "the dead worker noticed", |a| {
+        !a.status().is_active()
+    });
+    let app = h.state();
+    assert!(
+        has_notice(app, Level::Error, "stopped unexpectedly"),
+        "{:#?}",
+        app.notices()
+    );
+    assert_eq!(app.status().phase, RunPhase::Finished(FinishReason::Failed));
+    let shown = app.preview_iteration().expect("the picture stays");
+    assert!(shown >= 3);
+    let snapshots = app.snapshots().len();
+    assert_eq!(app.settings(), &settings, "settings kept");
+    wait_until(&mut h, "network loaded again", |a| {
+        a.start_blocker().is_none()
+    });
+    assert_eq!(h.state().snapshots().len(), snapshots, "history kept");
+    assert_eq!(h.state().preview_iteration(), Some(shown));
+    set_value(&mut h, "Iterations value", 3.0);
+    h.get_by_label("Start").click();
+    h.step();
+    wait_until(&mut h, "the new worker's run", |a| {
+        a.status().phase == RunPhase::Finished(FinishReason::Completed)
+    });
+}
+
+/// Item 1 of [8]: two exports of the same frame through the path field used to overwrite each
+/// other; item 3: what the PNG says about its inputs.
+#[test]
+fn exports_never_overwrite_and_name_inputs_without_their_folders() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut h = harness(options());
+    wait_ready(&mut h);
+    set_value(&mut h, "Output size value", RUN_SIZE);
+    set_value(&mut h, "Iterations value", 2.0);
+    h.get_by_label("Start").click();
+    h.step();
+    wait_until(&mut h, "done", |a| {
+        a.status().phase == RunPhase::Finished(FinishReason::Completed)
+    });
+    let out = tmp.path().join("result.png");
+    type_path(&mut h, "Export path", "Save", &out);
+    wait_until(&mut h, "first export", |a| {
+        a.last_export() == Some(out.as_path())
+    });
+    let first = std::fs::read(&out).expect("written");
+    let second = tmp.path().join("result-2.png");
+    type_path(&mut h, "Export path", "Save", &out);
+    wait_until(&mut h, "second export", |a| {
+        a.last_export() == Some(second.as_path())
+    });
+    assert_eq!(
+        std::fs::read(&out).expect("kept"),
+        first,
+        "the first is kept"
+    );
+    assert!(has_notice(
+        h.state(),
+        Level::Info,
+        "already exists and was kept"
+    ));
+
+    let bytes = std::fs::read(&second).expect("written");
+    let text = String::from_utf8_lossy(&bytes);
+    let assets = common::studio::assets();
+    let folder = assets.parent().expect("repo").display().to_string();
+    assert!(!text.contains(&folder), "the PNG names {folder}");
+    let saved = image_io::read_png_settings(&second)
+        .expect("readable")
+        .expect("settings");
+    assert_eq!(saved.content.as_deref(), Some(Path::new("chelsea.png")));
+    assert_eq!(saved.style.as_deref(), Some(Path::new("starry_night.jpg")));
 }
 
 #[test]

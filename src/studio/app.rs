@@ -106,6 +106,9 @@ pub struct StudioApp {
     brand: Option<egui::TextureHandle>,
     /// Instant mode: the right-hand panel and its state.
     instant: InstantPanel,
+    /// When workers died lately (see `replace_dead_worker`).
+    worker_deaths: Vec<std::time::Instant>,
+    worker_gave_up: bool,
 }
 
 impl StudioApp {
@@ -119,13 +122,7 @@ impl StudioApp {
         };
         let Persisted { settings, prefs } = restored.unwrap_or_default();
 
-        let repaint = ctx.clone();
-        let worker = Worker::spawn_with(
-            Box::new(move || repaint.request_repaint()),
-            WorkerConfig {
-                hub: options.hub.clone(),
-            },
-        );
+        let worker = spawn_worker(&ctx, &options);
         let weights = options
             .weights
             .clone()
@@ -170,6 +167,8 @@ impl StudioApp {
             peek: false,
             brand: brand_texture(&ctx),
             instant: InstantPanel::new(&options.assets_dir),
+            worker_deaths: Vec::new(),
+            worker_gave_up: false,
             prefs,
             options,
         };
@@ -722,15 +721,27 @@ impl StudioApp {
         }
     }
 
-    fn save_preset(&mut self, path: &Path) {
+    /// `confirmed`: the artist chose this name in the save dialog, which asked before replacing.
+    fn save_preset(&mut self, path: &Path, confirmed: bool) {
         let mut s = self.settings.clone();
         s.weights_path = None; // presets travel between machines
-        match presets::write_preset(path, &s) {
+        match presets::write_preset(path, &s, confirmed) {
             Ok(written) => {
-                self.settings_file.path_text = written.display().to_string();
+                self.settings_file.path_text = written.path.display().to_string();
                 self.notices.clear_title("Settings");
-                self.notices
-                    .info("Settings", format!("Preset saved to {}", written.display()));
+                let note = written.instead_of.map_or(String::new(), |p| {
+                    format!(
+                        " ({} exists and was kept)",
+                        p.file_name().map_or_else(
+                            || p.display().to_string(),
+                            |n| n.to_string_lossy().into_owned()
+                        )
+                    )
+                });
+                self.notices.info(
+                    "Settings",
+                    format!("Preset saved to {}{note}", written.path.display()),
+                );
             }
             Err(e) => self.notices.error("Settings", e),
         }
@@ -835,7 +846,9 @@ impl StudioApp {
     }
 
     /// Writes the frame on screen with the settings that produced it.
-    fn export_to(&mut self, path: PathBuf, ctx: &egui::Context) {
+    /// `confirmed`: chosen in the save dialog, which asked before replacing a file; otherwise an
+    /// existing file is kept and the picture gets a fresh name.
+    fn export_to(&mut self, path: PathBuf, confirmed: bool, ctx: &egui::Context) {
         let Some(frame) = self.preview.frame.clone() else {
             self.notices.error(
                 "Export",
@@ -849,7 +862,10 @@ impl StudioApp {
         let mut settings = self.frame_settings();
         // The saved settings reproduce this very frame.
         settings.iterations = frame.iteration;
-        if let Err(e) = self.export.start(path, frame.image, settings, ctx) {
+        if let Err(e) = self
+            .export
+            .start(path, frame.image, settings, confirmed, ctx)
+        {
             self.notices.error("Export", e);
         }
     }
@@ -976,8 +992,77 @@ impl StudioApp {
 
     // ----- per-frame work ----------------------------------------------------------------------
 
+    /// A fresh worker for one that died: the picture, history and settings live here and stay;
+    /// a run in progress is marked failed, the network is loaded again, and instant requests
+    /// are asked again. After three deaths in a minute it stops trying and says so.
+    fn replace_dead_worker(&mut self, ctx: &egui::Context) {
+        while let Some(event) = self.worker.try_recv() {
+            self.on_event(event, ctx);
+        }
+        let now = std::time::Instant::now();
+        self.worker_deaths
+            .retain(|t| now.duration_since(*t) < std::time::Duration::from_secs(60));
+        self.worker_deaths.push(now);
+        let stopped = self.status.is_active().then_some(self.status.iteration);
+        if let Some(iteration) = stopped {
+            self.status.on_event(&Event::Finished {
+                iteration,
+                reason: FinishReason::Failed,
+            });
+        }
+        let run = stopped.map_or(String::new(), |i| {
+            format!(" The run stopped at iteration {i}; the picture on screen is kept.")
+        });
+        if self.worker_deaths.len() > 3 {
+            self.notices.error(
+                "Run",
+                format!(
+                    "The compute thread keeps stopping unexpectedly.{run} Export what you want to \
+                     keep, then restart Atelier, and please report the bug."
+                ),
+            );
+            self.worker_gave_up = true;
+            return;
+        }
+        self.worker = spawn_worker(ctx, &self.options);
+        let weights = self
+            .network
+            .info()
+            .map(|i| i.path.clone())
+            .or_else(|| self.settings.weights_path.clone());
+        self.network.state = NetworkState::Loading;
+        self.worker.send(Command::LoadWeights(weights));
+        if self.network.download.take().is_some() {
+            self.notices.error(
+                "Download",
+                "The download stopped with the compute thread: press Download again, it resumes where it was.",
+            );
+        }
+        self.instant.worker_restarted();
+        self.notices.error(
+            "Run",
+            format!(
+                "The compute thread stopped unexpectedly and a fresh one was started.{run} Your \
+                 images, history and settings are kept: press Start to go on."
+            ),
+        );
+    }
+
+    /// Ends the worker thread as a crash would (tests of [`Self::replace_dead_worker`]).
+    #[doc(hidden)]
+    pub fn end_worker_for_test(&self) {
+        self.worker.send(Command::Shutdown);
+    }
+
     /// Everything that arrives from other threads. Never blocks.
     fn pump(&mut self, ctx: &egui::Context) {
+        if !self.worker_gave_up && !self.worker.is_alive() {
+            self.replace_dead_worker(ctx);
+        }
+        if self.status.is_active() {
+            // A worker that dies sends nothing: look again within a second while it should run.
+            ctx.request_repaint_after(std::time::Duration::from_secs(1));
+        }
         for _ in 0..MAX_EVENTS_PER_FRAME {
             let Some(event) = self.worker.try_recv() else {
                 break;
@@ -1079,10 +1164,17 @@ impl StudioApp {
         }
         if let Some(result) = self.export.poll() {
             match result {
-                Ok(path) => {
+                Ok(saved) => {
                     self.notices.clear_title("Export");
-                    self.notices
-                        .info("Export", format!("Saved {}", path.display()));
+                    let message = match &saved.instead_of {
+                        Some(taken) => format!(
+                            "Saved {}: {} already exists and was kept",
+                            saved.path.display(),
+                            taken.display()
+                        ),
+                        None => format!("Saved {}", saved.path.display()),
+                    };
+                    self.notices.info("Export", message);
                     self.prefs.export_dir = self.export.dir.clone();
                 }
                 Err(e) => self.notices.error("Export", e),
@@ -1214,9 +1306,9 @@ impl StudioApp {
             Outcome::Chosen(path) => match purpose {
                 Purpose::OpenImage(kind) => self.load_image(kind, Source::Path(path), ctx),
                 Purpose::OpenWeights => self.load_weights(path),
-                Purpose::ExportPng => self.export_to(path, ctx),
+                Purpose::ExportPng => self.export_to(path, true, ctx),
                 Purpose::OpenSettings => self.load_settings_file(&path, ctx),
-                Purpose::SavePreset => self.save_preset(&path),
+                Purpose::SavePreset => self.save_preset(&path, true),
             },
             Outcome::Cancelled => {}
             Outcome::Unavailable => {
@@ -1678,7 +1770,7 @@ impl StudioApp {
                         .clicked()
                     {
                         let p = image_slot::expand_path(&self.settings_file.path_text);
-                        self.save_preset(&p);
+                        self.save_preset(&p, false);
                     }
                     if ui
                         .add_enabled(!dialog_open, egui::Button::new("Open…"))
@@ -1865,7 +1957,7 @@ impl StudioApp {
                 .on_disabled_hover_text("Available once the first frame is painted");
             if (save.clicked() || (enter && can)) && !self.export.path_text.trim().is_empty() {
                 let path = image_slot::expand_path(&self.export.path_text);
-                self.export_to(path, ctx);
+                self.export_to(path, false, ctx);
             }
         });
     }
@@ -1995,6 +2087,17 @@ impl StudioApp {
 }
 
 /// A button with a larger icon glyph before its text.
+/// The worker, waking this window on every event.
+fn spawn_worker(ctx: &egui::Context, options: &StudioOptions) -> Worker {
+    let repaint = ctx.clone();
+    Worker::spawn_with(
+        Box::new(move || repaint.request_repaint()),
+        WorkerConfig {
+            hub: options.hub.clone(),
+        },
+    )
+}
+
 fn icon_button<'a>(icon: &'a str, text: &'a str, color: Option<Color32>) -> egui::Button<'a> {
     let mut icon = RichText::new(icon).size(15.0);
     let mut text = RichText::new(text).strong();

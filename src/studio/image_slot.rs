@@ -5,6 +5,7 @@
 use crate::image_io;
 use egui::{Color32, ColorImage, Pos2, Rect, RichText, Sense, TextureHandle, TextureOptions};
 use image::RgbImage;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -116,6 +117,8 @@ pub(crate) struct Loader {
     /// Request numbers are unique across slots, so a result finds its slot even after extra
     /// style slots were removed and renumbered.
     last_generation: u64,
+    /// Reads and decodes a source; tests put in one that panics.
+    pub(crate) decode: fn(&Source) -> Result<RgbImage, String>,
 }
 
 impl Default for Loader {
@@ -125,8 +128,17 @@ impl Default for Loader {
             tx,
             rx,
             last_generation: 0,
+            decode: decode_source,
         }
     }
+}
+
+fn decode_source(source: &Source) -> Result<RgbImage, String> {
+    match source {
+        Source::Path(p) => image_io::load_image(p),
+        Source::Bytes { bytes, .. } => image_io::load_image_bytes(bytes),
+    }
+    .map_err(|e| e.to_string())
 }
 
 impl Loader {
@@ -135,22 +147,26 @@ impl Loader {
         slot.generation = self.last_generation;
         slot.loading = Some(source.name());
         let (generation, tx, ctx) = (slot.generation, self.tx.clone(), ctx.clone());
+        let decode = self.decode;
         let max_side = ctx.input(|i| i.max_texture_side).min(DISPLAY_SIDE as usize) as u32;
         let spawned = std::thread::Builder::new()
             .name("atelier-decode".into())
             .spawn(move || {
                 let name = source.name();
-                let (path, decoded) = match &source {
-                    Source::Path(p) => (Some(p.clone()), image_io::load_image(p)),
-                    Source::Bytes { bytes, .. } => (None, image_io::load_image_bytes(bytes)),
+                let path = match &source {
+                    Source::Path(p) => Some(p.clone()),
+                    Source::Bytes { .. } => None,
                 };
-                let result = decoded
-                    .map(|img| Decoded {
+                // A panic in a decoder must still answer, or the slot would stay "loading"
+                // and Start blocked.
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    decode(&source).map(|img| Decoded {
                         thumb: to_color_image(&img, THUMB_SIDE),
                         display: to_color_image(&img, max_side.max(64)),
                         image: Arc::new(img),
                     })
-                    .map_err(|e| e.to_string());
+                }))
+                .unwrap_or_else(|panic| Err(super::task::crashed("decoding it", panic.as_ref())));
                 let _ = tx.send(LoadResult {
                     generation,
                     path,
@@ -502,6 +518,36 @@ pub(crate) fn slot_under(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panic while decoding used to leave the slot "loading" and Start blocked for good.
+    #[test]
+    fn a_crashed_decode_ends_the_loading_with_an_error() {
+        let ctx = egui::Context::default();
+        let mut loader = Loader {
+            decode: |_| panic!("decoder bug"),
+            ..Loader::default()
+        };
+        let mut slot = ImageSlot::new(SlotKind::Content);
+        loader.request(&mut slot, Source::Path("cat.png".into()), &ctx);
+        assert!(slot.loading.is_some());
+        let t0 = std::time::Instant::now();
+        let result = loop {
+            if let Some(r) = loader.poll() {
+                break r;
+            }
+            assert!(
+                t0.elapsed().as_secs() < 30,
+                "the decode never reported back"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let err = slot.apply(result, &ctx).expect_err("an error");
+        assert!(
+            err.contains("crashed") && err.contains("decoder bug"),
+            "{err}"
+        );
+        assert!(slot.loading.is_none(), "the slot no longer waits");
+    }
 
     #[test]
     fn drops_go_under_the_pointer_else_content_first() {

@@ -137,6 +137,13 @@ impl InstantPanel {
         }
     }
 
+    /// The worker was replaced: what was sent to the old one is asked again of the new one.
+    pub fn worker_restarted(&mut self) {
+        self.sent = None;
+        self.waiting = None;
+        self.thumbs_asked = false;
+    }
+
     /// Run frames are held back while the preview shows the instant picture.
     pub fn holds_frames(&self) -> bool {
         self.mode == Mode::Instant

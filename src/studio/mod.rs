@@ -18,6 +18,7 @@ mod persist;
 mod presets;
 mod preview;
 mod run_state;
+mod task;
 mod theme;
 
 pub use app::StudioApp;

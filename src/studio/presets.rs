@@ -4,7 +4,7 @@
 use crate::image_io;
 use crate::settings::{ColourMode, OptimizerKind, Settings};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const PNG_MAGIC: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
 
@@ -43,6 +43,8 @@ pub(crate) fn read_settings_file(path: &Path) -> Result<Settings, String> {
     settings.validate().map_err(|e| {
         format!("{name} holds settings Atelier can't use: {e}. Nothing was changed.")
     })?;
+    let mut settings = settings;
+    settings.find_files(path.parent().unwrap_or(Path::new("")));
     Ok(settings)
 }
 
@@ -60,18 +62,36 @@ fn from_partial_json(text: &str) -> Result<Settings, String> {
     serde_json::from_value(merged).map_err(|e| e.to_string())
 }
 
-/// Writes `settings` as a pretty JSON preset, atomically; adds `.json` when there is no
-/// extension. Returns the path written.
-pub(crate) fn write_preset(path: &Path, settings: &Settings) -> Result<PathBuf, String> {
-    let path = if path.extension().is_some() {
+/// Writes `settings` as a pretty JSON preset, atomically, always with a `.json` name (the
+/// field may still show the `x.png` the settings came from: that picture is never written
+/// over). An existing file is replaced only when `replace` (the save dialog confirmed that
+/// very name); otherwise the preset takes a fresh `name-2.json`.
+pub(crate) fn write_preset(
+    path: &Path,
+    settings: &Settings,
+    replace: bool,
+) -> Result<super::export::Saved, String> {
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let target = if is_json {
         path.to_path_buf()
     } else {
         path.with_extension("json")
     };
     let json = serde_json::to_string_pretty(settings)
         .map_err(|e| format!("couldn't encode the settings: {e}"))?;
-    image_io::write_atomic(&path, json.as_bytes()).map_err(|e| e.to_string())?;
-    Ok(path)
+    let written = if replace && is_json {
+        image_io::write_atomic(&target, json.as_bytes()).map(|()| target.clone())
+    } else {
+        image_io::write_new(&target, json.as_bytes())
+    }
+    .map_err(|e| e.to_string())?;
+    let instead_of = (written != target).then_some(target);
+    Ok(super::export::Saved {
+        path: written,
+        instead_of,
+    })
 }
 
 /// A named adjustment of the current settings; images and the machine's choices stay.
@@ -142,7 +162,9 @@ mod tests {
             ..Settings::default()
         };
         s.weights.content_weight = 42.0;
-        let written = write_preset(&tmp.path().join("mine"), &s).expect("written");
+        let written = write_preset(&tmp.path().join("mine"), &s, false)
+            .expect("written")
+            .path;
         assert_eq!(written, tmp.path().join("mine.json"));
         assert_eq!(read_settings_file(&written), Ok(s.clone()));
 
@@ -165,6 +187,33 @@ mod tests {
         let png = tmp.path().join("made.png");
         image_io::save_png(&png, &image::RgbImage::new(2, 2), Some(&s)).expect("png");
         assert_eq!(read_settings_file(&png), Ok(s));
+    }
+
+    /// "Save preset" after opening settings from `x.png` kept the name and wrote JSON over the
+    /// picture; a second save replaced the first without asking.
+    #[test]
+    fn a_preset_never_lands_on_a_picture_or_an_earlier_preset() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let picture = tmp.path().join("x.png");
+        image_io::save_png(&picture, &image::RgbImage::new(2, 2), None).expect("png");
+        let before = std::fs::read(&picture).expect("read");
+        let s = Settings::default();
+        let first = write_preset(&picture, &s, true).expect("written");
+        assert_eq!(first.path, tmp.path().join("x.json"));
+        assert_eq!(
+            std::fs::read(&picture).expect("read"),
+            before,
+            "the picture is intact"
+        );
+        let second = write_preset(&picture, &s, false).expect("written");
+        assert_eq!(second.path, tmp.path().join("x-2.json"));
+        assert_eq!(second.instead_of, Some(tmp.path().join("x.json")));
+        // The dialog confirmed x.json itself: then it is replaced.
+        let third = write_preset(&tmp.path().join("x.json"), &s, true).expect("written");
+        assert_eq!(
+            (third.path, third.instead_of),
+            (tmp.path().join("x.json"), None)
+        );
     }
 
     #[test]

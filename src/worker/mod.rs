@@ -38,6 +38,9 @@ pub struct Worker {
     events: Receiver<Event>,
     frames: FrameSlot,
     downloads: Downloads,
+    /// The compute thread: the handle tells when it has died, which the channels can't (the
+    /// download side keeps a sender of its own).
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -66,19 +69,30 @@ impl Worker {
         let spawned = std::thread::Builder::new()
             .name("atelier-worker".into())
             .spawn(move || Engine::default().serve(&cmd_rx, &outbox));
-        if let Err(e) = spawned {
-            let _ = ev_tx.send(Event::Error {
-                message: format!(
-                    "couldn't start the compute thread ({e}). Close other programs and restart Atelier."
-                ),
-            });
-        }
+        let thread = match spawned {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let _ = ev_tx.send(Event::Error {
+                    message: format!(
+                        "couldn't start the compute thread ({e}). Close other programs and restart Atelier."
+                    ),
+                });
+                None
+            }
+        };
         Worker {
             commands: cmd_tx,
             events: ev_rx,
             frames,
             downloads,
+            thread,
         }
+    }
+
+    /// Whether the compute thread is still there. It only ends on its own when something
+    /// outside the engine's panic guard failed; the owner should then start a fresh worker.
+    pub fn is_alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// Never blocks; a dead worker simply ignores commands.
@@ -571,6 +585,34 @@ impl Engine {
                 self.run = None;
                 self.fail(out, e.to_string(), iteration);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The UI used to wait forever on a worker thread that had died: its channels never
+    /// disconnect. A notify that panics kills the thread from outside the engine's guard.
+    #[test]
+    fn a_dead_worker_thread_is_noticed() {
+        let die = Arc::new(AtomicBool::new(false));
+        let flag = die.clone();
+        let worker = Worker::spawn(Box::new(move || {
+            if flag.load(Ordering::Relaxed) {
+                panic!("notify bug");
+            }
+        }));
+        assert!(worker.is_alive());
+        die.store(true, Ordering::Relaxed);
+        worker.send(Command::LoadWeights(Some(
+            "/no/such/weights.safetensors".into(),
+        )));
+        let t0 = Instant::now();
+        while worker.is_alive() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "still alive");
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }
