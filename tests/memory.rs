@@ -84,6 +84,7 @@ fn a_finished_run_gives_its_memory_back() {
     std::thread::sleep(Duration::from_millis(200));
     let after = rss_mib();
     let used = peak - before;
+    eprintln!("rss before {before:.0} MiB, peak {peak:.0} MiB, after the run {after:.0} MiB");
     assert!(
         used > 200.0,
         "the run should use memory: {before:.0} → peak {peak:.0} MiB"
