@@ -124,6 +124,7 @@ impl StudioApp {
             Box::new(move || repaint.request_repaint()),
             WorkerConfig {
                 hub: options.hub.clone(),
+                ..WorkerConfig::default()
             },
         );
         let weights = options

@@ -17,6 +17,8 @@ type Result<T> = std::result::Result<T, WeightsError>;
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 const MAX_REDIRECTS: usize = 10;
 const CHUNK: usize = 256 * 1024;
+/// About 1 KB/s over the default 30 s window: slower than that, 80 MB would take a day.
+pub const DEFAULT_MIN_BYTES_PER_WINDOW: u64 = 32 * 1024;
 
 /// Where and how to talk to the hub. Build it with [`HubConfig::from_env`] in the app; tests
 /// build it explicitly so they never touch process-wide environment variables.
@@ -36,6 +38,16 @@ pub struct HubConfig {
     pub timeout: Duration,
     /// Automatic resumes within one `fetch` after a dropped connection or a 5xx (default 3).
     pub retries: u32,
+    /// A response that delivers fewer than `min_bytes_per_window` bytes within any
+    /// `rate_window` fails with [`WeightsError::TooSlow`]: the per-read timeout alone never
+    /// fires on a server that trickles a byte now and then. Default: the timeout, 32 KiB
+    /// (about 1 KB/s); `min_bytes_per_window = 0` turns the check off.
+    pub rate_window: Duration,
+    pub min_bytes_per_window: u64,
+    /// SHA-256 (hex) the downloaded features must have ([`crate::weights::Verified::features_sha256`]),
+    /// overriding the model's built-in pin (`ATELIER_WEIGHTS_SHA256`). Applies to hub downloads
+    /// only, never to `--from`/`--weights` files.
+    pub expected_sha256: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -94,6 +106,9 @@ impl HubConfig {
             revision: "main".into(),
             timeout,
             retries: 3,
+            rate_window: timeout,
+            min_bytes_per_window: DEFAULT_MIN_BYTES_PER_WINDOW,
+            expected_sha256: get("ATELIER_WEIGHTS_SHA256"),
         }
     }
 

@@ -40,6 +40,11 @@ pub struct Verified {
     pub info: WeightsInfo,
     /// Lower-case hex SHA-256 of the whole file.
     pub sha256: String,
+    /// Lower-case hex SHA-256 of the `features.*` tensors as F32 little-endian, in name order:
+    /// the data section of the file `fetch` writes. Unlike `sha256` it ignores the metadata
+    /// (which names the commit) and the source dtype/layout, so it is what a hub download is
+    /// pinned to ([`crate::weights::Model::features_sha256`]).
+    pub features_sha256: String,
 }
 
 /// One tensor of a header; offsets are relative to the data section.
@@ -513,6 +518,7 @@ pub fn verify(path: &Path) -> Result<Verified> {
     Ok(Verified {
         info: info_from(path, size, header, &layout),
         sha256,
+        features_sha256: String::new(),
     })
 }
 

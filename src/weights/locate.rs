@@ -180,6 +180,29 @@ pub fn locate_in(env: &SearchEnv) -> Result<WeightsInfo> {
     Err(WeightsError::NotFound { searched })
 }
 
+/// What [`locate_saved_in`] found, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub info: WeightsInfo,
+    /// Set when the saved file was gone and the search found another: says which, for the user.
+    pub note: Option<String>,
+}
+
+/// [`locate_saved_in`] in the process's environment.
+pub fn locate_saved(saved: &Path) -> Result<Located> {
+    locate_saved_in(saved, &SearchEnv::from_process(None))
+}
+
+/// Finds weights starting from a path remembered from an earlier session (the studio's saved
+/// settings), searching `env` (its `explicit` is ignored).
+pub fn locate_saved_in(saved: &Path, env: &SearchEnv) -> Result<Located> {
+    let env = SearchEnv {
+        explicit: Some(saved.to_path_buf()),
+        ..env.clone()
+    };
+    locate_in(&env).map(|info| Located { info, note: None })
+}
+
 /// `*.safetensors` files of a folder, sorted by name for a deterministic choice.
 fn safetensors_in(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {

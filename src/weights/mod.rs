@@ -25,10 +25,10 @@ mod write;
 
 pub use error::{Searched, WeightsError};
 pub use fetch::{convert_local, fetch, partial_paths, FetchProgress};
-pub use hub::{manual_hint, HubConfig, DEFAULT_ENDPOINT};
+pub use hub::{manual_hint, HubConfig, DEFAULT_ENDPOINT, DEFAULT_MIN_BYTES_PER_WINDOW};
 pub use inspect::{inspect, verify, Verified, WeightsInfo, MAX_HEADER_BYTES};
 pub use locate::{
-    list, list_in, locate, locate_in, search_locations, search_locations_in, Place, PlaceKind,
-    SearchEnv,
+    list, list_in, locate, locate_in, locate_saved, locate_saved_in, search_locations,
+    search_locations_in, Located, Place, PlaceKind, SearchEnv,
 };
 pub use model::{default_path, Model, ModelStatus};

@@ -30,6 +30,9 @@ pub struct WorkerConfig {
     /// Where downloads come from and go to; `None` reads the `HF_*` variables
     /// ([`HubConfig::from_env`]) when a download starts.
     pub hub: Option<HubConfig>,
+    /// Where `LoadWeights(None)` and a gone saved file look; `None`: the process's
+    /// (`ATELIER_WEIGHTS`, `./weights/`, next to the binary) and `hub`'s download cache.
+    pub weights_search: Option<weights::SearchEnv>,
 }
 
 /// Handle to the worker thread. Dropping it asks the thread to leave.
@@ -300,6 +303,7 @@ impl Engine {
 
     fn handle(&mut self, cmd: Command, out: &Outbox) {
         match cmd {
+            Command::LoadSavedWeights(path) => self.handle(Command::LoadWeights(Some(path)), out),
             Command::LoadWeights(path) => {
                 let settings = Settings {
                     weights_path: path,
@@ -410,6 +414,7 @@ impl Engine {
             path: net.vgg.path().to_path_buf(),
             layers: net.vgg.relu_names(),
             device: net.device.label.clone(),
+            note: None,
         };
         if let Some(note) = &net.device.fallback_note {
             out.send(Event::Error {
