@@ -7,11 +7,12 @@
 //! 4. write an F32 features-only file to a temp file, fsync, verify, rename into place.
 //!
 //! Steps 1–3 append to `<dest>.part`, which holds the header followed by the planned ranges
-//! back to back; `<dest>.part.json` records the source, its ETag and size. A rerun with the
-//! same ETag continues at the `.part` length; anything else starts over.
+//! back to back; `<dest>.part.json` records the source, its ETag and size, and checkpoints of
+//! the bytes so far. A rerun with the same ETag continues after the last checkpoint that still
+//! matches (see [`super::resume`]); anything else starts over.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use super::error::WeightsError;
 use super::hub::{manual_hint, HttpSource, HubConfig};
 use super::inspect::{inspect, json_len, parse_header, vgg_layout, VggLayout};
 use super::model::{default_path, Model};
+use super::resume::{PartWriter, Sidecar};
 use super::write::write_features;
 use crate::engine::arch::Arch;
 
@@ -149,15 +151,6 @@ pub(crate) struct Job<'a> {
     retries: u32,
 }
 
-#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Debug)]
-struct Sidecar {
-    version: u32,
-    source: String,
-    validator: String,
-    total_size: u64,
-    header_len: u64,
-}
-
 /// Byte ranges to fetch (absolute in the source) and where each lands in the `.part`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
@@ -268,36 +261,18 @@ fn run_once(
     let probe = source.probe()?;
     let n = json_len(&desc, &probe.prefix, probe.total)?;
     let header_len = 8 + n;
-    let want = Sidecar {
-        version: 1,
-        source: desc.clone(),
-        validator: probe.validator.clone().unwrap_or_default(),
-        total_size: probe.total,
+    let want = Sidecar::new(
+        desc.clone(),
+        probe.validator.clone().unwrap_or_default(),
+        probe.total,
         header_len,
-    };
+    );
     if let Some(dir) = job.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|e| WeightsError::io("create the folder", dir, e))?;
     }
-    let done = resumable_len(&part_path, &sidecar_path, &want, &probe.prefix);
-    let done = match done {
-        Some(len) => len,
-        None => {
-            let json = serde_json::to_vec(&want).unwrap_or_default();
-            fs::write(&sidecar_path, json)
-                .map_err(|e| WeightsError::io("write", &sidecar_path, e))?;
-            fs::write(&part_path, &probe.prefix)
-                .map_err(|e| WeightsError::io("write", &part_path, e))?;
-            probe.prefix.len() as u64
-        }
-    };
-    let file = OpenOptions::new()
-        .append(true)
-        .open(&part_path)
-        .map_err(|e| WeightsError::io("open", &part_path, e))?;
+    let part = PartWriter::open(&part_path, &sidecar_path, want, &probe.prefix)?;
     let mut t = Transfer {
-        out: BufWriter::with_capacity(1 << 20, file),
-        part_path: part_path.clone(),
-        done,
+        part,
         total: header_len,
         started: Instant::now(),
         session_bytes: 0,
@@ -306,33 +281,11 @@ fn run_once(
         retries_left: job.retries,
     };
 
-    // Header: in the .part at its own offsets.
-    t.fetch_span(source, 0, header_len, 0)?;
-    let json = read_part(&part_path, 8, n)?;
-    let header = parse_header(&desc, &json, probe.total)?;
-    let layout = vgg_layout(&desc, &header)?;
-    if let Some(expected) = job.expected.filter(|a| *a != layout.arch) {
-        return Err(WeightsError::NotVgg {
-            file: desc,
-            reason: format!(
-                "{expected} was requested but the file holds {}",
-                layout.arch
-            ),
-        });
-    }
-    let plan = Plan::new(header_len, &layout);
-    if t.done > plan.total {
-        return Err(WeightsError::SourceChanged {
-            url: desc,
-            detail: "the partial data is longer than the file's features".into(),
-        });
-    }
-    t.total = plan.total;
-    t.report();
-    for &(s, e, p) in &plan.spans {
-        t.fetch_span(source, s, e, p)?;
-    }
-    t.finish()?;
+    let fetched = fetch_plan(&mut t, source, job, &desc, &probe, n);
+    // Whatever happened, what arrived is synced and recorded, so a rerun can trust it.
+    let kept = t.part.checkpoint();
+    let (plan, layout) = fetched?;
+    kept?;
 
     let preprocess = layout
         .preprocess
@@ -352,19 +305,43 @@ fn run_once(
     Ok(job.dest.clone())
 }
 
-/// Length of a `.part` that can be continued, if any.
-fn resumable_len(part: &Path, sidecar: &Path, want: &Sidecar, prefix: &[u8]) -> Option<u64> {
-    if want.validator.is_empty() {
-        return None; // without an ETag we cannot tell whether the old bytes still belong
+/// Steps 2–3: the header (checked to be the VGG asked for), then the planned ranges.
+fn fetch_plan(
+    t: &mut Transfer,
+    source: &mut dyn RangeSource,
+    job: &Job,
+    desc: &str,
+    probe: &Probe,
+    json_len: u64,
+) -> Result<(Plan, VggLayout)> {
+    let header_len = 8 + json_len;
+    // Header: in the .part at its own offsets.
+    t.fetch_span(source, 0, header_len, 0)?;
+    let json = read_part(t.part.path(), 8, json_len)?;
+    let header = parse_header(desc, &json, probe.total)?;
+    let layout = vgg_layout(desc, &header)?;
+    if let Some(expected) = job.expected.filter(|a| *a != layout.arch) {
+        return Err(WeightsError::NotVgg {
+            file: desc.to_string(),
+            reason: format!(
+                "{expected} was requested but the file holds {}",
+                layout.arch
+            ),
+        });
     }
-    let have: Sidecar = serde_json::from_slice(&fs::read(sidecar).ok()?).ok()?;
-    if have != *want {
-        return None;
+    let plan = Plan::new(header_len, &layout);
+    if t.part.len() > plan.total {
+        return Err(WeightsError::SourceChanged {
+            url: desc.to_string(),
+            detail: "the partial data is longer than the file's features".into(),
+        });
     }
-    let mut f = File::open(part).ok()?;
-    let mut head = vec![0u8; prefix.len()];
-    f.read_exact(&mut head).ok()?;
-    (head == prefix).then(|| f.metadata().ok().map(|m| m.len()))?
+    t.total = plan.total;
+    t.report();
+    for &(s, e, p) in &plan.spans {
+        t.fetch_span(source, s, e, p)?;
+    }
+    Ok((plan, layout))
 }
 
 fn read_part(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
@@ -379,9 +356,7 @@ fn read_part(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
 
 /// Appends received bytes to the `.part`, reports progress, honours cancel and retries.
 struct Transfer<'a> {
-    out: BufWriter<File>,
-    part_path: PathBuf,
-    done: u64,
+    part: PartWriter,
     total: u64,
     started: Instant,
     session_bytes: u64,
@@ -394,7 +369,7 @@ impl Transfer<'_> {
     fn cancelled(&self) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(WeightsError::Cancelled {
-                part: self.part_path.clone(),
+                part: self.part.path().to_path_buf(),
             });
         }
         Ok(())
@@ -407,7 +382,8 @@ impl Transfer<'_> {
         } else {
             0.0
         };
-        let left = self.total.saturating_sub(self.done);
+        let done = self.part.len();
+        let left = self.total.saturating_sub(done);
         let eta = if left == 0 {
             Some(0.0)
         } else if rate > 0.0 {
@@ -416,7 +392,7 @@ impl Transfer<'_> {
             None
         };
         (self.progress)(&FetchProgress {
-            downloaded: self.done,
+            downloaded: done,
             total: self.total,
             bytes_per_second: rate,
             eta_seconds: eta,
@@ -425,27 +401,10 @@ impl Transfer<'_> {
 
     fn write(&mut self, chunk: &[u8]) -> Result<()> {
         self.cancelled()?;
-        self.out
-            .write_all(chunk)
-            .map_err(|e| WeightsError::io("write", &self.part_path, e))?;
-        self.done += chunk.len() as u64;
+        self.part.append(chunk)?;
         self.session_bytes += chunk.len() as u64;
         self.report();
         Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.out
-            .flush()
-            .map_err(|e| WeightsError::io("write", &self.part_path, e))
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.flush()?;
-        self.out
-            .get_ref()
-            .sync_data()
-            .map_err(|e| WeightsError::io("sync", &self.part_path, e))
     }
 
     /// Makes sure source bytes `[start, end)` are in the `.part` at `part_offset`.
@@ -458,11 +417,12 @@ impl Transfer<'_> {
     ) -> Result<()> {
         let mut attempt = 0u32;
         loop {
-            let have = self.done.saturating_sub(part_offset).min(end - start);
+            let done = self.part.len();
+            let have = done.saturating_sub(part_offset).min(end - start);
             if have == end - start {
                 return Ok(());
             }
-            if self.done < part_offset {
+            if done < part_offset {
                 // Spans are filled in order, so this cannot happen unless the .part shrank.
                 return Err(WeightsError::SourceChanged {
                     url: source.describe(),
@@ -472,7 +432,7 @@ impl Transfer<'_> {
             self.cancelled()?;
             let result =
                 source.read_range(start + have, end - start - have, &mut |c| self.write(c));
-            self.flush()?;
+            self.part.flush()?;
             match result {
                 Ok(()) => {}
                 Err(e) if e.is_transient() && self.retries_left > 0 => {

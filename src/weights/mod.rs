@@ -9,7 +9,8 @@
 //! - `$HF_HOME/atelier/timm--vgg19.tv_in1k/features.safetensors` ([`default_path`]; `HF_HOME`
 //!   defaults to `~/.cache/huggingface`), beside the hub's own cache so users find it there.
 //! - while downloading: `<dest>.part` (header + planned ranges) and `<dest>.part.json`
-//!   (source, ETag, size); a rerun resumes from them, a changed ETag starts over.
+//!   (source, ETag, size, checkpoints: length + SHA-256 of the synced bytes); a rerun resumes
+//!   after the last checkpoint that still matches, a changed ETag starts over.
 //! - the result: safetensors, F32 only (F16/BF16 sources are widened), metadata
 //!   `{"arch": "vgg19", "preprocess": "torch", "source": "timm/vgg19.tv_in1k@<commit or etag>"}`.
 //!
@@ -21,6 +22,7 @@ mod hub;
 mod inspect;
 mod locate;
 mod model;
+mod resume;
 mod write;
 
 pub use error::{Searched, WeightsError};
