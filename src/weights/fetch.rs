@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use super::error::WeightsError;
 use super::hub::{manual_hint, HttpSource, HubConfig};
 use super::inspect::{inspect, json_len, parse_header, vgg_layout, VggLayout};
+use super::lock::DownloadLock;
 use super::model::{default_path, Model};
 use super::resume::{PartWriter, Sidecar};
 use super::write::write_features;
@@ -69,6 +70,8 @@ pub(crate) trait RangeSource {
 ///
 /// Returns at once, without network, if `out` already holds a valid file of that architecture
 /// (delete it to download again). Interrupted or cancelled runs resume on the next call.
+/// One download per destination at a time: while one runs (this process or another), a second
+/// gets [`WeightsError::Busy`] instead of appending to the same `.part` (see `lock.rs`).
 pub fn fetch(
     model: Model,
     cfg: &HubConfig,
@@ -211,9 +214,19 @@ fn run(
     cancel: &AtomicBool,
 ) -> Result<PathBuf> {
     let (part, sidecar) = partial_paths(&job.dest);
+    if let Some(dir) = job.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| WeightsError::io("create the folder", dir, e))?;
+    }
+    let mut lock = DownloadLock::acquire(&job.dest)?;
+    // Another process may have finished the same download while we looked.
+    if let Some(arch) = job.expected {
+        if inspect(&job.dest).is_ok_and(|info| info.arch == arch) {
+            return Ok(job.dest.clone());
+        }
+    }
     let mut restarted = false;
     loop {
-        match run_once(source, job, progress, cancel) {
+        match run_once(source, job, &mut lock, progress, cancel) {
             Err(e @ WeightsError::SourceChanged { .. }) => {
                 discard(&part, &sidecar);
                 if restarted {
@@ -250,6 +263,7 @@ fn discard(part: &Path, sidecar: &Path) {
 fn run_once(
     source: &mut dyn RangeSource,
     job: &Job,
+    lock: &mut DownloadLock,
     progress: &mut dyn FnMut(&FetchProgress),
     cancel: &AtomicBool,
 ) -> Result<PathBuf> {
@@ -267,12 +281,10 @@ fn run_once(
         probe.total,
         header_len,
     );
-    if let Some(dir) = job.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(|e| WeightsError::io("create the folder", dir, e))?;
-    }
     let part = PartWriter::open(&part_path, &sidecar_path, want, &probe.prefix)?;
     let mut t = Transfer {
         part,
+        lock,
         total: header_len,
         started: Instant::now(),
         session_bytes: 0,
@@ -357,6 +369,7 @@ fn read_part(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
 /// Appends received bytes to the `.part`, reports progress, honours cancel and retries.
 struct Transfer<'a> {
     part: PartWriter,
+    lock: &'a mut DownloadLock,
     total: u64,
     started: Instant,
     session_bytes: u64,
@@ -402,6 +415,7 @@ impl Transfer<'_> {
     fn write(&mut self, chunk: &[u8]) -> Result<()> {
         self.cancelled()?;
         self.part.append(chunk)?;
+        self.lock.touch();
         self.session_bytes += chunk.len() as u64;
         self.report();
         Ok(())

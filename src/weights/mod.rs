@@ -21,6 +21,7 @@ mod fetch;
 mod hub;
 mod inspect;
 mod locate;
+mod lock;
 mod model;
 mod resume;
 mod write;
@@ -33,4 +34,5 @@ pub use locate::{
     list, list_in, locate, locate_in, locate_saved, locate_saved_in, search_locations,
     search_locations_in, Located, Place, PlaceKind, SearchEnv,
 };
+pub use lock::lock_path;
 pub use model::{default_path, Model, ModelStatus};
