@@ -6,7 +6,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::WeightsError;
 use super::fetch::{Probe, RangeSource, Sink};
@@ -218,6 +218,15 @@ pub(crate) struct HttpSource {
     probe: Option<Probe>,
     /// ETag of the server that actually sends the bytes (the CDN), for `If-Range`.
     data_etag: Option<String>,
+    floor: RateFloor,
+}
+
+/// The slowest a response may be: at least `min_bytes` in every `window` (checked as
+/// consecutive windows, each time a read returns).
+#[derive(Debug, Clone, Copy)]
+struct RateFloor {
+    window: Duration,
+    min_bytes: u64,
 }
 
 struct Fetched {
@@ -253,6 +262,10 @@ impl HttpSource {
             manual: manual_hint(model, cfg),
             probe: None,
             data_etag: None,
+            floor: RateFloor {
+                window: cfg.rate_window,
+                min_bytes: cfg.min_bytes_per_window,
+            },
         }
     }
 
@@ -425,7 +438,38 @@ impl HttpSource {
     }
 }
 
-fn stream_body(
+impl HttpSource {
+    /// Streams `expected` body bytes into `sink`, failing a response that trickles.
+    fn stream_body(
+        &self,
+        resp: ureq::http::Response<ureq::Body>,
+        url: &str,
+        expected: u64,
+        sink: Sink,
+    ) -> Result<()> {
+        let floor = self.floor;
+        let mut window = (Instant::now(), 0u64);
+        stream(resp, url, expected, &mut |chunk: &[u8]| {
+            sink(chunk)?;
+            window.1 += chunk.len() as u64;
+            let elapsed = window.0.elapsed();
+            if floor.min_bytes > 0 && elapsed >= floor.window {
+                if window.1 < floor.min_bytes {
+                    return Err(WeightsError::TooSlow {
+                        url: url.to_string(),
+                        bytes: window.1,
+                        seconds: elapsed.as_secs_f64().round() as u64,
+                        manual: self.manual.clone(),
+                    });
+                }
+                window = (Instant::now(), 0);
+            }
+            Ok(())
+        })
+    }
+}
+
+fn stream(
     resp: ureq::http::Response<ureq::Body>,
     url: &str,
     expected: u64,
@@ -493,7 +537,7 @@ impl RangeSource for HttpSource {
         let etag = header(&f.resp, "etag");
         let mut prefix = Vec::with_capacity(8);
         let url = f.url.clone();
-        stream_body(f.resp, &url, b + 1, &mut |c: &[u8]| {
+        self.stream_body(f.resp, &url, b + 1, &mut |c: &[u8]| {
             prefix.extend_from_slice(c);
             Ok(())
         })?;
@@ -539,7 +583,7 @@ impl RangeSource for HttpSource {
             ));
         }
         let url = f.url.clone();
-        stream_body(f.resp, &url, len, sink)
+        self.stream_body(f.resp, &url, len, sink)
     }
 }
 
