@@ -904,6 +904,11 @@ fn convert_local_widens_f16_and_labels_the_source() {
     assert_eq!((info.arch, info.dtype.as_str()), (Arch::Vgg16, "F32"));
     assert_eq!(info.preprocess.as_deref(), Some("caffe"));
     assert_eq!(info.file_size, std::fs::metadata(&out).unwrap().len());
+    assert_eq!(
+        verify(&src).unwrap().features_sha256,
+        verify(&out).unwrap().features_sha256,
+        "the features digest is the same for the F16 source and its F32 conversion"
+    );
 }
 
 #[test]

@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::digest::Pin;
 use super::error::WeightsError;
 use super::hub::{manual_hint, HttpSource, HubConfig};
 use super::inspect::{inspect, json_len, parse_header, vgg_layout, VggLayout};
 use super::lock::DownloadLock;
 use super::model::{default_path, Model};
 use super::resume::{PartWriter, Sidecar};
-use super::write::write_features;
+use super::write::{write_features, Output};
 use crate::engine::arch::Arch;
 
 type Result<T> = std::result::Result<T, WeightsError>;
@@ -70,6 +71,9 @@ pub(crate) trait RangeSource {
 ///
 /// Returns at once, without network, if `out` already holds a valid file of that architecture
 /// (delete it to download again). Interrupted or cancelled runs resume on the next call.
+/// A hub download must match the features digest pinned for `model`
+/// ([`Model::features_sha256`], overridden by `cfg.expected_sha256`); when none is known it is
+/// not checked (see `verify` for the value to pin).
 /// One download per destination at a time: while one runs (this process or another), a second
 /// gets [`WeightsError::Busy`] instead of appending to the same `.part` (see `lock.rs`).
 pub fn fetch(
@@ -82,6 +86,8 @@ pub fn fetch(
     let dest = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_path(model, cfg));
+    // A malformed pin is a configuration error, reported even when nothing needs downloading.
+    let pin = Pin::for_download(model, cfg)?;
     if inspect(&dest).is_ok_and(|info| info.arch == model.arch()) {
         return Ok(dest);
     }
@@ -105,6 +111,7 @@ pub fn fetch(
             format!("{}@{}", model.repo(), id.unwrap_or(revision.clone()))
         }),
         retries: cfg.retries,
+        pin,
     };
     run(&mut source, &job, progress, cancel)
 }
@@ -132,6 +139,7 @@ pub fn convert_local(
         expected: None,
         label: Box::new(move |_| label.clone()),
         retries: 0,
+        pin: None,
     };
     run(&mut src, &job, progress, cancel)
 }
@@ -152,6 +160,8 @@ pub(crate) struct Job<'a> {
     /// Computes the `source` metadata once the probe is known.
     label: Box<dyn Fn(&Probe) -> String + 'a>,
     retries: u32,
+    /// Features digest the result must have (hub downloads only).
+    pin: Option<Pin>,
 }
 
 /// Byte ranges to fetch (absolute in the source) and where each lands in the `.part`.
@@ -244,6 +254,7 @@ fn run(
                 | WeightsError::WrongDtype { .. }
                 | WeightsError::BadMetadata { .. }
                 | WeightsError::NonFinite { .. }
+                | WeightsError::DigestMismatch { .. }
                 | WeightsError::BadResponse { .. }),
             ) => {
                 discard(&part, &sidecar);
@@ -304,15 +315,13 @@ fn run_once(
         .clone()
         .unwrap_or_else(|| "torch".to_string());
     let label = (job.label)(&probe);
-    write_features(
-        &part_path,
-        &plan,
-        &layout,
-        &preprocess,
-        &label,
-        &desc,
-        &job.dest,
-    )?;
+    let out = Output {
+        dest: &job.dest,
+        preprocess: &preprocess,
+        source_label: &label,
+        pin: job.pin.as_ref(),
+    };
+    write_features(&part_path, &plan, &layout, &desc, &out)?;
     discard(&part_path, &sidecar_path);
     Ok(job.dest.clone())
 }

@@ -636,12 +636,25 @@ mod tests {
             "HF_HOME" => Some("/nonexistent-hf-home".to_string()),
             "HF_TOKEN" => Some(" tok ".to_string()),
             "HF_HUB_OFFLINE" => Some("1".to_string()),
+            "HF_HUB_DOWNLOAD_TIMEOUT" => Some("7".to_string()),
+            "ATELIER_WEIGHTS_SHA256" => Some(" AB12 ".to_string()),
             _ => None,
         };
         let cfg = HubConfig::from_vars(vars);
         assert_eq!(cfg.endpoint, "http://127.0.0.1:9");
         assert_eq!(cfg.token.as_deref(), Some("tok"));
         assert!(cfg.offline);
+        assert_eq!(
+            cfg.rate_window,
+            Duration::from_secs(7),
+            "the window follows the timeout"
+        );
+        assert_eq!(cfg.min_bytes_per_window, DEFAULT_MIN_BYTES_PER_WINDOW);
+        assert_eq!(
+            cfg.expected_sha256.as_deref(),
+            Some("AB12"),
+            "checked when used"
+        );
         assert_eq!(
             cfg.file_url(Model::Vgg19),
             "http://127.0.0.1:9/timm/vgg19.tv_in1k/resolve/main/model.safetensors"

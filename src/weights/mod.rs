@@ -16,6 +16,7 @@
 //!
 //! The library never prints: progress goes to a callback, failures to [`WeightsError`].
 
+mod digest;
 mod error;
 mod fetch;
 mod hub;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::digest::hex;
 use super::error::WeightsError;
 
 type Result<T> = std::result::Result<T, WeightsError>;
@@ -71,10 +72,6 @@ impl Sidecar {
             other.header_len,
         )
     }
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Appends to the `.part`, hashing as it goes, and checkpoints it.
