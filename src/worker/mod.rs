@@ -60,6 +60,13 @@ impl Worker {
             notify: Arc::from(notify),
             frames: frames.clone(),
         };
+        let mut engine = Engine {
+            search: config
+                .weights_search
+                .clone()
+                .map_or(Search::Process(config.hub.clone()), Search::Fixed),
+            ..Engine::default()
+        };
         let downloads = Downloads {
             hub: config.hub,
             outbox: outbox.clone(),
@@ -68,7 +75,7 @@ impl Worker {
         };
         let spawned = std::thread::Builder::new()
             .name("atelier-worker".into())
-            .spawn(move || Engine::default().serve(&cmd_rx, &outbox));
+            .spawn(move || engine.serve(&cmd_rx, &outbox));
         if let Err(e) = spawned {
             let _ = ev_tx.send(Event::Error {
                 message: format!(
@@ -233,8 +240,37 @@ struct NetworkKey {
     preprocess: Option<Preprocess>,
 }
 
+/// Where the engine looks for weights no file is named for.
+enum Search {
+    /// The process's environment, with this hub's download cache when given.
+    Process(Option<HubConfig>),
+    Fixed(weights::SearchEnv),
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search::Process(None)
+    }
+}
+
+impl Search {
+    fn env(&self) -> weights::SearchEnv {
+        match self {
+            Search::Fixed(env) => env.clone(),
+            Search::Process(hub) => {
+                let mut env = weights::SearchEnv::from_process(None);
+                if let Some(hub) = hub {
+                    env.hub = hub.clone();
+                }
+                env
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Engine {
+    search: Search,
     network: Option<(NetworkKey, Network)>,
     run: Option<Run>,
     instant: instant::InstantEngine,
@@ -303,16 +339,18 @@ impl Engine {
 
     fn handle(&mut self, cmd: Command, out: &Outbox) {
         match cmd {
-            Command::LoadSavedWeights(path) => self.handle(Command::LoadWeights(Some(path)), out),
             Command::LoadWeights(path) => {
-                let settings = Settings {
-                    weights_path: path,
-                    ..Settings::default()
+                // A named file is that file or an error; none: the search, in our surroundings.
+                let found = match path {
+                    Some(p) => Ok((p, None)),
+                    None => weights::locate_in(&self.search.env()).map(|i| (i.path, None)),
                 };
-                self.network = None;
-                if let Err(message) = self.ensure_network(&settings, out) {
-                    out.send(Event::WeightsMissing { message });
-                }
+                self.load_weights(found, out);
+            }
+            Command::LoadSavedWeights(path) => {
+                let found = weights::locate_saved_in(&path, &self.search.env())
+                    .map(|l| (l.info.path, l.note));
+                self.load_weights(found, out);
             }
             Command::Start(req) => {
                 self.stop(out);
@@ -397,8 +435,37 @@ impl Engine {
         }
     }
 
+    /// Replaces the network with the one in the file found, or says why there is none.
+    fn load_weights(
+        &mut self,
+        found: Result<(PathBuf, Option<String>), WeightsError>,
+        out: &Outbox,
+    ) {
+        self.network = None;
+        let loaded = found.map_err(|e| e.to_string()).and_then(|(path, note)| {
+            let settings = Settings {
+                weights_path: Some(path),
+                ..Settings::default()
+            };
+            self.load_network(&settings, note, out)
+        });
+        if let Err(message) = loaded {
+            out.send(Event::WeightsMissing { message });
+        }
+    }
+
     /// Loads the network the settings ask for, unless it is already loaded.
     fn ensure_network(&mut self, s: &Settings, out: &Outbox) -> Result<(), String> {
+        self.load_network(s, None, out)
+    }
+
+    /// `ensure_network`; `note` goes into `WeightsLoaded` (how the file was found).
+    fn load_network(
+        &mut self,
+        s: &Settings,
+        note: Option<String>,
+        out: &Outbox,
+    ) -> Result<(), String> {
         let key = NetworkKey {
             weights: s.weights_path.clone(),
             device: s.device,
@@ -414,7 +481,7 @@ impl Engine {
             path: net.vgg.path().to_path_buf(),
             layers: net.vgg.relu_names(),
             device: net.device.label.clone(),
-            note: None,
+            note,
         };
         if let Some(note) = &net.device.fallback_note {
             out.send(Event::Error {
