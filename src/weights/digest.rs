@@ -9,8 +9,8 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::config::HubConfig;
 use super::error::WeightsError;
-use super::hub::HubConfig;
 use super::inspect::{decode_f32, float_size, VggLayout};
 use super::model::Model;
 

@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::config::HubConfig;
 use super::error::{Searched, WeightsError};
-use super::hub::HubConfig;
 use super::inspect::{inspect, WeightsInfo};
 use super::model::{default_path, Model, ModelStatus};
 use crate::engine::arch::Arch;

@@ -16,9 +16,11 @@
 //!
 //! The library never prints: progress goes to a callback, failures to [`WeightsError`].
 
+mod config;
 mod digest;
 mod error;
 mod fetch;
+mod file_source;
 mod hub;
 mod inspect;
 mod locate;
@@ -27,9 +29,9 @@ mod model;
 mod resume;
 mod write;
 
+pub use config::{manual_hint, HubConfig, DEFAULT_ENDPOINT, DEFAULT_MIN_BYTES_PER_WINDOW};
 pub use error::{Searched, WeightsError};
 pub use fetch::{convert_local, fetch, partial_paths, FetchProgress};
-pub use hub::{manual_hint, HubConfig, DEFAULT_ENDPOINT, DEFAULT_MIN_BYTES_PER_WINDOW};
 pub use inspect::{inspect, verify, Verified, WeightsInfo, MAX_HEADER_BYTES};
 pub use locate::{
     list, list_in, locate, locate_in, locate_saved, locate_saved_in, search_locations,

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::hub::HubConfig;
+use super::config::HubConfig;
 use crate::engine::arch::Arch;
 
 /// A VGG the app knows how to download. VGG19 is the default (the classic style-transfer net).

@@ -2,27 +2,25 @@
 //! and frames back, so the UI thread never waits on compute. A panic inside the engine becomes an
 //! `Error` event followed by `Finished(Failed)`; the window never dies with it.
 //!
-//! Weights downloads run on a thread of their own, started and cancelled right from
-//! [`Worker::send`], so neither a run nor a slow connection delays the other.
+//! Weights downloads run on a thread of their own (`downloads.rs`), started and cancelled right
+//! from [`Worker::send`], so neither a run nor a slow connection delays the other.
 
+mod downloads;
 mod instant;
+use downloads::Downloads;
 pub mod protocol;
 pub use protocol::*;
 
 use crate::engine::schedule::stage_dims;
 use crate::engine::{memory, Network, Schedule};
 use crate::settings::{DeviceChoice, Preprocess, Settings};
-use crate::weights::{self, FetchProgress, HubConfig, Model, WeightsError};
+use crate::weights::{self, HubConfig, WeightsError};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// Download progress is forwarded at most this often (the last report always goes).
-const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+use std::sync::Arc;
+use std::time::Instant;
 
 /// What the worker takes from its surroundings; tests inject their own hub.
 #[derive(Debug, Clone, Default)]
@@ -67,12 +65,7 @@ impl Worker {
                 .map_or(Search::Process(config.hub.clone()), Search::Fixed),
             ..Engine::default()
         };
-        let downloads = Downloads {
-            hub: config.hub,
-            outbox: outbox.clone(),
-            commands: cmd_tx.clone(),
-            current: Arc::default(),
-        };
+        let downloads = Downloads::new(config.hub, outbox.clone(), cmd_tx.clone());
         let spawned = std::thread::Builder::new()
             .name("atelier-worker".into())
             .spawn(move || engine.serve(&cmd_rx, &outbox));
@@ -118,102 +111,6 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.downloads.cancel();
         let _ = self.commands.send(Command::Shutdown);
-    }
-}
-
-/// Starts download threads, one at a time, and cancels them.
-struct Downloads {
-    hub: Option<HubConfig>,
-    outbox: Outbox,
-    /// To load the weights once they are downloaded.
-    commands: Sender<Command>,
-    /// The running download's cancel flag; `None` while none runs. The download thread clears
-    /// it before sending `DownloadFinished`, so a new download can start as soon as the UI
-    /// hears the old one ended.
-    current: Arc<Mutex<Option<Arc<AtomicBool>>>>,
-}
-
-impl Downloads {
-    fn start(&self, model: Model) {
-        let mut current = lock(&self.current);
-        if current.is_some() {
-            return; // the running download reports on its own
-        }
-        let cancel = Arc::new(AtomicBool::new(false));
-        let hub = self.hub.clone();
-        let out = self.outbox.clone();
-        let commands = self.commands.clone();
-        let slot = self.current.clone();
-        let flag = cancel.clone();
-        let spawned = std::thread::Builder::new()
-            .name("atelier-download".into())
-            .spawn(move || {
-                let hub = hub.unwrap_or_else(HubConfig::from_env);
-                let outcome = catch_unwind(AssertUnwindSafe(|| download(model, &hub, &flag, &out)))
-                    .unwrap_or_else(|_| DownloadOutcome::Failed {
-                        message: format!(
-                            "the download crashed. {}. Report the bug if it repeats.",
-                            weights::manual_hint(model, &hub)
-                        ),
-                    });
-                *lock(&slot) = None;
-                let loaded = match &outcome {
-                    DownloadOutcome::Done(path) => Some(path.clone()),
-                    _ => None,
-                };
-                // The event goes first, so `WeightsLoaded` always follows `DownloadFinished`.
-                out.send(Event::DownloadFinished(outcome));
-                if let Some(path) = loaded {
-                    let _ = commands.send(Command::LoadWeights(Some(path)));
-                }
-            });
-        match spawned {
-            Ok(_) => *current = Some(cancel),
-            Err(e) => {
-                let message = format!(
-                    "couldn't start the download thread ({e}). Close other programs and try again."
-                );
-                let failed = DownloadOutcome::Failed { message };
-                self.outbox.send(Event::DownloadFinished(failed));
-            }
-        }
-    }
-
-    fn cancel(&self) {
-        if let Some(flag) = lock(&self.current).as_ref() {
-            flag.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Runs one download on the calling thread, forwarding throttled progress.
-fn download(model: Model, hub: &HubConfig, cancel: &AtomicBool, out: &Outbox) -> DownloadOutcome {
-    let mut last: Option<Instant> = None;
-    let mut progress = |p: &FetchProgress| {
-        let complete = p.total > 0 && p.downloaded >= p.total;
-        if !complete && last.is_some_and(|t| t.elapsed() < PROGRESS_INTERVAL) {
-            return;
-        }
-        last = Some(Instant::now());
-        out.send(Event::DownloadProgress {
-            downloaded: p.downloaded,
-            total: p.total,
-            bytes_per_second: p.bytes_per_second,
-            eta_seconds: p.eta_seconds,
-        });
-    };
-    match weights::fetch(model, hub, None, &mut progress, cancel) {
-        Ok(path) => DownloadOutcome::Done(path),
-        Err(e @ WeightsError::Cancelled { .. }) => DownloadOutcome::Cancelled {
-            message: e.to_string(),
-        },
-        Err(e) => DownloadOutcome::Failed {
-            message: e.to_string(),
-        },
     }
 }
 
