@@ -600,7 +600,9 @@ fn token_is_kept_on_a_same_host_redirect() {
 // ------------------------------------------------------------------ 6b. power loss, two fetches, trickle, pin
 
 fn lock_of(dest: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.lock", dest.display()))
+    let lock = weights::lock_path(dest);
+    assert_eq!(lock, PathBuf::from(format!("{}.lock", dest.display())));
+    lock
 }
 
 /// SHA-256 of the features tensors' bytes (F32 here) in name order: what the pin covers.

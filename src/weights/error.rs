@@ -125,7 +125,7 @@ pub enum WeightsError {
         holder: String,
     },
 
-    #[error("{url} sent only {bytes} bytes in {seconds} s, far too slow to finish; what arrived is kept, so try again later (it resumes) or use `atelier weights fetch --from FILE`. {manual}")]
+    #[error("{url} sent only {bytes} bytes in {seconds} s, far too slow to finish. What arrived is kept: try again later and it resumes. {manual}")]
     TooSlow {
         url: String,
         bytes: u64,
@@ -133,7 +133,7 @@ pub enum WeightsError {
         manual: String,
     },
 
-    #[error("{url} delivered weights whose features SHA-256 is {found}, but {expected} is expected ({pin}). Nothing was installed and the partial data was discarded: the server (HF_ENDPOINT?) may hand out other weights. Use a file you trust with `--weights FILE` or `atelier weights fetch --from FILE`")]
+    #[error("{url} delivered weights whose features SHA-256 is {found}, but {expected} is expected ({pin}). Nothing was installed and the partial data was discarded: the server (HF_ENDPOINT?) may hand out other weights. Use a file you trust with `--weights FILE` or `atelier weights fetch --from FILE`; if you trust this server, setting ATELIER_WEIGHTS_SHA256 to the digest it delivered accepts it")]
     DigestMismatch {
         url: String,
         expected: String,
@@ -142,7 +142,7 @@ pub enum WeightsError {
         pin: String,
     },
 
-    #[error("ATELIER_WEIGHTS_SHA256={value:?} is not a SHA-256: give the 64 hex digits `atelier weights verify` prints as \"features sha256\", or unset it")]
+    #[error("ATELIER_WEIGHTS_SHA256={value:?} is not a SHA-256: give the 64 hex digits `atelier weights verify FILE` prints as features_sha256, or unset it")]
     BadPin { value: String },
 
     #[error("{}", NotFoundMessage(searched))]
