@@ -7,7 +7,6 @@
 
 mod downloads;
 mod instant;
-use downloads::Downloads;
 pub mod protocol;
 pub use protocol::*;
 
@@ -15,6 +14,7 @@ use crate::engine::schedule::stage_dims;
 use crate::engine::{memory, Network, Schedule};
 use crate::settings::{DeviceChoice, Preprocess, Settings};
 use crate::weights::{self, HubConfig, WeightsError};
+use downloads::Downloads;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
