@@ -709,6 +709,7 @@ fn hub_config(endpoint: String, cache: &Path) -> HubConfig {
         revision: "main".into(),
         timeout: Duration::from_secs(20),
         retries: 0,
+        ..HubConfig::default()
     }
 }
 
@@ -903,6 +904,7 @@ fn worker_downloads_on_its_own_thread_with_throttled_progress() {
         Box::new(|| {}),
         WorkerConfig {
             hub: Some(hub.clone()),
+            ..WorkerConfig::default()
         },
     );
     let started = Instant::now();
@@ -963,4 +965,70 @@ fn worker_downloads_on_its_own_thread_with_throttled_progress() {
     let &(last, total) = progress.last().unwrap();
     assert_eq!(last, total, "the final report is never dropped");
     assert!(progress.windows(2).all(|w| w[0].0 <= w[1].0));
+}
+
+/// Waits for the worker's answer to a weights load.
+fn weights_answer(worker: &Worker) -> Event {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        assert!(Instant::now() < deadline, "no answer to the weights load");
+        match worker.try_recv() {
+            Some(e @ (Event::WeightsLoaded(_) | Event::WeightsMissing { .. })) => return e,
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
+/// The saved settings name a weights file that has since been moved or deleted, while the
+/// download cache holds good weights: the studio gets those, with a note saying so.
+#[test]
+fn worker_falls_back_to_the_cache_when_the_saved_weights_file_is_gone() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let hub = hub_config(
+        format!("http://127.0.0.1:{}", common::dead_port()),
+        &tmp.path().join("hf"),
+    );
+    let cached = atelier::weights::default_path(Model::Vgg16, &hub);
+    std::fs::create_dir_all(cached.parent().unwrap()).unwrap();
+    std::fs::copy(common::test_vgg16_file(), &cached).unwrap();
+    let search = atelier::weights::SearchEnv {
+        explicit: None,
+        env_weights: None,
+        cwd: Some(tmp.path().join("cwd")),
+        exe_dir: Some(tmp.path().join("bin")),
+        hub: hub.clone(),
+    };
+    let worker = Worker::spawn_with(
+        Box::new(|| {}),
+        WorkerConfig {
+            hub: Some(hub),
+            weights_search: Some(search),
+        },
+    );
+    let gone = tmp.path().join("moved-away.safetensors");
+
+    worker.send(Command::LoadSavedWeights(gone.clone()));
+    let info = match weights_answer(&worker) {
+        Event::WeightsLoaded(info) => info,
+        other => panic!("expected the cached weights, got {other:?}"),
+    };
+    assert_eq!(
+        (info.arch.as_str(), info.path.as_path()),
+        ("vgg16", cached.as_path())
+    );
+    let note = info.note.expect("a note about the fallback");
+    assert!(
+        note.contains(&gone.display().to_string()) && note.contains(&cached.display().to_string()),
+        "{note}"
+    );
+
+    // A file named now (the Load button, `--weights`) is that file or nothing.
+    worker.send(Command::LoadWeights(Some(gone.clone())));
+    match weights_answer(&worker) {
+        Event::WeightsMissing { message } => {
+            assert!(message.contains(&gone.display().to_string()), "{message}")
+        }
+        other => panic!("expected WeightsMissing, got {other:?}"),
+    }
 }

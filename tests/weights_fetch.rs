@@ -33,6 +33,7 @@ fn cfg(endpoint: &str, cache: &Path) -> HubConfig {
         revision: "main".into(),
         timeout: Duration::from_secs(20),
         retries: 0,
+        ..HubConfig::default()
     }
 }
 
@@ -596,6 +597,283 @@ fn token_is_kept_on_a_same_host_redirect() {
     );
 }
 
+// ------------------------------------------------------------------ 6b. power loss, two fetches, trickle, pin
+
+fn lock_of(dest: &Path) -> PathBuf {
+    let lock = weights::lock_path(dest);
+    assert_eq!(lock, PathBuf::from(format!("{}.lock", dest.display())));
+    lock
+}
+
+/// SHA-256 of the features tensors' bytes (F32 here) in name order: what the pin covers.
+fn features_digest(file: &[u8]) -> String {
+    let st = safetensors::SafeTensors::deserialize(file).unwrap();
+    let mut names: Vec<String> = st
+        .names()
+        .into_iter()
+        .filter(|n| n.starts_with("features."))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    let mut h = sha2::Sha256::new();
+    for n in &names {
+        h.update(st.tensor(n).unwrap().data());
+    }
+    hex(&h.finalize())
+}
+
+#[test]
+fn power_loss_zero_filled_tail_of_the_part_is_not_trusted_on_resume() {
+    let server = Server::start(served(1));
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = cfg(&server.endpoint(), tmp.path());
+    let dest = tmp.path().join("p.safetensors");
+    const K: u64 = 20_000_000;
+    server.behave(|b| b.drop_after = Some((K, 1)));
+    get(Model::Vgg19, &cfg, Some(&dest)).unwrap_err();
+    let (part, sidecar) = partial_paths(&dest);
+    assert!(
+        sidecar.exists(),
+        "the sidecar says the partial data is resumable"
+    );
+
+    // After a power loss the length made it to disk but the last 3 MB of data did not.
+    let len = std::fs::metadata(&part).unwrap().len();
+    assert!(len > K);
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&part).unwrap();
+        f.seek(SeekFrom::Start(len - 3_000_000)).unwrap();
+        f.write_all(&vec![0u8; 3_000_000]).unwrap();
+    }
+    server.take_log();
+
+    let out = get(Model::Vgg19, &cfg, Some(&dest)).unwrap();
+    assert_features_equal(&out, &hub_file(1));
+    let direct = tmp.path().join("direct.safetensors");
+    let full = full_file_on_disk(tmp.path(), 1);
+    convert_local(
+        &full,
+        &direct,
+        Some("timm/vgg19.tv_in1k@c0ffee1"),
+        &mut |_| {},
+        &never(),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&direct).unwrap(),
+        "bit-exact"
+    );
+    let (header, features, _) = expected_transfer(&hub_file(1));
+    let second = Server::bytes_sent(&server.log());
+    eprintln!(
+        "power loss: second call {second} B of a {} B plan",
+        header + features
+    );
+    assert!(
+        second < header + features - K / 2,
+        "the bytes before the damage were still used: {second}"
+    );
+    assert!(!part.exists() && !sidecar.exists());
+}
+
+#[test]
+fn a_second_fetch_of_the_same_file_is_refused_while_the_first_runs() {
+    let server = Server::start(served(1));
+    // ~5 ms per 64 KB: several seconds for the whole plan.
+    server.behave(|b| b.chunk_delay = Some(Duration::from_millis(5)));
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = cfg(&server.endpoint(), tmp.path());
+    let dest = tmp.path().join("two.safetensors");
+    let running = Arc::new(AtomicBool::new(false));
+    let first = {
+        let (cfg, dest, running) = (cfg.clone(), dest.clone(), running.clone());
+        std::thread::spawn(move || {
+            fetch(
+                Model::Vgg19,
+                &cfg,
+                Some(&dest),
+                &mut |p| {
+                    if p.downloaded > 2_000_000 {
+                        running.store(true, Ordering::SeqCst);
+                    }
+                },
+                &never(),
+            )
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !running.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "the first fetch never got going");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    let err = get(Model::Vgg19, &cfg, Some(&dest)).unwrap_err();
+    assert!(matches!(err, WeightsError::Busy { .. }), "{err}");
+    let msg = err.to_string();
+    for needle in [
+        format!("another download of {} is running", dest.display()),
+        format!("pid {}", std::process::id()),
+        "wait for it or cancel it".to_string(),
+        lock_of(&dest).display().to_string(),
+    ] {
+        assert!(msg.contains(&needle), "{needle:?} missing in: {msg}");
+    }
+
+    server.behave(|b| b.chunk_delay = None);
+    let out = first.join().unwrap().unwrap();
+    assert_features_equal(&out, &hub_file(1));
+    assert!(!lock_of(&dest).exists(), "the lock goes with the download");
+    assert_eq!(get(Model::Vgg19, &cfg, Some(&dest)).unwrap(), dest);
+}
+
+#[test]
+fn stale_locks_are_taken_over_live_ones_respected_and_every_ending_releases_the_lock() {
+    let server = Server::start(served(1));
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = cfg(&server.endpoint(), tmp.path());
+    let dest = tmp.path().join("l.safetensors");
+    let lock = lock_of(&dest);
+
+    // Held by a live process (pid 1 always runs on Linux): refused, nothing downloaded.
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::write(&lock, "1\n").unwrap();
+        let err = get(Model::Vgg19, &cfg, Some(&dest)).unwrap_err();
+        assert!(
+            matches!(err, WeightsError::Busy { .. }) && err.to_string().contains("pid 1)"),
+            "{err}"
+        );
+        assert!(server.take_log().is_empty());
+        assert!(lock.exists(), "someone else's lock is left alone");
+        // …unless it has not been touched for days: then its owner is long gone.
+        let old = std::time::SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&lock)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        get(Model::Vgg19, &cfg, Some(&dest)).unwrap();
+        assert!(!lock.exists());
+        std::fs::remove_file(&dest).unwrap();
+    }
+
+    // Left by a process that no longer exists: taken over at once.
+    std::fs::write(&lock, "4000000000\n").unwrap();
+    let out = get(Model::Vgg19, &cfg, Some(&dest)).unwrap();
+    assert_features_equal(&out, &hub_file(1));
+    assert!(!lock.exists(), "released after success");
+
+    // Released on failure and on cancel too.
+    let dead = HubConfig {
+        endpoint: format!("http://127.0.0.1:{}", dead_port()),
+        ..cfg.clone()
+    };
+    let other = tmp.path().join("f.safetensors");
+    get(Model::Vgg19, &dead, Some(&other)).unwrap_err();
+    assert!(!lock_of(&other).exists(), "released after an error");
+    let cancel = AtomicBool::new(false);
+    let err = fetch(
+        Model::Vgg19,
+        &cfg,
+        Some(&other),
+        &mut |p| {
+            if p.downloaded > 5_000_000 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    )
+    .unwrap_err();
+    assert!(matches!(err, WeightsError::Cancelled { .. }), "{err}");
+    assert!(!lock_of(&other).exists(), "released after cancel");
+}
+
+#[test]
+fn trickling_server_fails_within_the_rate_window_instead_of_hanging() {
+    let server = Server::start(served(1));
+    server.behave(|b| b.trickle = Some(Duration::from_millis(200)));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = cfg(&server.endpoint(), tmp.path());
+    cfg.rate_window = Duration::from_secs(1);
+    cfg.min_bytes_per_window = 1024;
+    let dest = tmp.path().join("t.safetensors");
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let (cfg, dest) = (cfg.clone(), dest.clone());
+        std::thread::spawn(move || tx.send(get(Model::Vgg19, &cfg, Some(&dest))));
+    }
+    let t = Instant::now();
+    let result = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the fetch is still waiting for a trickling server after 10 s");
+    let err = result.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert!(matches!(err, WeightsError::TooSlow { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("sent only") && msg.contains("try again later") && msg.contains("--from FILE"),
+        "{msg}"
+    );
+    assert_nothing_at(&dest);
+    assert!(partial_paths(&dest).0.exists(), "what arrived is kept");
+    assert!(!lock_of(&dest).exists());
+}
+
+#[test]
+fn hub_downloads_are_checked_against_the_pinned_features_digest() {
+    let server = Server::start(served(1));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = cfg(&server.endpoint(), tmp.path());
+    let want = features_digest(&hub_file(1));
+    let dest = tmp.path().join("pinned.safetensors");
+
+    // Other weights than the pin: nothing installed, the partial data discarded, both named.
+    let pin = "ab".repeat(32);
+    cfg.expected_sha256 = Some(pin.clone());
+    let err = get(Model::Vgg19, &cfg, Some(&dest)).unwrap_err();
+    assert!(matches!(err, WeightsError::DigestMismatch { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&pin) && msg.contains(&want), "{msg}");
+    assert!(msg.contains("--weights") && msg.contains("--from"), "{msg}");
+    assert_nothing_at(&dest);
+    let (part, sidecar) = partial_paths(&dest);
+    assert!(!part.exists() && !sidecar.exists(), "not kept for a resume");
+    assert!(!lock_of(&dest).exists());
+
+    // The right pin (any case): installed, and verify reports that digest for it and for the
+    // full hub file alike, so a pin can be measured from either.
+    cfg.expected_sha256 = Some(want.to_uppercase());
+    let out = get(Model::Vgg19, &cfg, Some(&dest)).unwrap();
+    assert_features_equal(&out, &hub_file(1));
+    assert_eq!(verify(&out).unwrap().features_sha256, want);
+    let full = full_file_on_disk(tmp.path(), 1);
+    assert_eq!(verify(&full).unwrap().features_sha256, want);
+
+    // `--from` conversions are not pinned (any file the user trusts).
+    let mut other = hub_layout(Arch::Vgg19, "F16", 9);
+    other.retain(|t| t.name.starts_with("features."));
+    let src = sparse(tmp.path(), "other.safetensors", &other, &[]);
+    convert_local(
+        &src,
+        &tmp.path().join("o.safetensors"),
+        None,
+        &mut |_| {},
+        &never(),
+    )
+    .unwrap();
+
+    // A malformed pin is refused before any request.
+    cfg.expected_sha256 = Some("not-a-digest".into());
+    server.take_log();
+    let err = get(Model::Vgg19, &cfg, Some(&tmp.path().join("x.safetensors"))).unwrap_err();
+    assert!(matches!(err, WeightsError::BadPin { .. }), "{err}");
+    assert!(err.to_string().contains("ATELIER_WEIGHTS_SHA256"), "{err}");
+    assert!(server.log().is_empty());
+}
+
 // ------------------------------------------------------------------ convert_local
 
 #[test]
@@ -628,6 +906,11 @@ fn convert_local_widens_f16_and_labels_the_source() {
     assert_eq!((info.arch, info.dtype.as_str()), (Arch::Vgg16, "F32"));
     assert_eq!(info.preprocess.as_deref(), Some("caffe"));
     assert_eq!(info.file_size, std::fs::metadata(&out).unwrap().len());
+    assert_eq!(
+        verify(&src).unwrap().features_sha256,
+        verify(&out).unwrap().features_sha256,
+        "the features digest is the same for the F16 source and its F32 conversion"
+    );
 }
 
 #[test]
@@ -1111,4 +1394,57 @@ fn list_shows_models_and_local_copies() {
     let rows = list_in(&e);
     assert_eq!(rows[0].local, vec![cache19]);
     assert_eq!(rows[1].local, vec![w16]);
+}
+
+#[test]
+fn a_gone_saved_file_falls_back_to_the_search_and_says_so() {
+    let d = dirs();
+    let mut e = env(&d);
+    let gone = d.other.join("moved-away.safetensors");
+
+    // Nothing anywhere: the saved file is listed first, then every place searched.
+    let err = weights::locate_saved_in(&gone, &e).unwrap_err();
+    let WeightsError::NotFound { searched } = &err else {
+        panic!("expected NotFound, got {err}");
+    };
+    assert_eq!(searched[0].path, gone);
+    assert!(searched[0].outcome.contains("does not exist"), "{err}");
+    assert_eq!(searched.len(), 1 + search_locations_in(&e).len(), "{err}");
+
+    // The download cache holds good weights: they are used, and the note says so.
+    let cache19 = weights::default_path(Model::Vgg19, &e.hub);
+    put(
+        cache19.parent().unwrap(),
+        "features.safetensors",
+        Arch::Vgg19,
+    );
+    let found = weights::locate_saved_in(&gone, &e).unwrap();
+    assert_eq!(found.info.path, cache19);
+    let note = found.note.expect("a note about the fallback");
+    for needle in [
+        gone.display().to_string(),
+        cache19.display().to_string(),
+        "download cache".to_string(),
+    ] {
+        assert!(note.contains(&needle), "{needle:?} missing in: {note}");
+    }
+
+    // A saved file that is there is used as it is, even a VGG16 with a VGG19 in the cache.
+    let saved = put(&d.other, "saved.safetensors", Arch::Vgg16);
+    let found = weights::locate_saved_in(&saved, &e).unwrap();
+    assert_eq!((found.info.path, found.note), (saved, None));
+    // …and one that is there but broken is reported, not silently replaced.
+    let broken = d.other.join("broken.safetensors");
+    std::fs::write(&broken, b"garbage").unwrap();
+    assert!(matches!(
+        weights::locate_saved_in(&broken, &e).unwrap_err(),
+        WeightsError::NotSafetensors { .. }
+    ));
+
+    // A path the user names now (`--weights`) never falls back.
+    e.explicit = Some(gone);
+    assert!(matches!(
+        locate_in(&e).unwrap_err(),
+        WeightsError::NotFound { .. }
+    ));
 }

@@ -28,7 +28,8 @@ pub enum WeightsCmd {
     },
     /// Show the known models and where they are on this machine
     List,
-    /// Check a weights file: architecture, shapes, finite values, sha256
+    /// Check a weights file: architecture, shapes, finite values, sha256 of the file and of its
+    /// features (the value a download is pinned to, see ATELIER_WEIGHTS_SHA256)
     Verify { path: PathBuf },
 }
 
@@ -64,11 +65,12 @@ pub fn run(cmd: &WeightsCmd) -> Result<()> {
             bar.finish_and_clear();
             let v = weights::verify(&path)?;
             println!(
-                "{} weights ready: {} ({} MB, sha256 {})",
+                "{} weights ready: {} ({} MB, sha256 {}, features sha256 {})",
                 v.info.arch,
                 path.display(),
                 v.info.file_size >> 20,
-                v.sha256
+                v.sha256,
+                v.features_sha256
             );
         }
         WeightsCmd::List => {
@@ -95,11 +97,12 @@ pub fn run(cmd: &WeightsCmd) -> Result<()> {
         WeightsCmd::Verify { path } => {
             let v = weights::verify(path)?;
             println!(
-                "ok: {} {} preprocess={} sha256={}",
+                "ok: {} {} preprocess={} sha256={} features_sha256={}",
                 path.display(),
                 v.info.arch,
                 v.info.preprocess.as_deref().unwrap_or("torch (default)"),
-                v.sha256
+                v.sha256,
+                v.features_sha256
             );
         }
     }

@@ -123,11 +123,16 @@ impl StudioApp {
         let Persisted { settings, prefs } = restored.unwrap_or_default();
 
         let worker = spawn_worker(&ctx, &options);
+        // `--weights` is that file or "missing"; the file remembered from last time may be gone
+        // (moved, cache cleared), and then the worker searches as if none were saved.
         let weights = options
             .weights
             .clone()
             .or_else(|| settings.weights_path.clone());
-        worker.send(Command::LoadWeights(weights.clone()));
+        worker.send(match (&options.weights, &settings.weights_path) {
+            (None, Some(saved)) => Command::LoadSavedWeights(saved.clone()),
+            _ => Command::LoadWeights(weights.clone()),
+        });
 
         let samples = list_samples(&options.assets_dir);
         let mut app = Self {
@@ -1290,6 +1295,11 @@ impl StudioApp {
                 ),
             );
         }
+        if let Some(note) = &info.note {
+            self.notices.push(Level::Warning, "Weights", note.clone());
+            // Remembered instead of the file that is gone, so the next launch loads it at once.
+            self.settings.weights_path = Some(info.path.clone());
+        }
         self.network.path_text = info.path.display().to_string();
         // The worker reloads when a run names the file differently (relative vs absolute path):
         // the same network again is not a change that needs a restart.
@@ -2094,6 +2104,7 @@ fn spawn_worker(ctx: &egui::Context, options: &StudioOptions) -> Worker {
         Box::new(move || repaint.request_repaint()),
         WorkerConfig {
             hub: options.hub.clone(),
+            ..WorkerConfig::default()
         },
     )
 }

@@ -42,7 +42,9 @@ const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 pub struct StudioOptions {
     /// Folder with `samples/` (the default content/style pair) and `icon.png`.
     pub assets_dir: PathBuf,
-    /// Weights file to load at start; `None` uses the saved choice or the usual search path.
+    /// Weights file to load at start (that file or "weights missing"); `None` uses the saved
+    /// choice or the usual search path. A saved file that is gone falls back to the search,
+    /// with a notice naming the file used instead.
     pub weights: Option<PathBuf>,
     /// Read and write settings in eframe storage between launches.
     pub persist: bool,

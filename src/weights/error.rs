@@ -117,6 +117,34 @@ pub enum WeightsError {
     #[error("download cancelled; the partial data is kept in {} and the next run resumes from it", part.display())]
     Cancelled { part: PathBuf },
 
+    #[error("another download of {} is running ({holder}); wait for it or cancel it. If no download is running, delete {}", dest.display(), lock.display())]
+    Busy {
+        dest: PathBuf,
+        lock: PathBuf,
+        /// "pid 1234", as the lock file tells.
+        holder: String,
+    },
+
+    #[error("{url} sent only {bytes} bytes in {seconds} s, far too slow to finish. What arrived is kept: try again later and it resumes. {manual}")]
+    TooSlow {
+        url: String,
+        bytes: u64,
+        seconds: u64,
+        manual: String,
+    },
+
+    #[error("{url} delivered weights whose features SHA-256 is {found}, but {expected} is expected ({pin}). Nothing was installed and the partial data was discarded: the server (HF_ENDPOINT?) may hand out other weights. Use a file you trust with `--weights FILE` or `atelier weights fetch --from FILE`; if you trust this server, setting ATELIER_WEIGHTS_SHA256 to the digest it delivered accepts it")]
+    DigestMismatch {
+        url: String,
+        expected: String,
+        found: String,
+        /// Where the expected value came from.
+        pin: String,
+    },
+
+    #[error("ATELIER_WEIGHTS_SHA256={value:?} is not a SHA-256: give the 64 hex digits `atelier weights verify FILE` prints as features_sha256, or unset it")]
+    BadPin { value: String },
+
     #[error("{}", NotFoundMessage(searched))]
     NotFound { searched: Vec<Searched> },
 }

@@ -7,20 +7,26 @@
 //! 4. write an F32 features-only file to a temp file, fsync, verify, rename into place.
 //!
 //! Steps 1–3 append to `<dest>.part`, which holds the header followed by the planned ranges
-//! back to back; `<dest>.part.json` records the source, its ETag and size. A rerun with the
-//! same ETag continues at the `.part` length; anything else starts over.
+//! back to back; `<dest>.part.json` records the source, its ETag and size, and checkpoints of
+//! the bytes so far. A rerun with the same ETag continues after the last checkpoint that still
+//! matches (see [`super::resume`]); anything else starts over.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::config::{manual_hint, HubConfig};
+use super::digest::Pin;
 use super::error::WeightsError;
-use super::hub::{manual_hint, HttpSource, HubConfig};
+use super::file_source::FileSource;
+use super::hub::HttpSource;
 use super::inspect::{inspect, json_len, parse_header, vgg_layout, VggLayout};
+use super::lock::DownloadLock;
 use super::model::{default_path, Model};
-use super::write::write_features;
+use super::resume::{PartWriter, Sidecar};
+use super::write::{write_features, Output};
 use crate::engine::arch::Arch;
 
 type Result<T> = std::result::Result<T, WeightsError>;
@@ -67,6 +73,11 @@ pub(crate) trait RangeSource {
 ///
 /// Returns at once, without network, if `out` already holds a valid file of that architecture
 /// (delete it to download again). Interrupted or cancelled runs resume on the next call.
+/// A hub download must match the features digest pinned for `model`
+/// ([`Model::features_sha256`], overridden by `cfg.expected_sha256`); when none is known it is
+/// not checked (see `verify` for the value to pin).
+/// One download per destination at a time: while one runs (this process or another), a second
+/// gets [`WeightsError::Busy`] instead of appending to the same `.part` (see `lock.rs`).
 pub fn fetch(
     model: Model,
     cfg: &HubConfig,
@@ -77,6 +88,8 @@ pub fn fetch(
     let dest = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_path(model, cfg));
+    // A malformed pin is a configuration error, reported even when nothing needs downloading.
+    let pin = Pin::for_download(model, cfg)?;
     if inspect(&dest).is_ok_and(|info| info.arch == model.arch()) {
         return Ok(dest);
     }
@@ -100,6 +113,7 @@ pub fn fetch(
             format!("{}@{}", model.repo(), id.unwrap_or(revision.clone()))
         }),
         retries: cfg.retries,
+        pin,
     };
     run(&mut source, &job, progress, cancel)
 }
@@ -127,6 +141,7 @@ pub fn convert_local(
         expected: None,
         label: Box::new(move |_| label.clone()),
         retries: 0,
+        pin: None,
     };
     run(&mut src, &job, progress, cancel)
 }
@@ -147,15 +162,8 @@ pub(crate) struct Job<'a> {
     /// Computes the `source` metadata once the probe is known.
     label: Box<dyn Fn(&Probe) -> String + 'a>,
     retries: u32,
-}
-
-#[derive(serde::Serialize, serde::Deserialize, PartialEq, Eq, Debug)]
-struct Sidecar {
-    version: u32,
-    source: String,
-    validator: String,
-    total_size: u64,
-    header_len: u64,
+    /// Features digest the result must have (hub downloads only).
+    pin: Option<Pin>,
 }
 
 /// Byte ranges to fetch (absolute in the source) and where each lands in the `.part`.
@@ -218,9 +226,19 @@ fn run(
     cancel: &AtomicBool,
 ) -> Result<PathBuf> {
     let (part, sidecar) = partial_paths(&job.dest);
+    if let Some(dir) = job.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| WeightsError::io("create the folder", dir, e))?;
+    }
+    let mut lock = DownloadLock::acquire(&job.dest)?;
+    // Another process may have finished the same download while we looked.
+    if let Some(arch) = job.expected {
+        if inspect(&job.dest).is_ok_and(|info| info.arch == arch) {
+            return Ok(job.dest.clone());
+        }
+    }
     let mut restarted = false;
     loop {
-        match run_once(source, job, progress, cancel) {
+        match run_once(source, job, &mut lock, progress, cancel) {
             Err(e @ WeightsError::SourceChanged { .. }) => {
                 discard(&part, &sidecar);
                 if restarted {
@@ -238,6 +256,7 @@ fn run(
                 | WeightsError::WrongDtype { .. }
                 | WeightsError::BadMetadata { .. }
                 | WeightsError::NonFinite { .. }
+                | WeightsError::DigestMismatch { .. }
                 | WeightsError::BadResponse { .. }),
             ) => {
                 discard(&part, &sidecar);
@@ -257,6 +276,7 @@ fn discard(part: &Path, sidecar: &Path) {
 fn run_once(
     source: &mut dyn RangeSource,
     job: &Job,
+    lock: &mut DownloadLock,
     progress: &mut dyn FnMut(&FetchProgress),
     cancel: &AtomicBool,
 ) -> Result<PathBuf> {
@@ -268,36 +288,16 @@ fn run_once(
     let probe = source.probe()?;
     let n = json_len(&desc, &probe.prefix, probe.total)?;
     let header_len = 8 + n;
-    let want = Sidecar {
-        version: 1,
-        source: desc.clone(),
-        validator: probe.validator.clone().unwrap_or_default(),
-        total_size: probe.total,
+    let want = Sidecar::new(
+        desc.clone(),
+        probe.validator.clone().unwrap_or_default(),
+        probe.total,
         header_len,
-    };
-    if let Some(dir) = job.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(|e| WeightsError::io("create the folder", dir, e))?;
-    }
-    let done = resumable_len(&part_path, &sidecar_path, &want, &probe.prefix);
-    let done = match done {
-        Some(len) => len,
-        None => {
-            let json = serde_json::to_vec(&want).unwrap_or_default();
-            fs::write(&sidecar_path, json)
-                .map_err(|e| WeightsError::io("write", &sidecar_path, e))?;
-            fs::write(&part_path, &probe.prefix)
-                .map_err(|e| WeightsError::io("write", &part_path, e))?;
-            probe.prefix.len() as u64
-        }
-    };
-    let file = OpenOptions::new()
-        .append(true)
-        .open(&part_path)
-        .map_err(|e| WeightsError::io("open", &part_path, e))?;
+    );
+    let part = PartWriter::open(&part_path, &sidecar_path, want, &probe.prefix)?;
     let mut t = Transfer {
-        out: BufWriter::with_capacity(1 << 20, file),
-        part_path: part_path.clone(),
-        done,
+        part,
+        lock,
         total: header_len,
         started: Instant::now(),
         session_bytes: 0,
@@ -306,14 +306,46 @@ fn run_once(
         retries_left: job.retries,
     };
 
+    let fetched = fetch_plan(&mut t, source, job, &desc, &probe, n);
+    // Whatever happened, what arrived is synced and recorded, so a rerun can trust it.
+    let kept = t.part.checkpoint();
+    let (plan, layout) = fetched?;
+    kept?;
+
+    let preprocess = layout
+        .preprocess
+        .clone()
+        .unwrap_or_else(|| "torch".to_string());
+    let label = (job.label)(&probe);
+    let out = Output {
+        dest: &job.dest,
+        preprocess: &preprocess,
+        source_label: &label,
+        pin: job.pin.as_ref(),
+    };
+    write_features(&part_path, &plan, &layout, &desc, &out)?;
+    discard(&part_path, &sidecar_path);
+    Ok(job.dest.clone())
+}
+
+/// Steps 2–3: the header (checked to be the VGG asked for), then the planned ranges.
+fn fetch_plan(
+    t: &mut Transfer,
+    source: &mut dyn RangeSource,
+    job: &Job,
+    desc: &str,
+    probe: &Probe,
+    json_len: u64,
+) -> Result<(Plan, VggLayout)> {
+    let header_len = 8 + json_len;
     // Header: in the .part at its own offsets.
     t.fetch_span(source, 0, header_len, 0)?;
-    let json = read_part(&part_path, 8, n)?;
-    let header = parse_header(&desc, &json, probe.total)?;
-    let layout = vgg_layout(&desc, &header)?;
+    let json = read_part(t.part.path(), 8, json_len)?;
+    let header = parse_header(desc, &json, probe.total)?;
+    let layout = vgg_layout(desc, &header)?;
     if let Some(expected) = job.expected.filter(|a| *a != layout.arch) {
         return Err(WeightsError::NotVgg {
-            file: desc,
+            file: desc.to_string(),
             reason: format!(
                 "{expected} was requested but the file holds {}",
                 layout.arch
@@ -321,9 +353,9 @@ fn run_once(
         });
     }
     let plan = Plan::new(header_len, &layout);
-    if t.done > plan.total {
+    if t.part.len() > plan.total {
         return Err(WeightsError::SourceChanged {
-            url: desc,
+            url: desc.to_string(),
             detail: "the partial data is longer than the file's features".into(),
         });
     }
@@ -332,39 +364,7 @@ fn run_once(
     for &(s, e, p) in &plan.spans {
         t.fetch_span(source, s, e, p)?;
     }
-    t.finish()?;
-
-    let preprocess = layout
-        .preprocess
-        .clone()
-        .unwrap_or_else(|| "torch".to_string());
-    let label = (job.label)(&probe);
-    write_features(
-        &part_path,
-        &plan,
-        &layout,
-        &preprocess,
-        &label,
-        &desc,
-        &job.dest,
-    )?;
-    discard(&part_path, &sidecar_path);
-    Ok(job.dest.clone())
-}
-
-/// Length of a `.part` that can be continued, if any.
-fn resumable_len(part: &Path, sidecar: &Path, want: &Sidecar, prefix: &[u8]) -> Option<u64> {
-    if want.validator.is_empty() {
-        return None; // without an ETag we cannot tell whether the old bytes still belong
-    }
-    let have: Sidecar = serde_json::from_slice(&fs::read(sidecar).ok()?).ok()?;
-    if have != *want {
-        return None;
-    }
-    let mut f = File::open(part).ok()?;
-    let mut head = vec![0u8; prefix.len()];
-    f.read_exact(&mut head).ok()?;
-    (head == prefix).then(|| f.metadata().ok().map(|m| m.len()))?
+    Ok((plan, layout))
 }
 
 fn read_part(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
@@ -379,9 +379,8 @@ fn read_part(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
 
 /// Appends received bytes to the `.part`, reports progress, honours cancel and retries.
 struct Transfer<'a> {
-    out: BufWriter<File>,
-    part_path: PathBuf,
-    done: u64,
+    part: PartWriter,
+    lock: &'a mut DownloadLock,
     total: u64,
     started: Instant,
     session_bytes: u64,
@@ -394,7 +393,7 @@ impl Transfer<'_> {
     fn cancelled(&self) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(WeightsError::Cancelled {
-                part: self.part_path.clone(),
+                part: self.part.path().to_path_buf(),
             });
         }
         Ok(())
@@ -407,7 +406,8 @@ impl Transfer<'_> {
         } else {
             0.0
         };
-        let left = self.total.saturating_sub(self.done);
+        let done = self.part.len();
+        let left = self.total.saturating_sub(done);
         let eta = if left == 0 {
             Some(0.0)
         } else if rate > 0.0 {
@@ -416,7 +416,7 @@ impl Transfer<'_> {
             None
         };
         (self.progress)(&FetchProgress {
-            downloaded: self.done,
+            downloaded: done,
             total: self.total,
             bytes_per_second: rate,
             eta_seconds: eta,
@@ -425,27 +425,11 @@ impl Transfer<'_> {
 
     fn write(&mut self, chunk: &[u8]) -> Result<()> {
         self.cancelled()?;
-        self.out
-            .write_all(chunk)
-            .map_err(|e| WeightsError::io("write", &self.part_path, e))?;
-        self.done += chunk.len() as u64;
+        self.part.append(chunk)?;
+        self.lock.touch();
         self.session_bytes += chunk.len() as u64;
         self.report();
         Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.out
-            .flush()
-            .map_err(|e| WeightsError::io("write", &self.part_path, e))
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.flush()?;
-        self.out
-            .get_ref()
-            .sync_data()
-            .map_err(|e| WeightsError::io("sync", &self.part_path, e))
     }
 
     /// Makes sure source bytes `[start, end)` are in the `.part` at `part_offset`.
@@ -458,11 +442,12 @@ impl Transfer<'_> {
     ) -> Result<()> {
         let mut attempt = 0u32;
         loop {
-            let have = self.done.saturating_sub(part_offset).min(end - start);
+            let done = self.part.len();
+            let have = done.saturating_sub(part_offset).min(end - start);
             if have == end - start {
                 return Ok(());
             }
-            if self.done < part_offset {
+            if done < part_offset {
                 // Spans are filled in order, so this cannot happen unless the .part shrank.
                 return Err(WeightsError::SourceChanged {
                     url: source.describe(),
@@ -472,7 +457,7 @@ impl Transfer<'_> {
             self.cancelled()?;
             let result =
                 source.read_range(start + have, end - start - have, &mut |c| self.write(c));
-            self.flush()?;
+            self.part.flush()?;
             match result {
                 Ok(()) => {}
                 Err(e) if e.is_transient() && self.retries_left > 0 => {
@@ -490,82 +475,6 @@ impl Transfer<'_> {
         while Instant::now() < until {
             self.cancelled()?;
             std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
-    }
-}
-
-/// A local file as a range source, so `--from FILE` runs the network code path.
-pub(crate) struct FileSource {
-    path: PathBuf,
-    file: File,
-    len: u64,
-}
-
-impl FileSource {
-    pub(crate) fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| WeightsError::io("open", path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| WeightsError::io("read the size of", path, e))?
-            .len();
-        Ok(FileSource {
-            path: path.to_path_buf(),
-            file,
-            len,
-        })
-    }
-}
-
-impl RangeSource for FileSource {
-    fn describe(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn probe(&mut self) -> Result<Probe> {
-        let meta = self
-            .file
-            .metadata()
-            .map_err(|e| WeightsError::io("read the size of", &self.path, e))?;
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        self.len = meta.len();
-        let mut prefix = vec![0u8; self.len.min(8) as usize];
-        self.file
-            .seek(SeekFrom::Start(0))
-            .and_then(|_| self.file.read_exact(&mut prefix))
-            .map_err(|e| WeightsError::io("read", &self.path, e))?;
-        Ok(Probe {
-            total: self.len,
-            validator: Some(format!("file:{}:{mtime}", self.len)),
-            revision: None,
-            prefix,
-        })
-    }
-
-    fn read_range(&mut self, start: u64, len: u64, sink: Sink) -> Result<()> {
-        if start + len > self.len {
-            return Err(WeightsError::Truncated {
-                file: self.describe(),
-                tensor: None,
-                detail: format!("needed bytes up to {} of {}", start + len, self.len),
-            });
-        }
-        self.file
-            .seek(SeekFrom::Start(start))
-            .map_err(|e| WeightsError::io("read", &self.path, e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(buf.len() as u64) as usize;
-            self.file
-                .read_exact(&mut buf[..n])
-                .map_err(|e| WeightsError::io("read", &self.path, e))?;
-            sink(&buf[..n])?;
-            left -= n as u64;
         }
         Ok(())
     }

@@ -1,144 +1,21 @@
-//! Hugging Face hub access: configuration from the usual `HF_*` variables, and byte-range reads
-//! of a hub file over HTTP.
+//! Hugging Face hub access: byte-range reads of a hub file over HTTP (the configuration is in
+//! `config.rs`).
 //!
 //! Redirects are followed by hand (not by ureq) so that the `Range`/`If-Range` headers are
 //! re-sent on every hop and the token only ever goes to the endpoint's own origin.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::config::{manual_hint, HubConfig};
 use super::error::WeightsError;
 use super::fetch::{Probe, RangeSource, Sink};
 use super::model::Model;
 
 type Result<T> = std::result::Result<T, WeightsError>;
 
-pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 const MAX_REDIRECTS: usize = 10;
 const CHUNK: usize = 256 * 1024;
-
-/// Where and how to talk to the hub. Build it with [`HubConfig::from_env`] in the app; tests
-/// build it explicitly so they never touch process-wide environment variables.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HubConfig {
-    /// `HF_ENDPOINT`, default `https://huggingface.co` (no trailing slash).
-    pub endpoint: String,
-    /// `HF_TOKEN`, else the token file `huggingface-cli login` writes (`HF_TOKEN_PATH` or `$HF_HOME/token`).
-    pub token: Option<String>,
-    /// `HF_HOME`: the hub cache root; Atelier's files go in `<cache_dir>/atelier/`.
-    pub cache_dir: PathBuf,
-    /// `HF_HUB_OFFLINE=1`: never touch the network.
-    pub offline: bool,
-    /// Branch, tag or commit; default `main`.
-    pub revision: String,
-    /// Connect and idle-read timeout (`HF_HUB_DOWNLOAD_TIMEOUT` seconds, default 30).
-    pub timeout: Duration,
-    /// Automatic resumes within one `fetch` after a dropped connection or a 5xx (default 3).
-    pub retries: u32,
-}
-
-impl Default for HubConfig {
-    fn default() -> Self {
-        Self::from_vars(|_| None)
-    }
-}
-
-impl HubConfig {
-    pub fn from_env() -> Self {
-        Self::from_vars(|k| std::env::var(k).ok())
-    }
-
-    /// `from_env` with an injected lookup (so tests and the studio can override variables).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| {
-            var(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let endpoint = get("HF_ENDPOINT")
-            .map(|e| e.trim_end_matches('/').to_string())
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
-        let cache_dir = get("HF_HOME").map(PathBuf::from).unwrap_or_else(|| {
-            let cache = get("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| {
-                get("HOME")
-                    .or_else(|| get("USERPROFILE"))
-                    .map(|h| Path::new(&h).join(".cache"))
-            });
-            cache
-                .unwrap_or_else(|| PathBuf::from(".cache"))
-                .join("huggingface")
-        });
-        let token = get("HF_TOKEN").or_else(|| {
-            let path = get("HF_TOKEN_PATH")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| cache_dir.join("token"));
-            std::fs::read_to_string(path)
-                .ok()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-        });
-        let offline = get("HF_HUB_OFFLINE").is_some_and(|v| {
-            matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
-        });
-        let timeout = get("HF_HUB_DOWNLOAD_TIMEOUT")
-            .and_then(|t| t.parse::<f64>().ok())
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or(Duration::from_secs(30));
-        HubConfig {
-            endpoint,
-            token,
-            cache_dir,
-            offline,
-            revision: "main".into(),
-            timeout,
-            retries: 3,
-        }
-    }
-
-    /// `{endpoint}/{repo}/resolve/{revision}/{file}`.
-    pub fn file_url(&self, model: Model) -> String {
-        format!(
-            "{}/{}/resolve/{}/{}",
-            self.endpoint,
-            model.repo(),
-            encode_revision(&self.revision),
-            model.file()
-        )
-    }
-
-    /// The repo's web page, for humans.
-    pub fn repo_url(&self, model: Model) -> String {
-        format!("{}/{}", self.endpoint, model.repo())
-    }
-}
-
-/// What to do without network, in the words every network error ends with.
-pub fn manual_hint(model: Model, cfg: &HubConfig) -> String {
-    format!(
-        "Download {} (~{} MB) from {} on a machine with internet, then run \
-         `atelier weights fetch --from FILE` (keeps the ~{} MB Atelier needs) or pass `--weights FILE`; \
-         or put a VGG16/VGG19 .safetensors file in ./weights/",
-        model.file(),
-        model.full_file_bytes() / 1_000_000,
-        cfg.repo_url(model),
-        model.features_bytes() / 1_000_000
-    )
-}
-
-/// Revisions like `refs/pr/1` must be one path segment.
-fn encode_revision(rev: &str) -> String {
-    let mut out = String::new();
-    for b in rev.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 /// `scheme://host:port`, lower-cased with the default port filled in: the unit of trust for the token.
 pub(crate) fn origin(url: &str) -> Option<String> {
@@ -203,6 +80,15 @@ pub(crate) struct HttpSource {
     probe: Option<Probe>,
     /// ETag of the server that actually sends the bytes (the CDN), for `If-Range`.
     data_etag: Option<String>,
+    floor: RateFloor,
+}
+
+/// The slowest a response may be: at least `min_bytes` in every `window` (checked as
+/// consecutive windows, each time a read returns).
+#[derive(Debug, Clone, Copy)]
+struct RateFloor {
+    window: Duration,
+    min_bytes: u64,
 }
 
 struct Fetched {
@@ -238,6 +124,10 @@ impl HttpSource {
             manual: manual_hint(model, cfg),
             probe: None,
             data_etag: None,
+            floor: RateFloor {
+                window: cfg.rate_window,
+                min_bytes: cfg.min_bytes_per_window,
+            },
         }
     }
 
@@ -410,7 +300,38 @@ impl HttpSource {
     }
 }
 
-fn stream_body(
+impl HttpSource {
+    /// Streams `expected` body bytes into `sink`, failing a response that trickles.
+    fn stream_body(
+        &self,
+        resp: ureq::http::Response<ureq::Body>,
+        url: &str,
+        expected: u64,
+        sink: Sink,
+    ) -> Result<()> {
+        let floor = self.floor;
+        let mut window = (Instant::now(), 0u64);
+        stream(resp, url, expected, &mut |chunk: &[u8]| {
+            sink(chunk)?;
+            window.1 += chunk.len() as u64;
+            let elapsed = window.0.elapsed();
+            if floor.min_bytes > 0 && elapsed >= floor.window {
+                if window.1 < floor.min_bytes {
+                    return Err(WeightsError::TooSlow {
+                        url: url.to_string(),
+                        bytes: window.1,
+                        seconds: elapsed.as_secs_f64().round() as u64,
+                        manual: self.manual.clone(),
+                    });
+                }
+                window = (Instant::now(), 0);
+            }
+            Ok(())
+        })
+    }
+}
+
+fn stream(
     resp: ureq::http::Response<ureq::Body>,
     url: &str,
     expected: u64,
@@ -478,7 +399,7 @@ impl RangeSource for HttpSource {
         let etag = header(&f.resp, "etag");
         let mut prefix = Vec::with_capacity(8);
         let url = f.url.clone();
-        stream_body(f.resp, &url, b + 1, &mut |c: &[u8]| {
+        self.stream_body(f.resp, &url, b + 1, &mut |c: &[u8]| {
             prefix.extend_from_slice(c);
             Ok(())
         })?;
@@ -524,7 +445,7 @@ impl RangeSource for HttpSource {
             ));
         }
         let url = f.url.clone();
-        stream_body(f.resp, &url, len, sink)
+        self.stream_body(f.resp, &url, len, sink)
     }
 }
 
@@ -568,29 +489,5 @@ mod tests {
         assert_eq!(parse_content_range("bytes 5-4/100"), None);
         assert_eq!(parse_content_range("bytes 0-100/100"), None);
         assert_eq!(parse_content_range("bytes */100"), None);
-    }
-
-    #[test]
-    fn config_from_vars() {
-        let vars = |k: &str| match k {
-            "HF_ENDPOINT" => Some("http://127.0.0.1:9/".to_string()),
-            "HF_HOME" => Some("/nonexistent-hf-home".to_string()),
-            "HF_TOKEN" => Some(" tok ".to_string()),
-            "HF_HUB_OFFLINE" => Some("1".to_string()),
-            _ => None,
-        };
-        let cfg = HubConfig::from_vars(vars);
-        assert_eq!(cfg.endpoint, "http://127.0.0.1:9");
-        assert_eq!(cfg.token.as_deref(), Some("tok"));
-        assert!(cfg.offline);
-        assert_eq!(
-            cfg.file_url(Model::Vgg19),
-            "http://127.0.0.1:9/timm/vgg19.tv_in1k/resolve/main/model.safetensors"
-        );
-        let home = HubConfig::from_vars(|k| (k == "HOME").then(|| "/home/u".to_string()));
-        assert_eq!(home.cache_dir, PathBuf::from("/home/u/.cache/huggingface"));
-        assert_eq!(home.endpoint, DEFAULT_ENDPOINT);
-        assert!(!home.offline);
-        assert_eq!(encode_revision("refs/pr/1"), "refs%2Fpr%2F1");
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use safetensors::Dtype;
 use sha2::{Digest, Sha256};
 
+use super::digest::{features_digest, hex};
 use super::error::WeightsError;
 use crate::engine::arch::Arch;
 
@@ -40,6 +41,11 @@ pub struct Verified {
     pub info: WeightsInfo,
     /// Lower-case hex SHA-256 of the whole file.
     pub sha256: String,
+    /// Lower-case hex SHA-256 of the `features.*` tensors as F32 little-endian, in name order:
+    /// the data section of the file `fetch` writes. Unlike `sha256` it ignores the metadata
+    /// (which names the commit) and the source dtype/layout, so it is what a hub download is
+    /// pinned to ([`crate::weights::Model::features_sha256`]).
+    pub features_sha256: String,
 }
 
 /// One tensor of a header; offsets are relative to the data section.
@@ -458,8 +464,9 @@ fn info_from(path: &Path, size: u64, header: Header, layout: &VggLayout) -> Weig
     }
 }
 
-/// `inspect`, then one sequential pass over the file: SHA-256 of everything and a NaN/inf scan
-/// of every features tensor.
+/// `inspect`, then one sequential pass over the file: SHA-256 of everything, the features
+/// digest (a second pass unless the file is features-only F32, as `fetch` writes it) and a
+/// NaN/inf scan of every features tensor.
 pub fn verify(path: &Path) -> Result<Verified> {
     let (f, size, header, layout) = read_layout(path)?;
     let file_name = path.display().to_string();
@@ -470,6 +477,11 @@ pub fn verify(path: &Path) -> Result<Verified> {
         .collect();
     let mut by_offset: Vec<(&String, &TensorEntry)> = header.tensors.iter().collect();
     by_offset.sort_by_key(|(_, t)| t.begin);
+    // Features only, F32, stored in name order: the data section is what the digest hashes.
+    let mut same_pass = (features.len() == by_offset.len()
+        && features.values().all(|d| *d == Dtype::F32)
+        && by_offset.windows(2).all(|w| w[0].0 < w[1].0))
+    .then(Sha256::new);
 
     let mut r = BufReader::with_capacity(1 << 20, f);
     let mut hasher = Sha256::new();
@@ -495,6 +507,9 @@ pub fn verify(path: &Path) -> Result<Verified> {
         while left > 0 {
             let n = left.min(buf.len() as u64) as usize;
             reader.read_exact(&mut buf[..n], &file_name)?;
+            if let Some(h) = same_pass.as_mut() {
+                h.update(&buf[..n]);
+            }
             if let Some(dtype) = check {
                 decode_f32(dtype, &buf[..n], &mut values);
                 if let Some((i, v)) = first_non_finite(&values) {
@@ -505,14 +520,18 @@ pub fn verify(path: &Path) -> Result<Verified> {
             left -= n as u64;
         }
     }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = hex(&hasher.finalize());
+    let features_sha256 = match same_pass {
+        Some(h) => hex(&h.finalize()),
+        None => {
+            let f = File::open(path).map_err(|e| WeightsError::io("open", path, e))?;
+            features_digest(f, path, header.header_len, &layout)?
+        }
+    };
     Ok(Verified {
         info: info_from(path, size, header, &layout),
         sha256,
+        features_sha256,
     })
 }
 

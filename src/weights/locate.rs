@@ -2,14 +2,15 @@
 //!
 //! Order: `--weights`, `ATELIER_WEIGHTS`, `./weights/`, `weights/` next to the executable, the
 //! download cache. An explicit path (flag or variable) is authoritative: if it is wrong that is
-//! an error, never a silent fall-back to other weights. The process environment is read only by
+//! an error, never a silent fall-back to other weights. Only a path remembered from an earlier
+//! session ([`locate_saved_in`]) falls back when its file is gone, and says so. The process environment is read only by
 //! [`SearchEnv::from_process`], so tests inject their own.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::config::HubConfig;
 use super::error::{Searched, WeightsError};
-use super::hub::HubConfig;
 use super::inspect::{inspect, WeightsInfo};
 use super::model::{default_path, Model, ModelStatus};
 use crate::engine::arch::Arch;
@@ -132,6 +133,11 @@ pub fn locate(explicit: Option<&Path>) -> Result<WeightsInfo> {
 }
 
 pub fn locate_in(env: &SearchEnv) -> Result<WeightsInfo> {
+    locate_place(env).map(|(info, _)| info)
+}
+
+/// `locate_in`, also saying which kind of place the file came from.
+fn locate_place(env: &SearchEnv) -> Result<(WeightsInfo, PlaceKind)> {
     let mut searched = Vec::new();
     for place in env.places() {
         let note = |outcome: String| Searched {
@@ -143,13 +149,15 @@ pub fn locate_in(env: &SearchEnv) -> Result<WeightsInfo> {
         match place.kind {
             PlaceKind::Explicit | PlaceKind::EnvVar => {
                 if path.is_dir() {
-                    return scan_dir(path).map_err(|outcome| WeightsError::NotFound {
-                        searched: vec![note(outcome)],
-                    });
+                    return scan_dir(path)
+                        .map(|info| (info, place.kind))
+                        .map_err(|outcome| WeightsError::NotFound {
+                            searched: vec![note(outcome)],
+                        });
                 }
                 if path.exists() {
                     // The specific reason (wrong shape, truncated, …) is the useful message here.
-                    return inspect(path);
+                    return inspect(path).map(|info| (info, place.kind));
                 }
                 return Err(WeightsError::NotFound {
                     searched: vec![note("does not exist".into())],
@@ -161,7 +169,7 @@ pub fn locate_in(env: &SearchEnv) -> Result<WeightsInfo> {
                     continue;
                 }
                 match scan_dir(path) {
-                    Ok(info) => return Ok(info),
+                    Ok(info) => return Ok((info, place.kind)),
                     Err(outcome) => searched.push(note(outcome)),
                 }
             }
@@ -171,13 +179,71 @@ pub fn locate_in(env: &SearchEnv) -> Result<WeightsInfo> {
                     continue;
                 }
                 match inspect(path) {
-                    Ok(info) => return Ok(info),
+                    Ok(info) => return Ok((info, place.kind)),
                     Err(e) => searched.push(note(format!("unusable: {e}"))),
                 }
             }
         }
     }
     Err(WeightsError::NotFound { searched })
+}
+
+/// What [`locate_saved_in`] found, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub info: WeightsInfo,
+    /// Set when the saved file was gone and the search found another: says which, for the user.
+    pub note: Option<String>,
+}
+
+/// [`locate_saved_in`] in the process's environment.
+pub fn locate_saved(saved: &Path) -> Result<Located> {
+    locate_saved_in(saved, &SearchEnv::from_process(None))
+}
+
+/// Finds weights starting from a path remembered from an earlier session (the studio's saved
+/// settings); `env.explicit` is ignored.
+///
+/// Unlike `--weights` (a path the user names now, which is that file or an error), a saved
+/// path may have been moved or deleted since, while the download cache holds good weights: if
+/// it no longer exists, the usual search runs and the note says what is used instead. A saved
+/// file that exists but is unusable is still an error: the user should learn it is broken.
+pub fn locate_saved_in(saved: &Path, env: &SearchEnv) -> Result<Located> {
+    let path = env.absolute(saved);
+    if path.exists() {
+        let env = SearchEnv {
+            explicit: Some(saved.to_path_buf()),
+            ..env.clone()
+        };
+        return locate_in(&env).map(|info| Located { info, note: None });
+    }
+    let standard = SearchEnv {
+        explicit: None,
+        ..env.clone()
+    };
+    match locate_place(&standard) {
+        Ok((info, kind)) => Ok(Located {
+            note: Some(format!(
+                "The weights file saved in your settings, {}, is gone; using {} ({}) instead.",
+                path.display(),
+                info.path.display(),
+                kind.label()
+            )),
+            info,
+        }),
+        Err(WeightsError::NotFound { mut searched }) => {
+            searched.insert(
+                0,
+                Searched {
+                    place: "saved in the settings".into(),
+                    path,
+                    outcome: "does not exist".into(),
+                },
+            );
+            Err(WeightsError::NotFound { searched })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `*.safetensors` files of a folder, sorted by name for a deterministic choice.

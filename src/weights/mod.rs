@@ -9,26 +9,33 @@
 //! - `$HF_HOME/atelier/timm--vgg19.tv_in1k/features.safetensors` ([`default_path`]; `HF_HOME`
 //!   defaults to `~/.cache/huggingface`), beside the hub's own cache so users find it there.
 //! - while downloading: `<dest>.part` (header + planned ranges) and `<dest>.part.json`
-//!   (source, ETag, size); a rerun resumes from them, a changed ETag starts over.
+//!   (source, ETag, size, checkpoints: length + SHA-256 of the synced bytes); a rerun resumes
+//!   after the last checkpoint that still matches, a changed ETag starts over.
 //! - the result: safetensors, F32 only (F16/BF16 sources are widened), metadata
 //!   `{"arch": "vgg19", "preprocess": "torch", "source": "timm/vgg19.tv_in1k@<commit or etag>"}`.
 //!
 //! The library never prints: progress goes to a callback, failures to [`WeightsError`].
 
+mod config;
+mod digest;
 mod error;
 mod fetch;
+mod file_source;
 mod hub;
 mod inspect;
 mod locate;
+mod lock;
 mod model;
+mod resume;
 mod write;
 
+pub use config::{manual_hint, HubConfig, DEFAULT_ENDPOINT, DEFAULT_MIN_BYTES_PER_WINDOW};
 pub use error::{Searched, WeightsError};
 pub use fetch::{convert_local, fetch, partial_paths, FetchProgress};
-pub use hub::{manual_hint, HubConfig, DEFAULT_ENDPOINT};
 pub use inspect::{inspect, verify, Verified, WeightsInfo, MAX_HEADER_BYTES};
 pub use locate::{
-    list, list_in, locate, locate_in, search_locations, search_locations_in, Place, PlaceKind,
-    SearchEnv,
+    list, list_in, locate, locate_in, locate_saved, locate_saved_in, search_locations,
+    search_locations_in, Located, Place, PlaceKind, SearchEnv,
 };
+pub use lock::lock_path;
 pub use model::{default_path, Model, ModelStatus};

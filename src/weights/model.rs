@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::hub::HubConfig;
+use super::config::HubConfig;
 use crate::engine::arch::Arch;
 
 /// A VGG the app knows how to download. VGG19 is the default (the classic style-transfer net).
@@ -60,6 +60,17 @@ impl Model {
             .iter()
             .map(|&(_, out, inp)| ((out * inp * 9 + out) * 4) as u64)
             .sum()
+    }
+
+    /// SHA-256 of the features a hub download of this model must yield
+    /// ([`crate::weights::Verified::features_sha256`]), checked before the file is installed.
+    /// `None`: not measured yet. This value has to come from a real download of the hub file on
+    /// a machine with network (`atelier weights fetch` prints it); until then a download is
+    /// checked only against `HubConfig::expected_sha256` (`ATELIER_WEIGHTS_SHA256`) when set.
+    pub fn features_sha256(self) -> Option<&'static str> {
+        match self {
+            Model::Vgg19 | Model::Vgg16 => None,
+        }
     }
 
     /// Approximate size of the full hub file (classifier included), for the manual-download hint.

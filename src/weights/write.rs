@@ -2,7 +2,8 @@
 //! has a single load path and the file on disk is what the math uses.
 //!
 //! Never leaves a half-written file at the destination: temp file in the same folder, fsync,
-//! full `verify`, then an atomic rename (and an fsync of the folder so the rename sticks).
+//! full `verify`, the features digest checked against the pin (hub downloads), then an atomic
+//! rename (and an fsync of the folder so the rename sticks).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -10,6 +11,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::digest::Pin;
 use super::error::WeightsError;
 use super::fetch::Plan;
 use super::inspect::{
@@ -51,20 +53,29 @@ fn output_header(layout: &VggLayout, metadata: &BTreeMap<&str, &str>) -> (Vec<u8
     (json, order)
 }
 
-/// Builds `dest` from the `.part` described by `plan`. `desc` names the source in errors.
+/// What to write besides the tensors, and where.
+pub(crate) struct Output<'a> {
+    pub dest: &'a Path,
+    pub preprocess: &'a str,
+    /// The `source` metadata.
+    pub source_label: &'a str,
+    /// The features digest the file must have to be installed.
+    pub pin: Option<&'a Pin>,
+}
+
+/// Builds `out.dest` from the `.part` described by `plan`. `desc` names the source in errors.
 pub(crate) fn write_features(
     part: &Path,
     plan: &Plan,
     layout: &VggLayout,
-    preprocess: &str,
-    source_label: &str,
     desc: &str,
-    dest: &Path,
+    out_spec: &Output,
 ) -> Result<()> {
+    let dest = out_spec.dest;
     let metadata = BTreeMap::from([
         ("arch", layout.arch.name()),
-        ("preprocess", preprocess),
-        ("source", source_label),
+        ("preprocess", out_spec.preprocess),
+        ("source", out_spec.source_label),
     ]);
     let (json, order) = output_header(layout, &metadata);
     let dir = dest
@@ -139,6 +150,9 @@ pub(crate) fn write_features(
                 verified.info.arch, layout.arch
             ),
         });
+    }
+    if let Some(pin) = out_spec.pin {
+        pin.check(&verified.features_sha256, desc)?;
     }
     fs::rename(&tmp, dest).map_err(|e| WeightsError::io("move the new file to", dest, e))?;
     guard.0 = None;

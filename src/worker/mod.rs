@@ -2,9 +2,10 @@
 //! and frames back, so the UI thread never waits on compute. A panic inside the engine becomes an
 //! `Error` event followed by `Finished(Failed)`; the window never dies with it.
 //!
-//! Weights downloads run on a thread of their own, started and cancelled right from
-//! [`Worker::send`], so neither a run nor a slow connection delays the other.
+//! Weights downloads run on a thread of their own (`downloads.rs`), started and cancelled right
+//! from [`Worker::send`], so neither a run nor a slow connection delays the other.
 
+mod downloads;
 mod instant;
 pub mod protocol;
 pub use protocol::*;
@@ -12,17 +13,14 @@ pub use protocol::*;
 use crate::engine::schedule::stage_dims;
 use crate::engine::{memory, Network, Schedule};
 use crate::settings::{DeviceChoice, Preprocess, Settings};
-use crate::weights::{self, FetchProgress, HubConfig, Model, WeightsError};
+use crate::weights::{self, HubConfig, WeightsError};
+use downloads::Downloads;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// Download progress is forwarded at most this often (the last report always goes).
-const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+use std::sync::Arc;
+use std::time::Instant;
 
 /// What the worker takes from its surroundings; tests inject their own hub.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +28,9 @@ pub struct WorkerConfig {
     /// Where downloads come from and go to; `None` reads the `HF_*` variables
     /// ([`HubConfig::from_env`]) when a download starts.
     pub hub: Option<HubConfig>,
+    /// Where `LoadWeights(None)` and a gone saved file look; `None`: the process's
+    /// (`ATELIER_WEIGHTS`, `./weights/`, next to the binary) and `hub`'s download cache.
+    pub weights_search: Option<weights::SearchEnv>,
 }
 
 /// Handle to the worker thread. Dropping it asks the thread to leave.
@@ -60,15 +61,17 @@ impl Worker {
             notify: Arc::from(notify),
             frames: frames.clone(),
         };
-        let downloads = Downloads {
-            hub: config.hub,
-            outbox: outbox.clone(),
-            commands: cmd_tx.clone(),
-            current: Arc::default(),
+        let mut engine = Engine {
+            search: config
+                .weights_search
+                .clone()
+                .map_or(Search::Process(config.hub.clone()), Search::Fixed),
+            ..Engine::default()
         };
+        let downloads = Downloads::new(config.hub, outbox.clone(), cmd_tx.clone());
         let spawned = std::thread::Builder::new()
             .name("atelier-worker".into())
-            .spawn(move || Engine::default().serve(&cmd_rx, &outbox));
+            .spawn(move || engine.serve(&cmd_rx, &outbox));
         let thread = match spawned {
             Ok(t) => Some(t),
             Err(e) => {
@@ -125,102 +128,6 @@ impl Drop for Worker {
     }
 }
 
-/// Starts download threads, one at a time, and cancels them.
-struct Downloads {
-    hub: Option<HubConfig>,
-    outbox: Outbox,
-    /// To load the weights once they are downloaded.
-    commands: Sender<Command>,
-    /// The running download's cancel flag; `None` while none runs. The download thread clears
-    /// it before sending `DownloadFinished`, so a new download can start as soon as the UI
-    /// hears the old one ended.
-    current: Arc<Mutex<Option<Arc<AtomicBool>>>>,
-}
-
-impl Downloads {
-    fn start(&self, model: Model) {
-        let mut current = lock(&self.current);
-        if current.is_some() {
-            return; // the running download reports on its own
-        }
-        let cancel = Arc::new(AtomicBool::new(false));
-        let hub = self.hub.clone();
-        let out = self.outbox.clone();
-        let commands = self.commands.clone();
-        let slot = self.current.clone();
-        let flag = cancel.clone();
-        let spawned = std::thread::Builder::new()
-            .name("atelier-download".into())
-            .spawn(move || {
-                let hub = hub.unwrap_or_else(HubConfig::from_env);
-                let outcome = catch_unwind(AssertUnwindSafe(|| download(model, &hub, &flag, &out)))
-                    .unwrap_or_else(|_| DownloadOutcome::Failed {
-                        message: format!(
-                            "the download crashed. {}. Report the bug if it repeats.",
-                            weights::manual_hint(model, &hub)
-                        ),
-                    });
-                *lock(&slot) = None;
-                let loaded = match &outcome {
-                    DownloadOutcome::Done(path) => Some(path.clone()),
-                    _ => None,
-                };
-                // The event goes first, so `WeightsLoaded` always follows `DownloadFinished`.
-                out.send(Event::DownloadFinished(outcome));
-                if let Some(path) = loaded {
-                    let _ = commands.send(Command::LoadWeights(Some(path)));
-                }
-            });
-        match spawned {
-            Ok(_) => *current = Some(cancel),
-            Err(e) => {
-                let message = format!(
-                    "couldn't start the download thread ({e}). Close other programs and try again."
-                );
-                let failed = DownloadOutcome::Failed { message };
-                self.outbox.send(Event::DownloadFinished(failed));
-            }
-        }
-    }
-
-    fn cancel(&self) {
-        if let Some(flag) = lock(&self.current).as_ref() {
-            flag.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Runs one download on the calling thread, forwarding throttled progress.
-fn download(model: Model, hub: &HubConfig, cancel: &AtomicBool, out: &Outbox) -> DownloadOutcome {
-    let mut last: Option<Instant> = None;
-    let mut progress = |p: &FetchProgress| {
-        let complete = p.total > 0 && p.downloaded >= p.total;
-        if !complete && last.is_some_and(|t| t.elapsed() < PROGRESS_INTERVAL) {
-            return;
-        }
-        last = Some(Instant::now());
-        out.send(Event::DownloadProgress {
-            downloaded: p.downloaded,
-            total: p.total,
-            bytes_per_second: p.bytes_per_second,
-            eta_seconds: p.eta_seconds,
-        });
-    };
-    match weights::fetch(model, hub, None, &mut progress, cancel) {
-        Ok(path) => DownloadOutcome::Done(path),
-        Err(e @ WeightsError::Cancelled { .. }) => DownloadOutcome::Cancelled {
-            message: e.to_string(),
-        },
-        Err(e) => DownloadOutcome::Failed {
-            message: e.to_string(),
-        },
-    }
-}
-
 /// Sends events and frames, waking the UI each time.
 #[derive(Clone)]
 struct Outbox {
@@ -244,8 +151,37 @@ struct NetworkKey {
     preprocess: Option<Preprocess>,
 }
 
+/// Where the engine looks for weights no file is named for.
+enum Search {
+    /// The process's environment, with this hub's download cache when given.
+    Process(Option<HubConfig>),
+    Fixed(weights::SearchEnv),
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search::Process(None)
+    }
+}
+
+impl Search {
+    fn env(&self) -> weights::SearchEnv {
+        match self {
+            Search::Fixed(env) => env.clone(),
+            Search::Process(hub) => {
+                let mut env = weights::SearchEnv::from_process(None);
+                if let Some(hub) = hub {
+                    env.hub = hub.clone();
+                }
+                env
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Engine {
+    search: Search,
     network: Option<(NetworkKey, Network)>,
     run: Option<Run>,
     instant: instant::InstantEngine,
@@ -285,7 +221,10 @@ impl Engine {
                 other => other,
             };
             let had_run = self.run.is_some();
-            let reloads = matches!(cmd, Some(Command::LoadWeights(_)));
+            let reloads = matches!(
+                cmd,
+                Some(Command::LoadWeights(_) | Command::LoadSavedWeights(_))
+            );
             match cmd {
                 Some(Command::Shutdown) => return,
                 Some(cmd) => self.guarded(out, |e| e.handle(cmd, out)),
@@ -321,14 +260,17 @@ impl Engine {
     fn handle(&mut self, cmd: Command, out: &Outbox) {
         match cmd {
             Command::LoadWeights(path) => {
-                let settings = Settings {
-                    weights_path: path,
-                    ..Settings::default()
+                // A named file is that file or an error; none: the search, in our surroundings.
+                let found = match path {
+                    Some(p) => Ok((p, None)),
+                    None => weights::locate_in(&self.search.env()).map(|i| (i.path, None)),
                 };
-                self.network = None;
-                if let Err(message) = self.ensure_network(&settings, out) {
-                    out.send(Event::WeightsMissing { message });
-                }
+                self.load_weights(found, out);
+            }
+            Command::LoadSavedWeights(path) => {
+                let found = weights::locate_saved_in(&path, &self.search.env())
+                    .map(|l| (l.info.path, l.note));
+                self.load_weights(found, out);
             }
             Command::Start(req) => {
                 self.stop(out);
@@ -416,8 +358,37 @@ impl Engine {
         }
     }
 
+    /// Replaces the network with the one in the file found, or says why there is none.
+    fn load_weights(
+        &mut self,
+        found: Result<(PathBuf, Option<String>), WeightsError>,
+        out: &Outbox,
+    ) {
+        self.network = None;
+        let loaded = found.map_err(|e| e.to_string()).and_then(|(path, note)| {
+            let settings = Settings {
+                weights_path: Some(path),
+                ..Settings::default()
+            };
+            self.load_network(&settings, note, out)
+        });
+        if let Err(message) = loaded {
+            out.send(Event::WeightsMissing { message });
+        }
+    }
+
     /// Loads the network the settings ask for, unless it is already loaded.
     fn ensure_network(&mut self, s: &Settings, out: &Outbox) -> Result<(), String> {
+        self.load_network(s, None, out)
+    }
+
+    /// `ensure_network`; `note` goes into `WeightsLoaded` (how the file was found).
+    fn load_network(
+        &mut self,
+        s: &Settings,
+        note: Option<String>,
+        out: &Outbox,
+    ) -> Result<(), String> {
         let key = NetworkKey {
             weights: s.weights_path.clone(),
             device: s.device,
@@ -433,6 +404,7 @@ impl Engine {
             path: net.vgg.path().to_path_buf(),
             layers: net.vgg.relu_names(),
             device: net.device.label.clone(),
+            note,
         };
         if let Some(note) = &net.device.fallback_note {
             out.send(Event::Error {
@@ -592,6 +564,8 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
 
     /// The UI used to wait forever on a worker thread that had died: its channels never
     /// disconnect. A notify that panics kills the thread from outside the engine's guard.

@@ -29,6 +29,10 @@ pub struct RunRequest {
 pub enum Command {
     /// (Re)load the network: an explicit file, or the usual search path when `None`.
     LoadWeights(Option<PathBuf>),
+    /// (Re)load the network from a file remembered from an earlier session. Unlike an explicit
+    /// file, one that no longer exists falls back to the usual search; `WeightsLoaded` then
+    /// carries a `note` saying so.
+    LoadSavedWeights(PathBuf),
     /// Start a new run, stopping any current one.
     Start(Box<RunRequest>),
     Pause,
@@ -110,6 +114,9 @@ pub struct NetworkInfo {
     pub layers: Vec<String>,
     /// Human-readable device actually used, e.g. "CPU (2 threads)".
     pub device: String,
+    /// Something the artist should know about how the file was found, e.g. that the saved
+    /// file is gone and another one was used instead.
+    pub note: Option<String>,
 }
 
 /// Why a run ended.

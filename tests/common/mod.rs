@@ -287,6 +287,9 @@ pub struct Behaviour {
     /// Pause this long after every 64 KB of a file body (a slow connection). Read before each
     /// chunk, so changing it affects responses already under way.
     pub chunk_delay: Option<Duration>,
+    /// Send bodies over 64 KB one byte per this interval, for as long as the client listens
+    /// (a server that never stalls long enough for a read timeout, yet never finishes).
+    pub trickle: Option<Duration>,
     /// Require this bearer token at the resolve URL.
     pub require_token: Option<String>,
     /// After this many data requests, serve another version.
@@ -560,6 +563,12 @@ fn handle(mut conn: TcpStream, port: u16, state: &Mutex<State>) {
                 ];
                 hs.extend_from_slice(extra);
                 entry.status = 206;
+                if let Some(every) = behaviour.trickle.filter(|_| body.len() > 64 * 1024) {
+                    entry.body_bytes =
+                        respond_trickle(&mut conn, "206 Partial Content", &hs, body, every);
+                    state.lock().unwrap().log.push(entry);
+                    return;
+                }
                 entry.body_bytes = respond_slowly(
                     &mut conn,
                     "206 Partial Content",
@@ -642,6 +651,36 @@ fn respond_slowly(
     }
     let _ = conn.flush();
     let _ = conn.shutdown(Shutdown::Write);
+    sent
+}
+
+/// Writes the head, then the body one byte per `every` until it is sent or the client leaves.
+fn respond_trickle(
+    conn: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    every: Duration,
+) -> u64 {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    if conn.write_all(head.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut sent = 0u64;
+    for b in body {
+        if conn.write_all(std::slice::from_ref(b)).is_err() || conn.flush().is_err() {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(every);
+    }
     sent
 }
 
