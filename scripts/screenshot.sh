@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts the studio in a virtual X display, lets it paint for a few seconds with Start pressed
-# (ATELIER_AUTOSTART=1), and saves docs/screenshot.png at 1280×800.
+# (ATELIER_AUTOSTART=1), and saves docs/screenshot.png: the whole screen (SCREEN, default
+# 1280x800) with the window at WINDOW (default: the whole screen, as a maximized window;
+# WINDOW=default keeps the size the studio opens with).
 #
 # Arguments are passed to `atelier studio` (e.g. `scripts/screenshot.sh --weights ../shared/weights/vgg16-hed.safetensors`).
 # Needs: apt-get install -y xvfb xdotool imagemagick libgl1-mesa-dri libegl1
@@ -14,6 +16,8 @@ cd "$(dirname "$0")/.."
 WAIT="${WAIT:-3}"
 OUT="${OUT:-docs/screenshot.png}"
 DISPLAY_NUM="${DISPLAY_NUM:-97}"
+SCREEN="${SCREEN:-1280x800}"
+WINDOW="${WINDOW:-$SCREEN}"
 IMPORT=/usr/bin/import # ImageMagick's; a `convert`/`import` earlier on PATH may be a stand-in
 
 for tool in Xvfb xdotool "$IMPORT"; do
@@ -26,7 +30,7 @@ done
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin atelier
 BIN="${CARGO_TARGET_DIR:-target}/release/atelier"
 
-Xvfb ":$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+Xvfb ":$DISPLAY_NUM" -screen 0 "${SCREEN}x24" -nolisten tcp >/dev/null 2>&1 &
 XVFB_PID=$!
 APP_PID=""
 cleanup() {
@@ -51,7 +55,8 @@ done
 [ -n "$WID" ] || { echo "no Atelier window appeared" >&2; exit 1; }
 
 # No window manager under Xvfb: place the window ourselves.
-DISPLAY=":$DISPLAY_NUM" xdotool windowmove "$WID" 0 0 windowsize "$WID" 1280 800 || true
+DISPLAY=":$DISPLAY_NUM" xdotool windowmove "$WID" 0 0 || true
+[ "$WINDOW" = default ] || DISPLAY=":$DISPLAY_NUM" xdotool windowsize "$WID" "${WINDOW%x*}" "${WINDOW#*x}" || true
 sleep "$WAIT"
 for xy in ${CLICKS:-}; do
     case "$xy" in

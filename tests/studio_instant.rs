@@ -179,3 +179,29 @@ fn the_worker_runs_only_the_newest_of_queued_instant_requests() {
         );
     }
 }
+
+/// [9]'s first launch: without VGG weights the studio opens on what works, the sample painted by
+/// the instant network in the preview, with a one-line offer to download the painting network.
+#[test]
+fn a_first_launch_without_weights_opens_in_instant_mode_with_the_sample_painted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut opts = options();
+    opts.weights = Some(tmp.path().join("no-weights-yet.safetensors"));
+    let mut h = harness(opts);
+    wait_until(&mut h, "weights missing", |a| a.weights_missing().is_some());
+    assert!(h.state().instant_mode(), "opens in Instant mode");
+    wait_until(&mut h, "the sample painted", |a| {
+        a.instant_image().is_some() && a.preview_iteration() == Some(0)
+    });
+    h.step();
+    assert!(screen_shows(&h, "weights are missing"));
+    let _ = h.get_by_label("Download VGG19");
+    let _ = h.get_by_label("Open weights file…");
+    let _ = h.get_by_label("Weights path");
+
+    // With weights the studio opens in Paint mode, as before.
+    let mut h = harness(options());
+    wait_until(&mut h, "network", |a| a.network().is_some());
+    h.step();
+    assert!(!h.state().instant_mode());
+}

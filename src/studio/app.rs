@@ -109,6 +109,8 @@ pub struct StudioApp {
     /// When workers died lately (see `replace_dead_worker`).
     worker_deaths: Vec<std::time::Instant>,
     worker_gave_up: bool,
+    /// The first load of the network has answered (the first launch's mode depends on it).
+    first_network_answer_seen: bool,
 }
 
 impl StudioApp {
@@ -174,6 +176,7 @@ impl StudioApp {
             instant: InstantPanel::new(&options.assets_dir),
             worker_deaths: Vec::new(),
             worker_gave_up: false,
+            first_network_answer_seen: false,
             prefs,
             options,
         };
@@ -1219,10 +1222,19 @@ impl StudioApp {
         }
         self.status.on_event(&event);
         match event {
-            Event::WeightsLoaded(info) => self.on_weights_loaded(info),
+            Event::WeightsLoaded(info) => {
+                self.first_network_answer_seen = true;
+                self.on_weights_loaded(info)
+            }
             Event::WeightsMissing { message } => {
                 self.network.state = NetworkState::Missing(message);
                 self.network.generation += 1;
+                // A first launch without weights opens on what works: the instant picture.
+                if !self.first_network_answer_seen && self.preview.frame.is_none() {
+                    self.instant.mode = instant::Mode::Instant;
+                    self.show_mode(ctx);
+                }
+                self.first_network_answer_seen = true;
             }
             Event::Error { message } => self.notices.error("Run", message),
             Event::DownloadProgress {
@@ -2167,6 +2179,7 @@ impl eframe::App for StudioApp {
         let ctx = ui.ctx().clone();
         self.shortcuts(&ctx);
         self.handle_file_drops(&ctx);
+        let status_height = (ui.max_rect().height() * 0.2).clamp(124.0, 190.0);
 
         egui::Panel::top("toolbar")
             .frame(theme::panel_frame(ui.style(), 12, 8))
@@ -2183,10 +2196,12 @@ impl eframe::App for StudioApp {
             });
         // After the left panel, so the controls run the full height and the status sits under
         // the picture.
+        // On a laptop-sized window the picture keeps the most room: the status strip takes
+        // about a fifth of the height (computed above, before the panels), up to 190 px.
         egui::Panel::bottom("status")
             .resizable(true)
-            .default_size(190.0)
-            .size_range(150.0..=420.0)
+            .default_size(status_height)
+            .size_range(124.0..=420.0)
             .frame(theme::panel_frame(ui.style(), 12, 8))
             .show(ui, |ui| self.status_ui(ui));
         let can_take = self.preview.frame.is_some();

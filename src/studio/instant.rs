@@ -345,14 +345,17 @@ impl InstantPanel {
                 });
         });
         ui.horizontal(|ui| {
-            ui.label("Preview size");
+            let label = ui.label("Preview size");
             egui::ComboBox::from_id_salt("instant-size")
                 .selected_text(format!("{} px", self.size))
                 .show_ui(ui, |ui| {
                     for s in SIZES {
                         ui.selectable_value(&mut self.size, s, format!("{s} px"));
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id)
+                .accessible_name("Preview size");
         });
 
         if self.source == SourceKind::Builtin {

@@ -89,7 +89,8 @@ pub fn run(options: StudioOptions) -> anyhow::Result<()> {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title(APP_NAME)
         .with_app_id("atelier")
-        .with_inner_size([1280.0, 800.0])
+        // Fits a 1366×768 laptop screen with its title bar and taskbar.
+        .with_inner_size([1280.0, 700.0])
         .with_min_inner_size([900.0, 600.0])
         .with_drag_and_drop(true);
     match eframe::icon_data::from_png_bytes(ICON_PNG) {

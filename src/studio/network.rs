@@ -190,16 +190,14 @@ impl Network {
                 )
                 .on_hover_text(info.path.display().to_string());
             }
-            NetworkState::Missing(_) => {
-                ui.colored_label(
-                    ui.visuals().warn_fg_color,
-                    "No weights loaded: see the card above the preview",
-                );
+            NetworkState::Missing(message) => {
+                ui.colored_label(ui.visuals().warn_fg_color, "No weights loaded")
+                    .on_hover_text(message);
             }
         }
-        // While weights are missing, the card above the preview carries these controls.
+        // While weights are missing, the banner above the preview has the buttons.
         if matches!(self.state, NetworkState::Missing(_)) {
-            return None;
+            return self.path_row(ui);
         }
         if ui
             .add_enabled(!dialog_open, egui::Button::new("Open weights file…"))
@@ -237,7 +235,9 @@ impl Network {
         action
     }
 
-    /// The prominent card shown above the preview while nothing can run.
+    /// One line above the preview while there is no painting network: what is missing, the
+    /// download (with its progress in place) and the way to a file already on disk. Where Atelier
+    /// looked is in the hover text; the path field is in the left panel's Network section.
     pub(crate) fn show_missing_card(
         &mut self,
         ui: &mut egui::Ui,
@@ -249,24 +249,24 @@ impl Network {
         let message = message.clone();
         let mut action = None;
         egui::Frame::new()
-            .fill(egui::Color32::from_rgb(66, 54, 26))
+            .fill(egui::Color32::from_rgb(52, 45, 28))
             .stroke(egui::Stroke::new(
                 1.0,
-                egui::Color32::from_rgb(150, 120, 60),
+                egui::Color32::from_rgb(120, 98, 52),
             ))
-            .corner_radius(8.0)
-            .inner_margin(12.0)
+            .corner_radius(6.0)
+            .inner_margin(egui::Margin::symmetric(10, 5))
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
-                ui.label(
-                    RichText::new("The painting network's weights are missing")
-                        .strong()
-                        .size(15.0)
-                        .color(egui::Color32::from_rgb(240, 200, 110)),
-                );
-                ui.label(&message);
-                ui.add_space(4.0);
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(
+                        RichText::new("The weights are missing:")
+                            .strong()
+                            .color(egui::Color32::from_rgb(240, 200, 110)),
+                    )
+                    .on_hover_text(format!(
+                        "Painting (Paint mode) needs the VGG network; Instant mode works without it.\n\n{message}"
+                    ));
                     match &self.download {
                         Some(d) => {
                             // Static bar (no animation): a download must not keep the UI
@@ -275,7 +275,7 @@ impl Network {
                             ui.add(
                                 egui::ProgressBar::new(d.fraction())
                                     .text(d.describe())
-                                    .desired_width(380.0),
+                                    .desired_width(340.0),
                             );
                             let cancel = ui
                                 .add_enabled(!d.cancelling, egui::Button::new("Cancel"))
@@ -290,13 +290,16 @@ impl Network {
                         None => {
                             let model = Model::default();
                             let name = format!("Download {}", model.name().to_uppercase());
+                            let mb = model.features_bytes() / 1_000_000;
                             if ui
-                                .button(format!("⬇ {name}"))
+                                .button(
+                                    RichText::new(format!("⬇ {name} ({mb} MB) to paint")).strong(),
+                                )
                                 .accessible_name(&name)
                                 .on_hover_text(format!(
-                                    "About {} MB from huggingface.co ({}), once: only the layers \
-                                     painting needs. Stored in the Hugging Face cache folder.",
-                                    model.features_bytes() / 1_000_000,
+                                    "About {mb} MB from huggingface.co ({}), once: only the \
+                                     layers painting needs. Stored in the Hugging Face cache \
+                                     folder. Instant mode works meanwhile.",
                                     model.repo()
                                 ))
                                 .clicked()
@@ -316,9 +319,6 @@ impl Network {
                         action = Some(NetworkAction::OpenDialog);
                     }
                 });
-                if let Some(a) = self.path_row(ui) {
-                    action = Some(a);
-                }
             });
         ui.add_space(6.0);
         action
