@@ -2,64 +2,29 @@
 //! files of the same `Settings`, and a few built-in presets give a starting point.
 
 use crate::image_io;
+use crate::presets::PresetError;
 use crate::settings::{ColourMode, OptimizerKind, Settings};
-use std::io::Read;
 use std::path::Path;
 
-const PNG_MAGIC: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
-
-/// Reads settings from an Atelier PNG (its `atelier:settings` chunk) or a JSON preset; the
-/// error says what the file is and what to use instead.
+/// Reads settings from an Atelier PNG (its `atelier:settings` chunk) or a JSON preset with the
+/// library's one reader ([`Settings::load_from_file`], as `--settings` does), in the studio's
+/// words: what the file is, what to use instead, and that nothing was changed.
 pub(crate) fn read_settings_file(path: &Path) -> Result<Settings, String> {
     let name = path.display();
-    let mut head = [0u8; 8];
-    let read = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(|e| format!("couldn't read {name}: {e}. Check the path and try again."))?;
-    let settings = if read == head.len() && &head == PNG_MAGIC {
-        match image_io::read_png_settings(path) {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                return Err(format!(
-                    "{name} is a PNG without Atelier settings: only pictures saved with Export \
-                     PNG… carry them. Nothing was changed."
-                ))
-            }
-            Err(e) => return Err(format!("{e}. Nothing was changed.")),
+    Settings::load_from_file(path).map_err(|e| match e {
+        PresetError::Read { source, .. } => {
+            format!("couldn't read {name}: {source}. Check the path and try again.")
         }
-    } else {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "{name} is neither an Atelier PNG nor a JSON preset ({e}). Nothing was changed."
-            )
-        })?;
-        from_partial_json(&text).map_err(|e| {
-            format!(
-                "{name} is not a valid Atelier preset ({e}). Choose a preset saved with Save \
-                 preset, or an Atelier PNG. Nothing was changed."
-            )
-        })?
-    };
-    settings.validate().map_err(|e| {
-        format!("{name} holds settings Atelier can't use: {e}. Nothing was changed.")
-    })?;
-    let mut settings = settings;
-    settings.find_files(path.parent().unwrap_or(Path::new("")));
-    Ok(settings)
-}
-
-/// A preset may name only some fields (hand-written ones do): the rest are the defaults. The
-/// flattened loss weights need this merge, `#[serde(default)]` alone doesn't reach them.
-fn from_partial_json(text: &str) -> Result<Settings, String> {
-    let given: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let serde_json::Value::Object(given) = given else {
-        return Err("expected a JSON object of settings".into());
-    };
-    let mut merged = serde_json::to_value(Settings::default()).map_err(|e| e.to_string())?;
-    if let serde_json::Value::Object(base) = &mut merged {
-        base.extend(given);
-    }
-    serde_json::from_value(merged).map_err(|e| e.to_string())
+        PresetError::NoSettings { .. } => format!(
+            "{name} is a PNG without Atelier settings: only pictures saved with Export PNG… \
+             carry them. Nothing was changed."
+        ),
+        PresetError::Parse { message, .. } => format!(
+            "{name} is not a valid Atelier preset ({message}). Choose a preset saved with Save \
+             preset, or an Atelier PNG. Nothing was changed."
+        ),
+        PresetError::Image(e) => format!("{e}. Nothing was changed."),
+    })
 }
 
 /// Writes `settings` as a pretty JSON preset, atomically, always with a `.json` name (the
@@ -173,11 +138,27 @@ mod tests {
         let e = read_settings_file(&bad).expect_err("bad JSON");
         assert!(e.contains("not a valid Atelier preset"), "{e}");
 
+        // A preset that names only some fields reads as the CLI reads it: the rest are the
+        // defaults, except what files made before a field existed were made without.
         let partial = tmp.path().join("partial.json");
         std::fs::write(&partial, r#"{"size": 200, "colour": "luminance"}"#).expect("write");
         let p = read_settings_file(&partial).expect("a partial preset is fine");
         assert_eq!((p.size, p.colour), (200, ColourMode::Luminance));
-        assert_eq!(p.weights, Settings::default().weights);
+        assert_eq!(
+            p,
+            Settings::load_from_file(&partial).expect("the CLI reads it too")
+        );
+        let d = crate::settings::LossWeights::default();
+        assert_eq!(
+            (
+                &p.weights.content_layers,
+                &p.weights.style_layers,
+                p.weights.style_weight
+            ),
+            (&d.content_layers, &d.style_layers, d.style_weight)
+        );
+        // Without `scale` it was written before normalized terms existed: classic, in both.
+        assert_eq!(p.weights.scale, crate::settings::LossScale::Classic);
 
         let plain = tmp.path().join("plain.png");
         image_io::save_png(&plain, &image::RgbImage::new(2, 2), None).expect("png");
