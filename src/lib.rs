@@ -1,5 +1,6 @@
 //! Atelier: neural style transfer with a live studio, a headless CLI, one native binary.
 
+pub mod assets;
 pub mod device;
 pub mod engine;
 pub mod error;

@@ -47,19 +47,9 @@ enum Command {
     Weights(cli::weights_cmd::WeightsCmd),
 }
 
-/// Where the bundled samples live: `$ATELIER_ASSETS`, next to the binary, or the source tree.
+/// Where the bundled samples live, found once ([`atelier::assets::locate`]).
 pub fn assets_dir() -> Option<PathBuf> {
-    let mut c = Vec::new();
-    if let Some(p) = std::env::var_os("ATELIER_ASSETS") {
-        c.push(PathBuf::from(p));
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(d) = exe.parent() {
-            c.push(d.join("assets"));
-        }
-    }
-    c.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets"));
-    c.into_iter().find(|p| p.join("samples").is_dir())
+    Some(atelier::assets::locate()).filter(|p| p.join("samples").is_dir())
 }
 
 fn main() -> std::process::ExitCode {

@@ -1004,6 +1004,7 @@ fn worker_falls_back_to_the_cache_when_the_saved_weights_file_is_gone() {
         WorkerConfig {
             hub: Some(hub),
             weights_search: Some(search),
+            ..WorkerConfig::default()
         },
     );
     let gone = tmp.path().join("moved-away.safetensors");
@@ -1027,7 +1028,7 @@ fn worker_falls_back_to_the_cache_when_the_saved_weights_file_is_gone() {
     worker.send(Command::LoadWeights(Some(gone.clone())));
     match weights_answer(&worker) {
         Event::WeightsMissing { message } => {
-            assert!(message.contains(&gone.display().to_string()), "{message}")
+            assert!(message.contains(&gone.display().to_string()), "{message}");
         }
         other => panic!("expected WeightsMissing, got {other:?}"),
     }

@@ -259,7 +259,7 @@ impl Vgg {
 }
 
 /// Picks the architecture whose every convolution is present with the right shape.
-fn detect_arch(st: &safetensors::SafeTensors) -> std::result::Result<Arch, String> {
+fn detect_arch(st: &safetensors::SafeTensors<'_>) -> std::result::Result<Arch, String> {
     let mut problems = Vec::new();
     for arch in [Arch::Vgg19, Arch::Vgg16] {
         let mut missing = None;
@@ -294,7 +294,7 @@ fn detect_arch(st: &safetensors::SafeTensors) -> std::result::Result<Arch, Strin
 }
 
 fn load_tensor(
-    st: &safetensors::SafeTensors,
+    st: &safetensors::SafeTensors<'_>,
     name: &str,
     shape: &[usize],
 ) -> std::result::Result<Tensor, String> {

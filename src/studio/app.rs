@@ -1216,7 +1216,7 @@ impl StudioApp {
                 p.iteration, p.stage, p.seconds_left
             )),
             Event::Finished { reason, iteration } => {
-                self.log_run(format_args!("finished {reason:?} {iteration}"))
+                self.log_run(format_args!("finished {reason:?} {iteration}"));
             }
             _ => {}
         }
@@ -1224,7 +1224,7 @@ impl StudioApp {
         match event {
             Event::WeightsLoaded(info) => {
                 self.first_network_answer_seen = true;
-                self.on_weights_loaded(info)
+                self.on_weights_loaded(info);
             }
             Event::WeightsMissing { message } => {
                 self.network.state = NetworkState::Missing(message);
@@ -1243,8 +1243,12 @@ impl StudioApp {
                 bytes_per_second,
                 eta_seconds,
             } => {
-                self.network
-                    .set_download_progress(downloaded, total, bytes_per_second, eta_seconds)
+                self.network.set_download_progress(
+                    downloaded,
+                    total,
+                    bytes_per_second,
+                    eta_seconds,
+                );
             }
             Event::DownloadFinished(outcome) => self.on_download_finished(outcome),
             Event::Finished { reason, iteration } => {
@@ -2116,6 +2120,7 @@ fn spawn_worker(ctx: &egui::Context, options: &StudioOptions) -> Worker {
         Box::new(move || repaint.request_repaint()),
         WorkerConfig {
             hub: options.hub.clone(),
+            assets_dir: Some(options.assets_dir.clone()),
             ..WorkerConfig::default()
         },
     )

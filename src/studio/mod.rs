@@ -64,18 +64,9 @@ impl Default for StudioOptions {
     }
 }
 
-/// `ATELIER_ASSETS`, else `assets/` next to the executable, else the source tree's.
+/// The assets folder ([`crate::assets::locate`]).
 pub fn default_assets_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ATELIER_ASSETS") {
-        return PathBuf::from(dir);
-    }
-    let beside_exe = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join("assets")));
-    match beside_exe {
-        Some(dir) if dir.join("samples").is_dir() => dir,
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets"),
-    }
+    crate::assets::locate()
 }
 
 /// Opens the studio window and returns when it closes.

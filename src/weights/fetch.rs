@@ -66,7 +66,7 @@ pub(crate) trait RangeSource {
     fn describe(&self) -> String;
     fn probe(&mut self) -> Result<Probe>;
     /// Streams `[start, start + len)` into `sink`; `SourceChanged` if it no longer matches the probe.
-    fn read_range(&mut self, start: u64, len: u64, sink: Sink) -> Result<()>;
+    fn read_range(&mut self, start: u64, len: u64, sink: Sink<'_>) -> Result<()>;
 }
 
 /// Downloads the features of `model` into `out` (default: [`default_path`]) and returns the path.
@@ -221,7 +221,7 @@ impl Plan {
 
 fn run(
     source: &mut dyn RangeSource,
-    job: &Job,
+    job: &Job<'_>,
     progress: &mut dyn FnMut(&FetchProgress),
     cancel: &AtomicBool,
 ) -> Result<PathBuf> {
@@ -275,7 +275,7 @@ fn discard(part: &Path, sidecar: &Path) {
 
 fn run_once(
     source: &mut dyn RangeSource,
-    job: &Job,
+    job: &Job<'_>,
     lock: &mut DownloadLock,
     progress: &mut dyn FnMut(&FetchProgress),
     cancel: &AtomicBool,
@@ -330,9 +330,9 @@ fn run_once(
 
 /// Steps 2–3: the header (checked to be the VGG asked for), then the planned ranges.
 fn fetch_plan(
-    t: &mut Transfer,
+    t: &mut Transfer<'_>,
     source: &mut dyn RangeSource,
-    job: &Job,
+    job: &Job<'_>,
     desc: &str,
     probe: &Probe,
     json_len: u64,

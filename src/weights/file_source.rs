@@ -60,7 +60,7 @@ impl RangeSource for FileSource {
         })
     }
 
-    fn read_range(&mut self, start: u64, len: u64, sink: Sink) -> Result<()> {
+    fn read_range(&mut self, start: u64, len: u64, sink: Sink<'_>) -> Result<()> {
         if start + len > self.len {
             return Err(WeightsError::Truncated {
                 file: self.describe(),

@@ -307,7 +307,7 @@ impl HttpSource {
         resp: ureq::http::Response<ureq::Body>,
         url: &str,
         expected: u64,
-        sink: Sink,
+        sink: Sink<'_>,
     ) -> Result<()> {
         let floor = self.floor;
         let mut window = (Instant::now(), 0u64);
@@ -335,7 +335,7 @@ fn stream(
     resp: ureq::http::Response<ureq::Body>,
     url: &str,
     expected: u64,
-    sink: Sink,
+    sink: Sink<'_>,
 ) -> Result<()> {
     let mut reader = resp.into_body().into_reader();
     let mut buf = vec![0u8; CHUNK];
@@ -415,7 +415,7 @@ impl RangeSource for HttpSource {
         Ok(probe)
     }
 
-    fn read_range(&mut self, start: u64, len: u64, sink: Sink) -> Result<()> {
+    fn read_range(&mut self, start: u64, len: u64, sink: Sink<'_>) -> Result<()> {
         let Some(probe) = self.probe.clone() else {
             return Err(self.bad(&self.url, "internal error: read before probe"));
         };

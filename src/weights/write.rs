@@ -69,7 +69,7 @@ pub(crate) fn write_features(
     plan: &Plan,
     layout: &VggLayout,
     desc: &str,
-    out_spec: &Output,
+    out_spec: &Output<'_>,
 ) -> Result<()> {
     let dest = out_spec.dest;
     let metadata = BTreeMap::from([

@@ -26,6 +26,15 @@ pub(super) struct InstantEngine {
 }
 
 impl InstantEngine {
+    /// An engine that finds its networks in `assets/instant` (the studio's folder), or by the
+    /// usual search when `None`.
+    pub(super) fn in_assets(assets: Option<PathBuf>) -> Self {
+        Self {
+            dir: assets.map(|a| a.join("instant")),
+            ..Self::default()
+        }
+    }
+
     /// Paints the request's picture.
     pub(super) fn render(&mut self, req: &InstantRequest) -> Result<RgbImage> {
         match &req.source {
@@ -88,7 +97,8 @@ impl InstantEngine {
 
     fn dir(&mut self) -> Result<PathBuf> {
         if let Some(d) = &self.dir {
-            return Ok(d.clone());
+            // The studio's folder, checked (a missing file is named) on first use.
+            return Ok(instant::locate(Some(d))?);
         }
         let d = instant::locate(None)?;
         self.dir = Some(d.clone());

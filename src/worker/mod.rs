@@ -31,6 +31,9 @@ pub struct WorkerConfig {
     /// Where `LoadWeights(None)` and a gone saved file look; `None`: the process's
     /// (`ATELIER_WEIGHTS`, `./weights/`, next to the binary) and `hub`'s download cache.
     pub weights_search: Option<weights::SearchEnv>,
+    /// The assets folder the studio resolved; the instant networks are in its `instant/`.
+    /// `None`: [`crate::assets::locate`].
+    pub assets_dir: Option<PathBuf>,
 }
 
 /// Handle to the worker thread. Dropping it asks the thread to leave.
@@ -62,6 +65,7 @@ impl Worker {
             frames: frames.clone(),
         };
         let mut engine = Engine {
+            instant: instant::InstantEngine::in_assets(config.assets_dir.clone()),
             search: config
                 .weights_search
                 .clone()

@@ -105,7 +105,7 @@ unsafe fn gemm_block(
         false,
         false,
         gemm::Parallelism::None,
-    )
+    );
 }
 
 /// `G = scale · F Fᵀ` for `F` [c × hw], row-major.
@@ -125,7 +125,7 @@ fn gram_forward(f: &[f32], c: usize, hw: usize, scale: f32) -> Vec<f32> {
                 (f[rows.start * hw + px.start..].as_ptr(), hw as isize, 1),
                 (f[px.start..].as_ptr(), 1, hw as isize),
                 scale,
-            )
+            );
         }
     });
     if c > 0 {
@@ -157,7 +157,7 @@ fn gram_backward(sym: &[f32], f: &[f32], c: usize, hw: usize, scale: f32) -> Vec
                 (sym[rows.start * c..].as_ptr(), c as isize, 1),
                 (f[px.start..].as_ptr(), hw as isize, 1),
                 scale,
-            )
+            );
         }
     });
     df

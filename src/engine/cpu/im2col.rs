@@ -145,7 +145,7 @@ impl CustomOp1 for Op {
                         TILE,
                         npad,
                         false,
-                    )
+                    );
                 };
                 store(acc, b, g, p0, np);
             }
@@ -215,7 +215,7 @@ impl CustomOp1 for Op {
                                         TILE,
                                         npad,
                                         ci + ky > 0,
-                                    )
+                                    );
                                 };
                             }
                         }

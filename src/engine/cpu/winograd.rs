@@ -310,11 +310,11 @@ macro_rules! isa_dispatch {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx512f")]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn avx512(c: &Ctx $(, $a: isa_dispatch!(@ty $a))*) { c.$body($($a),*) }
+        unsafe fn avx512(c: &Ctx<'_> $(, $a: isa_dispatch!(@ty $a))*) { c.$body($($a),*) }
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn avx2(c: &Ctx $(, $a: isa_dispatch!(@ty $a))*) { c.$body($($a),*) }
+        unsafe fn avx2(c: &Ctx<'_> $(, $a: isa_dispatch!(@ty $a))*) { c.$body($($a),*) }
         match $isa {
             // SAFETY: the ISA was detected at run time.
             #[cfg(target_arch = "x86_64")]
@@ -339,7 +339,7 @@ unsafe impl Sync for Ctx<'_> {}
 impl Ctx<'_> {
     /// Transforms channel `c` of block `blk` into `V[ξ][c][·]` (`v` = the block's V buffer).
     fn input_transform(&self, c: usize, blk: usize, v: *mut f32, dpl: &mut [f32]) {
-        isa_dispatch!(self.isa, input_transform_body(self, c, blk, v, dpl))
+        isa_dispatch!(self.isa, input_transform_body(self, c, blk, v, dpl));
     }
 
     #[inline(always)]
@@ -404,7 +404,7 @@ impl Ctx<'_> {
                             v.add(c * tbp + tbase + tx0),
                             c_in * tbp,
                             nl,
-                        )
+                        );
                     };
                     tx0 += L;
                     continue;
@@ -465,7 +465,7 @@ impl Ctx<'_> {
         // Output transform for the chunk's real channels.
         let k0 = kb0 * MR;
         let k1 = (kb1 * MR).min(wts.c_out);
-        isa_dispatch!(self.isa, output_transform_body(self, k0, k1, blk, m))
+        isa_dispatch!(self.isa, output_transform_body(self, k0, k1, blk, m));
     }
 
     #[inline(always)]
@@ -498,7 +498,7 @@ impl Ctx<'_> {
                                 p.w,
                                 ty - ty0,
                                 tx0,
-                            )
+                            );
                         };
                         tx0 += L;
                         continue;

@@ -12,24 +12,12 @@ pub const TRANSFORM_FILE: &str = "arbitrary_transform.safetensors";
 pub const MULTISTYLE_FILE: &str = "multistyle26.safetensors";
 const ALL: [&str; 3] = [PREDICT_FILE, TRANSFORM_FILE, MULTISTYLE_FILE];
 
-/// Where to look, in order: `$ATELIER_ASSETS/instant`, `assets/instant` next to the binary, and
-/// the source tree's `assets/instant` (the same places as the bundled samples).
+/// Where to look: `instant/` in each of [`crate::assets::candidates`].
 pub fn candidate_dirs() -> Vec<PathBuf> {
-    let mut c = Vec::new();
-    if let Some(p) = std::env::var_os("ATELIER_ASSETS") {
-        c.push(PathBuf::from(p).join("instant"));
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(d) = exe.parent() {
-            c.push(d.join("assets").join("instant"));
-        }
-    }
-    c.push(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("assets")
-            .join("instant"),
-    );
-    c
+    crate::assets::candidates()
+        .into_iter()
+        .map(|d| d.join("instant"))
+        .collect()
 }
 
 /// The folder holding all three instant-mode weight files: `explicit` alone when given (no
