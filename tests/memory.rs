@@ -46,7 +46,7 @@ fn wait_for(worker: &Worker, what: &str, mut done: impl FnMut(&Event) -> bool) {
 fn a_finished_run_gives_its_memory_back() {
     atelier::engine::set_threads(1);
     let worker = Worker::spawn(Box::new(|| {}));
-    worker.send(Command::LoadWeights(Some(common::test_vgg16_file())));
+    worker.send(Command::LoadNetwork(Some(common::test_vgg16_file())));
     wait_for(&worker, "weights", |e| matches!(e, Event::WeightsLoaded(_)));
     let before = rss_mib();
     let picture = |seed: u8| {

@@ -922,7 +922,7 @@ fn worker_downloads_on_its_own_thread_with_throttled_progress() {
         };
         if !asked_engine && matches!(e, Event::DownloadProgress { .. }) {
             // Mid-download, the engine still loads weights.
-            worker.send(Command::LoadWeights(Some(common::test_vgg16_file())));
+            worker.send(Command::LoadNetwork(Some(common::test_vgg16_file())));
             asked_engine = true;
         }
         if loaded(&e, "vgg16") {
@@ -1009,7 +1009,7 @@ fn worker_falls_back_to_the_cache_when_the_saved_weights_file_is_gone() {
     );
     let gone = tmp.path().join("moved-away.safetensors");
 
-    worker.send(Command::LoadSavedWeights(gone.clone()));
+    worker.send(Command::LoadSavedNetwork(gone.clone()));
     let info = match weights_answer(&worker) {
         Event::WeightsLoaded(info) => info,
         other => panic!("expected the cached weights, got {other:?}"),
@@ -1025,7 +1025,7 @@ fn worker_falls_back_to_the_cache_when_the_saved_weights_file_is_gone() {
     );
 
     // A file named now (the Load button, `--weights`) is that file or nothing.
-    worker.send(Command::LoadWeights(Some(gone.clone())));
+    worker.send(Command::LoadNetwork(Some(gone.clone())));
     match weights_answer(&worker) {
         Event::WeightsMissing { message } => {
             assert!(message.contains(&gone.display().to_string()), "{message}");

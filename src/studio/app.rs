@@ -132,8 +132,8 @@ impl StudioApp {
             .clone()
             .or_else(|| settings.weights_path.clone());
         worker.send(match (&options.weights, &settings.weights_path) {
-            (None, Some(saved)) => Command::LoadSavedWeights(saved.clone()),
-            _ => Command::LoadWeights(weights.clone()),
+            (None, Some(saved)) => Command::LoadSavedNetwork(saved.clone()),
+            _ => Command::LoadNetwork(weights.clone()),
         });
 
         let samples = list_samples(&options.assets_dir);
@@ -813,7 +813,7 @@ impl StudioApp {
         self.network.path_text = path.display().to_string();
         self.network.state = NetworkState::Loading;
         self.settings.weights_path = Some(path.clone());
-        self.worker.send(Command::LoadWeights(Some(path)));
+        self.worker.send(Command::LoadNetwork(Some(path)));
     }
 
     fn open_dialog(&mut self, purpose: Purpose, ctx: &egui::Context) {
@@ -1039,7 +1039,7 @@ impl StudioApp {
             .map(|i| i.path.clone())
             .or_else(|| self.settings.weights_path.clone());
         self.network.state = NetworkState::Loading;
-        self.worker.send(Command::LoadWeights(weights));
+        self.worker.send(Command::LoadNetwork(weights));
         if self.network.download.take().is_some() {
             self.notices.error(
                 "Download",
@@ -1370,7 +1370,7 @@ impl StudioApp {
         if !finite || (w.content_layers.is_empty() && w.style_layers.is_empty()) {
             return; // the controls already show what's wrong
         }
-        self.worker.send(Command::UpdateWeights(w.clone()));
+        self.worker.send(Command::SetLossWeights(w.clone()));
         self.sent_weights = Some(w.clone());
         let it = self.status.iteration;
         if self.status.steer_marks.last() != Some(&it) {

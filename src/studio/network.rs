@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum NetworkState {
-    /// `LoadWeights` sent, no answer yet.
+    /// `LoadNetwork` sent, no answer yet.
     Loading,
     Loaded(NetworkInfo),
     /// The worker's message says where it looked and how to get weights.

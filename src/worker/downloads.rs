@@ -64,7 +64,7 @@ impl Downloads {
                 // The event goes first, so `WeightsLoaded` always follows `DownloadFinished`.
                 out.send(Event::DownloadFinished(outcome));
                 if let Some(path) = loaded {
-                    let _ = commands.send(Command::LoadWeights(Some(path)));
+                    let _ = commands.send(Command::LoadNetwork(Some(path)));
                 }
             });
         match spawned {

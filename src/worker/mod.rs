@@ -28,7 +28,7 @@ pub struct WorkerConfig {
     /// Where downloads come from and go to; `None` reads the `HF_*` variables
     /// ([`HubConfig::from_env`]) when a download starts.
     pub hub: Option<HubConfig>,
-    /// Where `LoadWeights(None)` and a gone saved file look; `None`: the process's
+    /// Where `LoadNetwork(None)` and a gone saved file look; `None`: the process's
     /// (`ATELIER_WEIGHTS`, `./weights/`, next to the binary) and `hub`'s download cache.
     pub weights_search: Option<weights::SearchEnv>,
     /// The assets folder the studio resolved; the instant networks are in its `instant/`.
@@ -227,7 +227,7 @@ impl Engine {
             let had_run = self.run.is_some();
             let reloads = matches!(
                 cmd,
-                Some(Command::LoadWeights(_) | Command::LoadSavedWeights(_))
+                Some(Command::LoadNetwork(_) | Command::LoadSavedNetwork(_))
             );
             match cmd {
                 Some(Command::Shutdown) => return,
@@ -263,7 +263,7 @@ impl Engine {
 
     fn handle(&mut self, cmd: Command, out: &Outbox) {
         match cmd {
-            Command::LoadWeights(path) => {
+            Command::LoadNetwork(path) => {
                 // A named file is that file or an error; none: the search, in our surroundings.
                 let found = match path {
                     Some(p) => Ok((p, None)),
@@ -271,7 +271,7 @@ impl Engine {
                 };
                 self.load_weights(found, out);
             }
-            Command::LoadSavedWeights(path) => {
+            Command::LoadSavedNetwork(path) => {
                 let found = weights::locate_saved_in(&path, &self.search.env())
                     .map(|l| (l.info.path, l.note));
                 self.load_weights(found, out);
@@ -292,7 +292,7 @@ impl Engine {
                     out.send(Event::Resumed);
                 }
             }
-            Command::UpdateWeights(weights) => {
+            Command::SetLossWeights(weights) => {
                 if let Some(run) = self.run.as_mut() {
                     if let Err(e) = run.schedule.set_weights(weights) {
                         out.send(Event::Error {
@@ -584,7 +584,7 @@ mod tests {
         }));
         assert!(worker.is_alive());
         die.store(true, Ordering::Relaxed);
-        worker.send(Command::LoadWeights(Some(
+        worker.send(Command::LoadNetwork(Some(
             "/no/such/weights.safetensors".into(),
         )));
         let t0 = Instant::now();

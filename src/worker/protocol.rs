@@ -28,22 +28,22 @@ pub struct RunRequest {
 #[derive(Debug, Clone)]
 pub enum Command {
     /// (Re)load the network: an explicit file, or the usual search path when `None`.
-    LoadWeights(Option<PathBuf>),
+    LoadNetwork(Option<PathBuf>),
     /// (Re)load the network from a file remembered from an earlier session. Unlike an explicit
     /// file, one that no longer exists falls back to the usual search; `WeightsLoaded` then
     /// carries a `note` saying so.
-    LoadSavedWeights(PathBuf),
+    LoadSavedNetwork(PathBuf),
     /// Start a new run, stopping any current one.
     Start(Box<RunRequest>),
     Pause,
     Resume,
     /// New loss weights for the running optimization, applied from the next iteration.
-    UpdateWeights(LossWeights),
+    SetLossWeights(LossWeights),
     /// Stop the current run; the last frame stays available.
     Stop,
     /// Download a model's weights into the hub cache on a thread of its own (the engine stays
     /// free for runs), reporting `DownloadProgress` then one `DownloadFinished`; a successful
-    /// download is loaded at once, as `LoadWeights(Some(path))` would. Ignored while another
+    /// download is loaded at once, as `LoadNetwork(Some(path))` would. Ignored while another
     /// download is running: that one's events keep coming.
     DownloadWeights(crate::weights::Model),
     /// Stop the running download; its `DownloadFinished` says `Cancelled`. The data received so
