@@ -8,18 +8,19 @@ use super::history::{self, History, HistoryAction, SnapshotKind};
 use super::image_slot::{self, ImageSlot, Loader, SlotAction, SlotExtras, SlotKind, Source};
 use super::instant::{self, InstantPanel};
 use super::loss_plot;
-use super::memory::{self, FreeMemory};
+use super::memory::FreeMemory;
 use super::network::{self, DownloadState, Network, NetworkAction, NetworkState};
 use super::notices::{Level, Notice, Notices};
 use super::persist::{self, Persisted, UiPrefs};
 use super::presets;
 use super::preview::{CanvasInputs, CompareMode, Preview};
+use super::run_plan;
 use super::run_state::{format_duration, RunPhase, RunStatus};
 use super::theme;
 use super::{StudioOptions, APP_NAME};
 use crate::device;
 use crate::engine::arch::Arch;
-use crate::settings::{DeviceChoice, LossWeights, OptimizerKind, Settings, StyleRef};
+use crate::settings::{DeviceChoice, LossWeights, Settings, StyleRef};
 use crate::weights::Model;
 use crate::worker::{
     Command, DownloadOutcome, Event, FinishReason, Frame, NetworkInfo, RunRequest, Worker,
@@ -326,60 +327,15 @@ impl StudioApp {
         let Some(run) = self.run.as_ref().filter(|_| self.status.is_active()) else {
             return Vec::new();
         };
-        let (was, now) = (&run.request.settings, &self.settings);
-        let same = |a: &Option<Arc<RgbImage>>, b: &Arc<RgbImage>| {
-            a.as_ref().is_some_and(|a| Arc::ptr_eq(a, b))
+        let now = run_plan::Current {
+            content: self.content.image.as_ref(),
+            style: self.style.image.as_ref(),
+            extras: self.loaded_extras(),
+            mask: self.mask_gray.as_ref(),
+            settings: &self.settings,
+            network_generation: self.network.generation,
         };
-        let mut r = Vec::new();
-        let mut check = |changed: bool, what: &'static str| {
-            if changed {
-                r.push(what);
-            }
-        };
-        check(
-            !same(&self.content.image, &run.request.content),
-            "content image",
-        );
-        check(!same(&self.style.image, &run.request.style), "style image");
-        let extras_same = self.loaded_extras().len() == run.request.extra_styles.len()
-            && self
-                .loaded_extras()
-                .iter()
-                .zip(&run.request.extra_styles)
-                .all(|(a, b)| Arc::ptr_eq(a, b));
-        check(
-            !extras_same
-                || was.extra_styles != now.extra_styles
-                || was.style_blend_weight != now.style_blend_weight,
-            "styles to blend",
-        );
-        let mask_same = match (&self.mask_gray, &run.request.mask) {
-            (None, None) => true,
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        };
-        check(!mask_same, "mask");
-        check(was.colour != now.colour, "colours");
-        check(
-            was.multiscale_start != now.multiscale_start,
-            "coarse to fine",
-        );
-        check(self.network.generation != run.network_generation, "network");
-        check(was.size != now.size, "output size");
-        check(was.iterations != now.iterations, "iterations");
-        check(was.optimizer != now.optimizer, "optimizer");
-        check(
-            now.optimizer == OptimizerKind::Adam && was.learning_rate != now.learning_rate,
-            "learning rate",
-        );
-        check(was.init != now.init, "start image");
-        check(was.seed != now.seed, "seed");
-        check(was.device != now.device, "device");
-        check(was.style_scale != now.style_scale, "style scale");
-        check(was.lbfgs_history != now.lbfgs_history, "L-BFGS history");
-        check(was.threads != now.threads, "CPU threads");
-        check(was.preprocess != now.preprocess, "preprocessing");
-        r
+        run_plan::restart_reasons(&run.request, run.network_generation, &now)
     }
 
     pub fn window_title(&self) -> &str {
@@ -401,63 +357,33 @@ impl StudioApp {
 
     /// Why Start is unavailable, in words for its tooltip.
     pub fn start_blocker(&self) -> Option<String> {
-        for slot in [&self.content, &self.style] {
-            if slot.loading.is_some() {
-                return Some("Wait a moment: the images are still loading.".into());
-            }
-            if slot.image.is_none() {
-                return Some(format!(
-                    "Load a {} image first: drop a file on its slot or type its path.",
-                    slot.kind.label().to_lowercase()
-                ));
-            }
-        }
-        for slot in self.extras.iter().map(|e| &e.slot).chain([&self.mask]) {
-            if slot.loading.is_some() {
-                return Some("Wait a moment: the images are still loading.".into());
-            }
-        }
-        if let Some(e) = self.extras.iter().find(|e| e.slot.image.is_none()) {
-            return Some(format!(
-                "{} is empty: drop a painting on it, or remove the slot.",
-                e.slot.kind.label()
-            ));
-        }
-        match &self.network.state {
-            NetworkState::Loading => return Some("The network is still loading.".into()),
-            NetworkState::Missing(_) => {
-                return Some(
-                    "Load the network weights first (see the card above the preview).".into(),
-                )
-            }
-            NetworkState::Loaded(_) => {}
-        }
-        if let Some((_, false, label)) = self.devices.iter().find(|d| d.0 == self.settings.device) {
-            return Some(format!("{label}: choose another device."));
-        }
-        if let Some(why) = self.settings.validate().err() {
-            return Some(why);
-        }
-        let (need, free) = self.memory_need()?;
-        memory::blocker(need, free)
+        run_plan::start_blocker(&self.readiness())
     }
 
-    /// The run's estimated peak memory and the free memory to compare it with (system memory,
-    /// so only when the run will be on the CPU); `None` while either the estimate or the output
-    /// size is unknown.
-    fn memory_need(&self) -> Option<(u64, Option<u64>)> {
-        let (w, h) = self.content.image.as_ref()?.dimensions();
-        let (w, h) = crate::image_io::scaled_dims(w, h, self.settings.size);
-        let arch = self.network.info().and_then(|i| Arch::from_name(&i.arch));
-        let need = memory::estimate(&self.settings, w, h, arch);
-        let gpu = self
-            .devices
-            .iter()
-            .any(|(d, usable, _)| *usable && matches!(d, DeviceChoice::Cuda | DeviceChoice::Metal));
-        let on_cpu = self.settings.device == DeviceChoice::Cpu
-            || (self.settings.device == DeviceChoice::Auto && !gpu);
-        // GPU memory isn't measured here; the device reports its own errors.
-        Some((need, on_cpu.then(|| self.free_memory.bytes()).flatten()))
+    /// What Start depends on, for [`run_plan`]'s rules.
+    fn readiness(&self) -> run_plan::Readiness<'_> {
+        let view = |s: &ImageSlot| run_plan::SlotView {
+            label: s.kind.label(),
+            loading: s.loading.is_some(),
+            loaded: s.image.is_some(),
+        };
+        run_plan::Readiness {
+            content: view(&self.content),
+            style: view(&self.style),
+            extras: self.extras.iter().map(|e| view(&e.slot)).collect(),
+            mask: view(&self.mask),
+            content_size: self.content.image.as_ref().map(|i| i.dimensions()),
+            network: match &self.network.state {
+                NetworkState::Loading => run_plan::NetworkView::Loading,
+                NetworkState::Missing(_) => run_plan::NetworkView::Missing,
+                NetworkState::Loaded(info) => {
+                    run_plan::NetworkView::Loaded(Arch::from_name(&info.arch))
+                }
+            },
+            devices: &self.devices,
+            settings: &self.settings,
+            free_memory: self.free_memory.bytes(),
+        }
     }
 
     // ----- actions ---------------------------------------------------------------------------
@@ -1696,7 +1622,7 @@ impl StudioApp {
             .header_response
             .accessible_name("Layers");
 
-        let memory = self.memory_need();
+        let memory = run_plan::memory_need(&self.readiness());
         egui::CollapsingHeader::new(RichText::new("Output").strong())
             .default_open(true)
             .show(ui, |ui| {

@@ -17,6 +17,7 @@ mod notices;
 mod persist;
 mod presets;
 mod preview;
+mod run_plan;
 mod run_state;
 mod task;
 mod theme;
