@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
         &assets.join("starry_night.jpg"),
     )?);
     let worker = Worker::spawn(Box::new(|| {}));
-    worker.send(Command::LoadWeights(weights.clone()));
+    worker.send(Command::LoadNetwork(weights.clone()));
     let wait = |pred: &dyn Fn(&Event) -> bool| -> anyhow::Result<Event> {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(120) {
