@@ -97,6 +97,21 @@ pub fn select(choice: DeviceChoice) -> Result<Selected> {
     }
 }
 
+/// The selector's choices before the worker has probed the GPUs: the CPU works, the GPUs are
+/// being checked.
+pub fn unprobed_devices() -> Vec<(DeviceChoice, bool, String)> {
+    vec![
+        (
+            DeviceChoice::Auto,
+            true,
+            "Auto (GPU if present, else CPU)".into(),
+        ),
+        (DeviceChoice::Cpu, true, cpu_label()),
+        (DeviceChoice::Cuda, false, "CUDA (checking…)".into()),
+        (DeviceChoice::Metal, false, "Metal (checking…)".into()),
+    ]
+}
+
 /// What the device selector offers: each choice, whether it can work here, and a label saying why not.
 pub fn available_devices() -> Vec<(DeviceChoice, bool, String)> {
     let cuda = if cuda_built() {

@@ -165,7 +165,8 @@ impl StudioApp {
             export: Export::default(),
             notices: Notices::default(),
             dialog: None,
-            devices: device::available_devices(),
+            // The worker probes the GPUs (Event::Devices); the UI thread never does.
+            devices: device::unprobed_devices(),
             samples,
             title: String::new(),
             autostart: false,
@@ -1163,6 +1164,7 @@ impl StudioApp {
                 self.first_network_answer_seen = true;
             }
             Event::Error { message } => self.notices.error("Run", message),
+            Event::Devices(list) => self.devices = list,
             Event::DownloadProgress {
                 downloaded,
                 total,

@@ -202,6 +202,9 @@ struct Run {
 
 impl Engine {
     fn serve(&mut self, commands: &Receiver<Command>, out: &Outbox) {
+        self.guarded(out, |_| {
+            out.send(Event::Devices(crate::device::available_devices()))
+        });
         loop {
             let busy = self.run.as_ref().is_some_and(|r| !r.paused);
             let cmd = if let Some(c) = self.pending.pop_front() {
@@ -570,6 +573,26 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
+
+    /// The UI thread used to probe the GPUs itself at start (a CUDA driver can take seconds).
+    #[test]
+    fn the_worker_reports_the_devices_first() {
+        let worker = Worker::spawn(Box::new(|| {}));
+        let t0 = Instant::now();
+        let first = loop {
+            if let Some(e) = worker.try_recv() {
+                break e;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "no event");
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let Event::Devices(list) = first else {
+            panic!("first event: {first:?}");
+        };
+        assert!(list
+            .iter()
+            .any(|(d, usable, _)| *d == crate::settings::DeviceChoice::Cpu && *usable));
+    }
 
     /// The UI used to wait forever on a worker thread that had died: its channels never
     /// disconnect. A notify that panics kills the thread from outside the engine's guard.

@@ -141,6 +141,9 @@ pub enum DownloadOutcome {
 /// Events the worker sends back. Frames travel through [`FrameSlot`] so stale ones never queue up.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// The devices this machine can compute on, `(choice, usable, label)`: probed once by the
+    /// worker when it starts, so the UI thread never waits on a GPU driver.
+    Devices(Vec<(crate::settings::DeviceChoice, bool, String)>),
     WeightsLoaded(NetworkInfo),
     /// No usable weights: `message` says where we looked and how to get them.
     WeightsMissing {
