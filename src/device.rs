@@ -38,15 +38,16 @@ fn try_metal() -> std::result::Result<Device, String> {
     Device::new_metal(0).map_err(|e| format!("no usable Metal GPU: {e}"))
 }
 
-fn cpu_label() -> String {
-    format!("CPU ({} threads)", crate::engine::threads())
+/// `threads` is the engine's CPU thread count (passed in: devices sit below the engine).
+fn cpu_label(threads: usize) -> String {
+    format!("CPU ({threads} threads)")
 }
 
 /// Resolves a device choice; explicit choices fail loudly, `auto` falls back to the CPU with a note.
-pub fn select(choice: DeviceChoice) -> Result<Selected> {
+pub fn select(choice: DeviceChoice, threads: usize) -> Result<Selected> {
     let cpu = |note: Option<String>| Selected {
         device: Device::Cpu,
-        label: cpu_label(),
+        label: cpu_label(threads),
         fallback_note: note,
     };
     match choice {
@@ -99,21 +100,21 @@ pub fn select(choice: DeviceChoice) -> Result<Selected> {
 
 /// The selector's choices before the worker has probed the GPUs: the CPU works, the GPUs are
 /// being checked.
-pub fn unprobed_devices() -> Vec<(DeviceChoice, bool, String)> {
+pub fn unprobed_devices(threads: usize) -> Vec<(DeviceChoice, bool, String)> {
     vec![
         (
             DeviceChoice::Auto,
             true,
             "Auto (GPU if present, else CPU)".into(),
         ),
-        (DeviceChoice::Cpu, true, cpu_label()),
+        (DeviceChoice::Cpu, true, cpu_label(threads)),
         (DeviceChoice::Cuda, false, "CUDA (checking…)".into()),
         (DeviceChoice::Metal, false, "Metal (checking…)".into()),
     ]
 }
 
 /// What the device selector offers: each choice, whether it can work here, and a label saying why not.
-pub fn available_devices() -> Vec<(DeviceChoice, bool, String)> {
+pub fn available_devices(threads: usize) -> Vec<(DeviceChoice, bool, String)> {
     let cuda = if cuda_built() {
         match try_cuda() {
             Ok(_) => (true, "CUDA GPU".to_string()),
@@ -139,7 +140,7 @@ pub fn available_devices() -> Vec<(DeviceChoice, bool, String)> {
             true,
             "Auto (GPU if present, else CPU)".into(),
         ),
-        (DeviceChoice::Cpu, true, cpu_label()),
+        (DeviceChoice::Cpu, true, cpu_label(threads)),
         (DeviceChoice::Cuda, cuda.0, cuda.1),
         (DeviceChoice::Metal, metal.0, metal.1),
     ]

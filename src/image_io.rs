@@ -39,7 +39,7 @@ pub enum ImageError {
         width: u32,
         height: u32,
     },
-    #[error("{what} is {width}×{height} pixels of {colour}: decoding it would take about {}, and Atelier decodes at most {} ({why}). Scale it down or save it as an 8-bit PNG or JPEG first", crate::engine::memory::human(*need), crate::engine::memory::human(*limit))]
+    #[error("{what} is {width}×{height} pixels of {colour}: decoding it would take about {}, and Atelier decodes at most {} ({why}). Scale it down or save it as an 8-bit PNG or JPEG first", crate::sysmem::human(*need), crate::sysmem::human(*limit))]
     TooMuchMemory {
         what: String,
         width: u32,
@@ -144,9 +144,9 @@ fn checked_decoder<R: BufRead + Seek + 'static>(
         });
     }
     let need = decode_bytes(&decoder);
-    let (limit, why) = match crate::engine::memory::available_bytes() {
-        Some(a) if (a as f64 * crate::engine::memory::HEADROOM) < MAX_DECODE_BYTES as f64 => (
-            (a as f64 * crate::engine::memory::HEADROOM) as u64,
+    let (limit, why) = match crate::sysmem::available_bytes() {
+        Some(a) if (a as f64 * crate::sysmem::HEADROOM) < MAX_DECODE_BYTES as f64 => (
+            (a as f64 * crate::sysmem::HEADROOM) as u64,
             "what this computer has available now",
         ),
         _ => (MAX_DECODE_BYTES, "its limit per picture"),

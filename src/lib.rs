@@ -8,6 +8,7 @@ pub mod image_io;
 pub mod presets;
 pub mod settings;
 pub mod studio;
+pub mod sysmem;
 pub mod weights;
 pub mod worker;
 

@@ -190,6 +190,21 @@ pub struct Settings {
     pub style_scale: f32,
 }
 
+/// The stage sizes for a run: `[size]` when multi-scale is off (0) or starts at or above `size`.
+pub fn stage_sizes(multiscale_start: u32, size: u32) -> Vec<u32> {
+    if multiscale_start == 0 || multiscale_start >= size {
+        return vec![size];
+    }
+    let mut sizes = Vec::new();
+    let mut s = multiscale_start.max(16);
+    while s < size {
+        sizes.push(s);
+        s = s.saturating_mul(2);
+    }
+    sizes.push(size);
+    sizes
+}
+
 fn pixels_only() -> u32 {
     1
 }
@@ -383,7 +398,7 @@ impl Settings {
             );
         }
         if !self.stage_iterations.is_empty() {
-            let stages = crate::engine::schedule::stage_sizes(self.multiscale_start, self.size);
+            let stages = stage_sizes(self.multiscale_start, self.size);
             if self.stage_iterations.len() != stages.len() {
                 return bad(
                     "stage_iterations",

@@ -1,9 +1,6 @@
-//! `atelier instant`: one-pass stylization with the feed-forward networks, and the instant part
-//! of `atelier bench`.
+//! `atelier instant`: one-pass stylization with the feed-forward networks.
 
 use super::args::{device_choice, DeviceArg};
-use super::bench::BenchArgs;
-use super::report::{median, peak_rss_mib};
 use anyhow::{Context, Result};
 use atelier::engine::instant::{self, Arbitrary, Blend, Multistyle};
 use atelier::image_io;
@@ -106,7 +103,7 @@ pub fn run(args: &InstantArgs) -> Result<()> {
         None => None,
     };
     let dir = instant::locate(args.models.as_deref())?;
-    let dev = atelier::device::select(device_choice(args.device))?;
+    let dev = atelier::device::select(device_choice(args.device), atelier::engine::threads())?;
     if let Some(note) = &dev.fallback_note {
         eprintln!("note: {note}");
     }
@@ -159,56 +156,5 @@ pub fn run(args: &InstantArgs) -> Result<()> {
             img.height()
         );
     }
-    Ok(())
-}
-
-/// `atelier bench --instant`: medians of style prediction, the arbitrary transform and the
-/// 26-style network at `--size` (longest side; 1024 on the bundled 4:3 sample = 1024×768), and
-/// of the packaged tool's pipeline shape for comparison (network at 384, Lanczos up to size).
-pub fn bench(args: &BenchArgs, content: PathBuf, style: PathBuf) -> Result<()> {
-    atelier::engine::set_threads(args.threads);
-    let dev = atelier::device::select(device_choice(args.device))?;
-    let dir = instant::locate(None)?;
-    let content = image_io::resize_longest(&image_io::load_image(&content)?, args.size);
-    let style = image_io::load_image(&style)?;
-    let arb = Arbitrary::load(&dir, &dev.device)?;
-    let multi = Multistyle::load(&dir, &dev.device)?;
-    let blend = Blend::single(0)?;
-    let (mut predict, mut transform, mut total, mut small, mut builtin) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    for rep in 0..args.reps + 1 {
-        let t0 = Instant::now();
-        let v = arb.style_vector(&style)?;
-        let t1 = Instant::now();
-        let out = arb.stylize(&content, &v, args.size)?;
-        let t2 = Instant::now();
-        let low = instant::resize_result(&arb.stylize(&content, &v, 384)?, args.size);
-        let t3 = Instant::now();
-        let b = multi.stylize(&content, &blend, args.size)?;
-        let t4 = Instant::now();
-        anyhow::ensure!(out.dimensions() == content.dimensions() && low.width() == b.width());
-        if rep > 0 {
-            predict.push((t1 - t0).as_secs_f64());
-            transform.push((t2 - t1).as_secs_f64());
-            total.push((t2 - t0).as_secs_f64());
-            small.push((t3 - t2).as_secs_f64() + (t1 - t0).as_secs_f64());
-            builtin.push((t4 - t3).as_secs_f64());
-        }
-    }
-    let out = json!({
-        "kind": "instant",
-        "size": args.size,
-        "hw": [content.height(), content.width()],
-        "threads": atelier::engine::threads(),
-        "device": dev.label,
-        "reps": args.reps,
-        "median_predict_s": median(&predict),
-        "median_transform_s": median(&transform),
-        "median_total_s": median(&total),
-        "median_total_384_upscaled_s": median(&small),
-        "median_builtin_s": median(&builtin),
-        "peak_rss_mib": peak_rss_mib(),
-    });
-    println!("{out}");
     Ok(())
 }

@@ -64,7 +64,7 @@ pub struct Network {
 impl Network {
     /// Finds the weights (explicit path, then the usual places), picks the device, loads the VGG.
     pub fn load(settings: &crate::Settings) -> crate::Result<Self> {
-        let device = crate::device::select(settings.device)?;
+        let device = crate::device::select(settings.device, threads())?;
         let info = crate::weights::locate(settings.weights_path.as_deref())?;
         let vgg = Vgg::load(&info.path, &device.device, settings.preprocess)?;
         Ok(Self {

@@ -29,20 +29,7 @@ pub struct Stage {
     pub iterations: u32,
 }
 
-/// The stage sizes for a run: `[size]` when multi-scale is off (0) or starts at or above `size`.
-pub fn stage_sizes(multiscale_start: u32, size: u32) -> Vec<u32> {
-    if multiscale_start == 0 || multiscale_start >= size {
-        return vec![size];
-    }
-    let mut sizes = Vec::new();
-    let mut s = multiscale_start.max(16);
-    while s < size {
-        sizes.push(s);
-        s = s.saturating_mul(2);
-    }
-    sizes.push(size);
-    sizes
-}
+pub use crate::settings::stage_sizes;
 
 /// The stages of a run: sizes from [`stage_sizes`], `iterations` split as the module says.
 pub fn plan(settings: &Settings) -> Vec<Stage> {

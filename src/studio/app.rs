@@ -166,7 +166,7 @@ impl StudioApp {
             notices: Notices::default(),
             dialog: None,
             // The worker probes the GPUs (Event::Devices); the UI thread never does.
-            devices: device::unprobed_devices(),
+            devices: device::unprobed_devices(crate::engine::threads()),
             samples,
             title: String::new(),
             autostart: false,

@@ -145,9 +145,50 @@ fn encode_revision(rev: &str) -> String {
     out
 }
 
+/// Where `fetch` stores a model by default:
+/// `$HF_HOME/atelier/<repo with "/" as "--">/features.safetensors`
+/// (`features@<revision>.safetensors` for a revision other than `main`).
+/// Kept beside the hub's own cache so users find and clear it in the usual place.
+pub fn default_path(model: Model, cfg: &HubConfig) -> PathBuf {
+    let file = if cfg.revision == "main" {
+        "features.safetensors".to_string()
+    } else {
+        let rev: String = cfg
+            .revision
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("features@{rev}.safetensors")
+    };
+    cfg.cache_dir
+        .join("atelier")
+        .join(model.repo().replace('/', "--"))
+        .join(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_path_layout() {
+        let mut cfg = HubConfig::from_vars(|k| (k == "HF_HOME").then(|| "/hf".to_string()));
+        assert_eq!(
+            default_path(Model::Vgg19, &cfg),
+            PathBuf::from("/hf/atelier/timm--vgg19.tv_in1k/features.safetensors")
+        );
+        cfg.revision = "refs/pr/1".into();
+        assert_eq!(
+            default_path(Model::Vgg16, &cfg),
+            PathBuf::from("/hf/atelier/timm--vgg16.tv_in1k/features@refs_pr_1.safetensors")
+        );
+    }
 
     #[test]
     fn config_from_vars() {

@@ -3,22 +3,12 @@
 //! of the same weights (the full hub file, F16 or F32, any metadata or commit), so a hub
 //! download can be pinned to it although only byte ranges of the hub file are downloaded.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::Path;
-
-use sha2::{Digest, Sha256};
-
 use super::config::HubConfig;
+pub(crate) use super::dtype::hex;
 use super::error::WeightsError;
-use super::inspect::{decode_f32, float_size, VggLayout};
 use super::model::Model;
 
 type Result<T> = std::result::Result<T, WeightsError>;
-
-pub(crate) fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The features digest a download must have, and where that value came from (for messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,39 +51,6 @@ impl Pin {
             pin: self.origin.clone(),
         })
     }
-}
-
-/// Hashes the features of a file on disk whose header is already parsed: one read per
-/// tensor, in name order, widening F16/BF16 to F32 first.
-pub(crate) fn features_digest(
-    file: File,
-    path: &Path,
-    header_len: u64,
-    layout: &VggLayout,
-) -> Result<String> {
-    let mut order: Vec<_> = layout.features.iter().collect();
-    order.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut r = BufReader::with_capacity(1 << 20, file);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut values = Vec::new();
-    let mut bytes = Vec::new();
-    let io = |e| WeightsError::io("read", path, e);
-    for (_, t) in order {
-        let elem = float_size(t.dtype).unwrap_or(4);
-        r.seek(SeekFrom::Start(header_len + t.begin)).map_err(io)?;
-        let mut left = t.end - t.begin;
-        while left > 0 {
-            let n = left.min((buf.len() / elem * elem) as u64) as usize;
-            r.read_exact(&mut buf[..n]).map_err(io)?;
-            decode_f32(t.dtype, &buf[..n], &mut values);
-            bytes.clear();
-            bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-            hasher.update(&bytes);
-            left -= n as u64;
-        }
-    }
-    Ok(hex(&hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::config::default_path;
 use super::config::{manual_hint, HubConfig};
 use super::digest::Pin;
 use super::error::WeightsError;
@@ -24,16 +25,13 @@ use super::file_source::FileSource;
 use super::hub::HttpSource;
 use super::inspect::{inspect, json_len, parse_header, vgg_layout, VggLayout};
 use super::lock::DownloadLock;
-use super::model::{default_path, Model};
+use super::model::Model;
 use super::resume::{PartWriter, Sidecar};
+use super::source::{Plan, Probe, RangeSource};
 use super::write::{write_features, Output};
 use crate::engine::arch::Arch;
 
 type Result<T> = std::result::Result<T, WeightsError>;
-
-/// Ranges closer than this are fetched as one request (the gap is downloaded and skipped):
-/// a round trip costs more than a few KB.
-const COALESCE_GAP: u64 = 64 * 1024;
 
 /// Reported after every received chunk; the CLI/studio throttle drawing themselves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,28 +43,6 @@ pub struct FetchProgress {
     /// Average over this call (resumed bytes excluded).
     pub bytes_per_second: f64,
     pub eta_seconds: Option<f64>,
-}
-
-/// What the first request of a source tells: enough to decide whether a `.part` is still valid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Probe {
-    pub total: u64,
-    pub validator: Option<String>,
-    /// Commit the hub resolved the revision to, if it said.
-    pub revision: Option<String>,
-    /// The first `min(8, total)` bytes.
-    pub prefix: Vec<u8>,
-}
-
-pub(crate) type Sink<'a> = &'a mut dyn FnMut(&[u8]) -> Result<()>;
-
-/// Something to read byte ranges of a safetensors file from.
-pub(crate) trait RangeSource {
-    /// URL or path, for messages.
-    fn describe(&self) -> String;
-    fn probe(&mut self) -> Result<Probe>;
-    /// Streams `[start, start + len)` into `sink`; `SourceChanged` if it no longer matches the probe.
-    fn read_range(&mut self, start: u64, len: u64, sink: Sink<'_>) -> Result<()>;
 }
 
 /// Downloads the features of `model` into `out` (default: [`default_path`]) and returns the path.
@@ -164,59 +140,6 @@ pub(crate) struct Job<'a> {
     retries: u32,
     /// Features digest the result must have (hub downloads only).
     pin: Option<Pin>,
-}
-
-/// Byte ranges to fetch (absolute in the source) and where each lands in the `.part`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Plan {
-    pub header_len: u64,
-    /// `(source start, source end, part offset)`, sorted.
-    pub spans: Vec<(u64, u64, u64)>,
-    /// Final `.part` length.
-    pub total: u64,
-}
-
-impl Plan {
-    pub(crate) fn new(header_len: u64, layout: &VggLayout) -> Self {
-        let mut ranges: Vec<(u64, u64)> = layout
-            .features
-            .iter()
-            .map(|(_, t)| (header_len + t.begin, header_len + t.end))
-            .collect();
-        ranges.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::new();
-        for (s, e) in ranges {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 + COALESCE_GAP => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
-        let mut offset = header_len;
-        let spans = merged
-            .into_iter()
-            .map(|(s, e)| {
-                let span = (s, e, offset);
-                offset += e - s;
-                span
-            })
-            .collect();
-        Plan {
-            header_len,
-            spans,
-            total: offset,
-        }
-    }
-
-    /// Where source byte `abs` sits in the `.part`.
-    pub(crate) fn part_offset(&self, abs: u64) -> Option<u64> {
-        if abs < self.header_len {
-            return Some(abs);
-        }
-        self.spans
-            .iter()
-            .find(|(s, e, _)| (*s..*e).contains(&abs))
-            .map(|(s, _, p)| p + (abs - s))
-    }
 }
 
 fn run(

@@ -5,7 +5,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::error::WeightsError;
-use super::fetch::{Probe, RangeSource, Sink};
+use super::source::{Probe, RangeSource, Sink};
 
 type Result<T> = std::result::Result<T, WeightsError>;
 

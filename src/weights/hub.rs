@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::config::{manual_hint, HubConfig};
 use super::error::WeightsError;
-use super::fetch::{Probe, RangeSource, Sink};
 use super::model::Model;
+use super::source::{Probe, RangeSource, Sink};
 
 type Result<T> = std::result::Result<T, WeightsError>;
 

@@ -5,13 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use safetensors::Dtype;
 use sha2::{Digest, Sha256};
 
-use super::digest::{features_digest, hex};
+pub(crate) use super::dtype::{decode_f32, float_size, hex};
 use super::error::WeightsError;
 use crate::engine::arch::Arch;
 
@@ -73,37 +73,6 @@ pub(crate) struct VggLayout {
     pub features: Vec<(String, TensorEntry)>,
     pub preprocess: Option<String>,
     pub dtype: Dtype,
-}
-
-/// Bytes per element for the float dtypes we accept.
-pub(crate) fn float_size(dtype: Dtype) -> Option<usize> {
-    match dtype {
-        Dtype::F32 => Some(4),
-        Dtype::F16 | Dtype::BF16 => Some(2),
-        _ => None,
-    }
-}
-
-/// Decodes little-endian elements of an accepted float dtype into `out` (cleared first).
-pub(crate) fn decode_f32(dtype: Dtype, bytes: &[u8], out: &mut Vec<f32>) {
-    out.clear();
-    match dtype {
-        Dtype::F16 => out.extend(
-            bytes
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()),
-        ),
-        Dtype::BF16 => out.extend(
-            bytes
-                .chunks_exact(2)
-                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()),
-        ),
-        _ => out.extend(
-            bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-        ),
-    }
 }
 
 /// Index and value of the first NaN/inf.
@@ -564,6 +533,39 @@ impl<R: Read + std::io::Seek> HashingReader<'_, R> {
         self.hasher.update(&*buf);
         Ok(())
     }
+}
+
+/// Hashes the features of a file on disk whose header is already parsed: one read per
+/// tensor, in name order, widening F16/BF16 to F32 first.
+pub(crate) fn features_digest(
+    file: File,
+    path: &Path,
+    header_len: u64,
+    layout: &VggLayout,
+) -> Result<String> {
+    let mut order: Vec<_> = layout.features.iter().collect();
+    order.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut values = Vec::new();
+    let mut bytes = Vec::new();
+    let io = |e| WeightsError::io("read", path, e);
+    for (_, t) in order {
+        let elem = float_size(t.dtype).unwrap_or(4);
+        r.seek(SeekFrom::Start(header_len + t.begin)).map_err(io)?;
+        let mut left = t.end - t.begin;
+        while left > 0 {
+            let n = left.min((buf.len() / elem * elem) as u64) as usize;
+            r.read_exact(&mut buf[..n]).map_err(io)?;
+            decode_f32(t.dtype, &buf[..n], &mut values);
+            bytes.clear();
+            bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+            hasher.update(&bytes);
+            left -= n as u64;
+        }
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::config::default_path;
 use super::config::HubConfig;
 use super::error::{Searched, WeightsError};
 use super::inspect::{inspect, WeightsInfo};
-use super::model::{default_path, Model, ModelStatus};
+use super::model::{Model, ModelStatus};
 use crate::engine::arch::Arch;
 
 type Result<T> = std::result::Result<T, WeightsError>;

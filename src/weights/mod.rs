@@ -18,6 +18,7 @@
 
 mod config;
 mod digest;
+mod dtype;
 mod error;
 mod fetch;
 mod file_source;
@@ -27,8 +28,10 @@ mod locate;
 mod lock;
 mod model;
 mod resume;
+mod source;
 mod write;
 
+pub use config::default_path;
 pub use config::{manual_hint, HubConfig, DEFAULT_ENDPOINT, DEFAULT_MIN_BYTES_PER_WINDOW};
 pub use error::{Searched, WeightsError};
 pub use fetch::{convert_local, fetch, partial_paths, FetchProgress};
@@ -38,4 +41,4 @@ pub use locate::{
     search_locations_in, Located, Place, PlaceKind, SearchEnv,
 };
 pub use lock::lock_path;
-pub use model::{default_path, Model, ModelStatus};
+pub use model::{Model, ModelStatus};

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::config::HubConfig;
 use crate::engine::arch::Arch;
 
 /// A VGG the app knows how to download. VGG19 is the default (the classic style-transfer net).
@@ -88,33 +87,6 @@ impl fmt::Display for Model {
     }
 }
 
-/// Where `fetch` stores a model by default:
-/// `$HF_HOME/atelier/<repo with "/" as "--">/features.safetensors`
-/// (`features@<revision>.safetensors` for a revision other than `main`).
-/// Kept beside the hub's own cache so users find and clear it in the usual place.
-pub fn default_path(model: Model, cfg: &HubConfig) -> PathBuf {
-    let file = if cfg.revision == "main" {
-        "features.safetensors".to_string()
-    } else {
-        let rev: String = cfg
-            .revision
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("features@{rev}.safetensors")
-    };
-    cfg.cache_dir
-        .join("atelier")
-        .join(model.repo().replace('/', "--"))
-        .join(file)
-}
-
 /// One row of `atelier weights list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelStatus {
@@ -140,19 +112,5 @@ mod tests {
         // VGG19 features: 20,024,384 parameters; VGG16: 14,714,688.
         assert_eq!(Model::Vgg19.features_bytes(), 20_024_384 * 4);
         assert_eq!(Model::Vgg16.features_bytes(), 14_714_688 * 4);
-    }
-
-    #[test]
-    fn default_path_layout() {
-        let mut cfg = HubConfig::from_vars(|k| (k == "HF_HOME").then(|| "/hf".to_string()));
-        assert_eq!(
-            default_path(Model::Vgg19, &cfg),
-            PathBuf::from("/hf/atelier/timm--vgg19.tv_in1k/features.safetensors")
-        );
-        cfg.revision = "refs/pr/1".into();
-        assert_eq!(
-            default_path(Model::Vgg16, &cfg),
-            PathBuf::from("/hf/atelier/timm--vgg16.tv_in1k/features@refs_pr_1.safetensors")
-        );
     }
 }

@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::digest::Pin;
 use super::error::WeightsError;
-use super::fetch::Plan;
 use super::inspect::{
     decode_f32, first_non_finite, float_size, non_finite_error, verify, VggLayout,
 };
+use super::source::Plan;
 
 type Result<T> = std::result::Result<T, WeightsError>;
 

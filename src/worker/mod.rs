@@ -203,7 +203,9 @@ struct Run {
 impl Engine {
     fn serve(&mut self, commands: &Receiver<Command>, out: &Outbox) {
         self.guarded(out, |_| {
-            out.send(Event::Devices(crate::device::available_devices()));
+            out.send(Event::Devices(crate::device::available_devices(
+                crate::engine::threads(),
+            )));
         });
         loop {
             let busy = self.run.as_ref().is_some_and(|r| !r.paused);
