@@ -10,7 +10,7 @@ use super::instant::{self, InstantPanel};
 use super::loss_plot;
 use super::memory::FreeMemory;
 use super::network::{self, DownloadState, Network, NetworkAction, NetworkState};
-use super::notices::{Level, Notice, Notices};
+use super::notices::{Level, Notice, Notices, Topic};
 use super::persist::{self, Persisted, UiPrefs};
 use super::presets;
 use super::preview::{CanvasInputs, CompareMode, Preview};
@@ -197,7 +197,7 @@ impl StudioApp {
         if sample_content.is_none() || sample_style.is_none() {
             app.notices.push(
                 Level::Warning,
-                "Samples",
+                Topic::Samples,
                 format!(
                     "Sample images not found in {}. Drop a photo on Content and a painting on Style to begin.",
                     app.options.assets_dir.join("samples").display()
@@ -548,7 +548,7 @@ impl StudioApp {
     fn remove_style_slot(&mut self, index: usize) {
         if index < self.extras.len() {
             let removed = self.extras.remove(index);
-            self.notices.clear_title(&removed.slot.kind.notice_title());
+            self.notices.clear_title(removed.slot.kind.notice_title());
             for (i, e) in self.extras.iter_mut().enumerate() {
                 e.slot.kind = SlotKind::ExtraStyle(i);
             }
@@ -624,14 +624,14 @@ impl StudioApp {
         self.settings = s;
         missing.extend(self.set_extra_styles(&extras, ctx));
         if missing.is_empty() {
-            self.notices.clear_title("Settings");
+            self.notices.clear_title(Topic::Settings);
             self.notices
-                .info("Settings", format!("Settings restored from {source}."));
+                .info(Topic::Settings, format!("Settings restored from {source}."));
         } else {
             let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
             self.notices.push(
                 Level::Warning,
-                "Settings",
+                Topic::Settings,
                 format!(
                     "Settings restored from {source}, but these images are not on this computer, \
                      so the current ones stay: {}. Load them by hand if you have them elsewhere.",
@@ -652,7 +652,7 @@ impl StudioApp {
                 );
                 self.adopt_settings(s, &name, ctx);
             }
-            Err(e) => self.notices.error("Settings", e),
+            Err(e) => self.notices.error(Topic::Settings, e),
         }
     }
 
@@ -663,7 +663,7 @@ impl StudioApp {
         match presets::write_preset(path, &s, confirmed) {
             Ok(written) => {
                 self.settings_file.path_text = written.path.display().to_string();
-                self.notices.clear_title("Settings");
+                self.notices.clear_title(Topic::Settings);
                 let note = written.instead_of.map_or(String::new(), |p| {
                     format!(
                         " ({} exists and was kept)",
@@ -674,17 +674,17 @@ impl StudioApp {
                     )
                 });
                 self.notices.info(
-                    "Settings",
+                    Topic::Settings,
                     format!("Preset saved to {}{note}", written.path.display()),
                 );
             }
-            Err(e) => self.notices.error("Settings", e),
+            Err(e) => self.notices.error(Topic::Settings, e),
         }
     }
 
     fn start(&mut self) {
         if let Some(why) = self.start_blocker() {
-            self.notices.error("Can't start", why);
+            self.notices.error(Topic::CantStart, why);
             return;
         }
         self.log_run(format_args!("start"));
@@ -697,8 +697,8 @@ impl StudioApp {
         if let Some(info) = self.network.info() {
             settings.weights_path = Some(info.path.clone());
         }
-        self.notices.clear_title("Run");
-        self.notices.clear_title("Can't start");
+        self.notices.clear_title(Topic::Run);
+        self.notices.clear_title(Topic::CantStart);
         self.instant.leave_for_run();
         let request = RunRequest {
             settings: settings.clone(),
@@ -767,7 +767,7 @@ impl StudioApp {
         };
         match dialogs::spawn(purpose, dir, name, ctx) {
             Ok(d) => self.dialog = Some(d),
-            Err(e) => self.notices.error("File dialog", e),
+            Err(e) => self.notices.error(Topic::FileDialog, e),
         }
     }
 
@@ -786,7 +786,7 @@ impl StudioApp {
     fn export_to(&mut self, path: PathBuf, confirmed: bool, ctx: &egui::Context) {
         let Some(frame) = self.preview.frame.clone() else {
             self.notices.error(
-                "Export",
+                Topic::Export,
                 "Nothing to export yet: press Start and wait for the first frame.",
             );
             return;
@@ -801,7 +801,7 @@ impl StudioApp {
             .export
             .start(path, frame.image, settings, confirmed, ctx)
         {
-            self.notices.error("Export", e);
+            self.notices.error(Topic::Export, e);
         }
     }
 
@@ -870,7 +870,7 @@ impl StudioApp {
         if self.network.download.is_some() {
             return;
         }
-        self.notices.clear_title("Download");
+        self.notices.clear_title(Topic::Download);
         self.network.download = Some(DownloadState::new(model));
         self.worker.send(Command::DownloadWeights(model));
     }
@@ -893,7 +893,7 @@ impl StudioApp {
             DownloadOutcome::Done(path) => {
                 // The worker loads it next; `WeightsLoaded` clears this notice.
                 self.notices.info(
-                    "Download",
+                    Topic::Download,
                     format!("Downloaded {}; loading it…", path.display()),
                 );
                 self.network.path_text = path.display().to_string();
@@ -904,7 +904,7 @@ impl StudioApp {
             DownloadOutcome::Cancelled { .. } => {
                 let kept = download.map_or(0, |d| d.received);
                 self.notices.info(
-                    "Download",
+                    Topic::Download,
                     format!(
                         "Download cancelled. The {} MB received are kept: Download {name} resumes from there.",
                         network::mb(kept)
@@ -913,7 +913,7 @@ impl StudioApp {
             }
             DownloadOutcome::Failed { message } => {
                 self.notices.error(
-                    "Download",
+                    Topic::Download,
                     format!(
                         "{}. In Atelier: press Download {name} to try again (what arrived is kept), \
                          or choose a VGG16/VGG19 .safetensors file (the full model.safetensors \
@@ -950,7 +950,7 @@ impl StudioApp {
         });
         if self.worker_deaths.len() > 3 {
             self.notices.error(
-                "Run",
+                Topic::Run,
                 format!(
                     "The compute thread keeps stopping unexpectedly.{run} Export what you want to \
                      keep, then restart Atelier, and please report the bug."
@@ -969,13 +969,13 @@ impl StudioApp {
         self.worker.send(Command::LoadNetwork(weights));
         if self.network.download.take().is_some() {
             self.notices.error(
-                "Download",
+                Topic::Download,
                 "The download stopped with the compute thread: press Download again, it resumes where it was.",
             );
         }
         self.instant.worker_restarted();
         self.notices.error(
-            "Run",
+            Topic::Run,
             format!(
                 "The compute thread stopped unexpectedly and a fresh one was started.{run} Your \
                  images, history and settings are kept: press Start to go on."
@@ -1050,7 +1050,7 @@ impl StudioApp {
                             self.settings.mask = path;
                         }
                     }
-                    self.notices.clear_title(&kind.notice_title());
+                    self.notices.clear_title(kind.notice_title());
                 }
                 Ok(false) => {}
                 Err(e) => {
@@ -1071,13 +1071,13 @@ impl StudioApp {
                     if let Some(i) = gone_extra {
                         self.remove_style_slot(i);
                         self.notices.error(
-                            "Last session",
+                            Topic::LastSession,
                             format!("{name}: {e} That extra style was removed."),
                         );
                     } else if let Some(p) = fallback {
                         // Its own title, so loading the sample doesn't clear it.
                         self.notices.error(
-                            "Last session",
+                            Topic::LastSession,
                             format!(
                                 "{name}: {e} The sample {} image is loaded instead.",
                                 kind.label().to_lowercase()
@@ -1100,7 +1100,7 @@ impl StudioApp {
         if let Some(result) = self.export.poll() {
             match result {
                 Ok(saved) => {
-                    self.notices.clear_title("Export");
+                    self.notices.clear_title(Topic::Export);
                     let message = match &saved.instead_of {
                         Some(taken) => format!(
                             "Saved {}: {} already exists and was kept",
@@ -1109,10 +1109,10 @@ impl StudioApp {
                         ),
                         None => format!("Saved {}", saved.path.display()),
                     };
-                    self.notices.info("Export", message);
+                    self.notices.info(Topic::Export, message);
                     self.prefs.export_dir = self.export.dir.clone();
                 }
-                Err(e) => self.notices.error("Export", e),
+                Err(e) => self.notices.error(Topic::Export, e),
             }
         }
         self.free_memory.refresh();
@@ -1163,7 +1163,7 @@ impl StudioApp {
                 }
                 self.first_network_answer_seen = true;
             }
-            Event::Error { message } => self.notices.error("Run", message),
+            Event::Error { message } => self.notices.error(Topic::Run, message),
             Event::Devices(list) => self.devices = list,
             Event::DownloadProgress {
                 downloaded,
@@ -1190,7 +1190,7 @@ impl StudioApp {
                     self.take_snapshot(SnapshotKind::End, ctx);
                 }
                 if reason == FinishReason::Completed {
-                    self.notices.info("Run", format!("Finished after {iteration} iterations. Export the result below the picture."));
+                    self.notices.info(Topic::Run, format!("Finished after {iteration} iterations. Export the result below the picture."));
                 }
             }
             _ => {}
@@ -1231,7 +1231,7 @@ impl StudioApp {
         if !dropped.is_empty() {
             self.notices.push(
                 Level::Warning,
-                "Layers",
+                Topic::Layers,
                 format!(
                     "{} not in {}: unticked.",
                     dropped.join(", "),
@@ -1240,7 +1240,8 @@ impl StudioApp {
             );
         }
         if let Some(note) = &info.note {
-            self.notices.push(Level::Warning, "Weights", note.clone());
+            self.notices
+                .push(Level::Warning, Topic::Weights, note.clone());
             // Remembered instead of the file that is gone, so the next launch loads it at once.
             self.settings.weights_path = Some(info.path.clone());
         }
@@ -1252,7 +1253,7 @@ impl StudioApp {
         if !same {
             self.network.generation += 1;
         }
-        self.notices.clear_title("Download");
+        self.notices.clear_title(Topic::Download);
     }
 
     fn on_dialog(&mut self, purpose: Purpose, outcome: Outcome, ctx: &egui::Context) {
@@ -1278,7 +1279,7 @@ impl StudioApp {
                 };
                 self.notices.push(
                     Level::Warning,
-                    "File dialog",
+                    Topic::FileDialog,
                     format!("No file dialog is available on this desktop: {what}"),
                 );
             }
@@ -1329,7 +1330,7 @@ impl StudioApp {
             let path = dropped[0].path().to_path_buf();
             if path.as_os_str().is_empty() {
                 self.notices.error(
-                    "Settings",
+                    Topic::Settings,
                     "The dropped file has no path on disk: save it first, then drop or type its path.",
                 );
             } else {
@@ -1366,7 +1367,7 @@ impl StudioApp {
             } else {
                 "Only the first file was used: this slot takes one image."
             };
-            self.notices.push(Level::Warning, "Drop", what);
+            self.notices.push(Level::Warning, Topic::Drop, what);
         }
     }
 
@@ -1580,7 +1581,7 @@ impl StudioApp {
                         self.mask.clear();
                         self.mask_gray = None;
                         self.settings.mask = None;
-                        self.notices.clear_title(&kind.notice_title());
+                        self.notices.clear_title(kind.notice_title());
                     }
                     SlotKind::Content | SlotKind::Style => {}
                 },
@@ -1750,7 +1751,7 @@ impl StudioApp {
                     (b.apply)(&mut s);
                     self.settings = s;
                     self.notices.info(
-                        "Settings",
+                        Topic::Settings,
                         format!("Preset \u{201c}{}\u{201d}: {}.", b.name, b.tip),
                     );
                 }

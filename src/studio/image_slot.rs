@@ -44,8 +44,8 @@ impl SlotKind {
     }
 
     /// Title used for this slot's notices, so a good load can clear an old error.
-    pub(crate) fn notice_title(self) -> String {
-        format!("{} image", self.label())
+    pub(crate) fn notice_title(self) -> super::notices::Topic {
+        super::notices::Topic::Image(self)
     }
 
     /// Accessible name of the slot's drop zone (tests find the slot by it).

@@ -25,7 +25,7 @@ mod theme;
 pub use app::StudioApp;
 pub use image_slot::SlotKind;
 pub use network::DownloadState;
-pub use notices::{Level, Notice};
+pub use notices::{Level, Notice, Topic};
 pub use preview::CompareMode;
 pub use run_state::{LossPoint, RunPhase, RunStatus};
 

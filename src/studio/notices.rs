@@ -1,6 +1,7 @@
 //! Errors and hints shown in the window, each saying what to do next. They never end the run or
 //! unload an image: the artist reads, dismisses and carries on.
 
+use super::image_slot::SlotKind;
 use egui::{Color32, RichText};
 use std::time::{Duration, Instant};
 
@@ -13,12 +14,59 @@ pub enum Level {
     Error,
 }
 
+/// What a notice is about: its heading, and what a later notice on the same topic replaces or
+/// clears (a good load clears that slot's old error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    Run,
+    CantStart,
+    Export,
+    Settings,
+    Download,
+    Weights,
+    Layers,
+    Samples,
+    /// Files remembered from the last session that are gone.
+    LastSession,
+    FileDialog,
+    Drop,
+    /// An image slot ("Content image", "Style 2 image").
+    Image(SlotKind),
+}
+
+impl Topic {
+    /// The heading shown on the notice.
+    pub fn label(self) -> String {
+        match self {
+            Topic::Run => "Run".into(),
+            Topic::CantStart => "Can't start".into(),
+            Topic::Export => "Export".into(),
+            Topic::Settings => "Settings".into(),
+            Topic::Download => "Download".into(),
+            Topic::Weights => "Weights".into(),
+            Topic::Layers => "Layers".into(),
+            Topic::Samples => "Samples".into(),
+            Topic::LastSession => "Last session".into(),
+            Topic::FileDialog => "File dialog".into(),
+            Topic::Drop => "Drop".into(),
+            Topic::Image(kind) => format!("{} image", kind.label()),
+        }
+    }
+}
+
+/// Tests and logs may name a topic by its heading.
+impl PartialEq<&str> for Topic {
+    fn eq(&self, other: &&str) -> bool {
+        self.label() == *other
+    }
+}
+
 /// One message for the artist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     pub level: Level,
-    /// What it is about: "Content image", "Export", "Run".
-    pub title: String,
+    /// What it is about ("Content image", "Export", "Run").
+    pub title: Topic,
     pub message: String,
     /// How many times the same message arrived (shown as ×N instead of stacking copies).
     pub repeats: u32,
@@ -38,13 +86,8 @@ pub(crate) struct Notices {
 }
 
 impl Notices {
-    pub(crate) fn push(
-        &mut self,
-        level: Level,
-        title: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        let (title, message) = (title.into(), message.into());
+    pub(crate) fn push(&mut self, level: Level, title: Topic, message: impl Into<String>) {
+        let message = message.into();
         if let Some(pos) = self
             .items
             .iter()
@@ -75,11 +118,11 @@ impl Notices {
         }
     }
 
-    pub(crate) fn error(&mut self, title: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, title: Topic, message: impl Into<String>) {
         self.push(Level::Error, title, message);
     }
 
-    pub(crate) fn info(&mut self, title: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn info(&mut self, title: Topic, message: impl Into<String>) {
         self.push(Level::Info, title, message);
     }
 
@@ -88,7 +131,7 @@ impl Notices {
     }
 
     /// Drops notices about `title` (e.g. a slot's old error once a good image loads).
-    pub(crate) fn clear_title(&mut self, title: &str) {
+    pub(crate) fn clear_title(&mut self, title: Topic) {
         self.items.retain(|n| n.title != title);
     }
 
@@ -135,7 +178,7 @@ impl Notices {
                     ui.set_width(ui.available_width());
                     ui.horizontal(|ui| {
                         ui.label(RichText::new(icon).color(accent).strong());
-                        let mut head = n.title.clone();
+                        let mut head = n.title.label();
                         if n.repeats > 1 {
                             head.push_str(&format!(" (×{})", n.repeats));
                         }
@@ -144,7 +187,7 @@ impl Notices {
                             if ui
                                 .small_button("×")
                                 .on_hover_text("Dismiss")
-                                .accessible_name(format!("Dismiss {}", n.title))
+                                .accessible_name(format!("Dismiss {}", n.title.label()))
                                 .clicked()
                             {
                                 dismiss = Some(n.id);
