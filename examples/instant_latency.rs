@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     let mut ask = |source: InstantSource| -> anyhow::Result<(Duration, u64)> {
         id += 1;
         let t0 = Instant::now();
-        worker.send(Command::Instant(Box::new(InstantRequest {
+        worker.send(Command::PaintInstant(Box::new(InstantRequest {
             id,
             content: content.clone(),
             source,

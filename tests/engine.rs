@@ -4,7 +4,7 @@
 
 use atelier::engine::arch::Arch;
 use atelier::engine::loss::{tv_loss, Targets};
-use atelier::engine::ops::{max_pool2x2, Conv3x3};
+use atelier::engine::ops::{max_pool2x2, ConvLayer};
 use atelier::engine::{pixels, Vgg};
 use atelier::settings::{LayerWeight, LossScale, LossWeights, Preprocess};
 use candle_core::{DType, Device, Tensor, Var};
@@ -153,7 +153,7 @@ fn tiny_vgg(preprocess: Preprocess) -> Vgg {
         let scale = (2.0 / (9.0 * cin as f64)).sqrt() * 1.7;
         let w = Tensor::from_vec(rnd(cout * cin * 9, scale), (cout, cin, 3, 3), &dev).unwrap();
         let b = Tensor::from_vec(rnd(cout, 0.05), cout, &dev).unwrap();
-        convs.push(Conv3x3::new(w, b).unwrap());
+        convs.push(ConvLayer::new(w, b).unwrap());
         cin = cout;
     }
     Vgg::from_convs(Arch::Vgg16, convs, preprocess, &dev, DType::F64).unwrap()

@@ -145,7 +145,7 @@ fn the_worker_runs_only_the_newest_of_queued_instant_requests() {
     const N: u64 = 20;
     for id in 1..=N {
         let blend = Blend::single((id as usize) % 26).expect("blend");
-        worker.send(Command::Instant(Box::new(InstantRequest {
+        worker.send(Command::PaintInstant(Box::new(InstantRequest {
             id,
             content: content.clone(),
             source: InstantSource::Builtin {

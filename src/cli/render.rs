@@ -1,7 +1,7 @@
 //! `atelier render` and `atelier losses`: the engine, headless.
 
 use super::args::{LossArgs, RenderArgs};
-use super::report::{median, peak_rss_mib, Progress};
+use super::report::{median, peak_rss_mib, IterationBar};
 use anyhow::{Context, Result};
 use atelier::engine::loss::Targets;
 use atelier::engine::schedule::stage_dims;
@@ -100,7 +100,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     )?;
     let initial = run.current_losses()?;
     let stages = run.stage_count();
-    let mut bar = Progress::new(u64::from(run.total_iterations()), args.json);
+    let mut bar = IterationBar::new(u64::from(run.total_iterations()), args.json);
     let mut times: Vec<f64> = Vec::new();
     // (stage, total loss) after each iteration, for comparing runs (e.g. --init instant).
     let mut curve: Vec<(u32, f64)> = Vec::new();

@@ -4,11 +4,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
 /// An iteration bar on a terminal (iteration, loss, s/it, ETA); silent when piped.
-pub struct Progress {
+pub struct IterationBar {
     bar: ProgressBar,
 }
 
-impl Progress {
+impl IterationBar {
     pub fn new(total: u64, quiet: bool) -> Self {
         let bar = ProgressBar::new(total);
         if quiet || !std::io::stderr().is_terminal() {

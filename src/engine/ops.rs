@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// A 3×3, stride-1, padding-1 convolution layer whose weights are constants.
 #[derive(Clone)]
-pub struct Conv3x3 {
+pub struct ConvLayer {
     weight: Tensor,
     bias: Tensor,
     /// The kernel flipped in space with in/out swapped: the input gradient is a convolution with it.
@@ -22,9 +22,9 @@ pub struct Conv3x3 {
     cpu: Option<Arc<cpu::Conv3x3>>,
 }
 
-impl std::fmt::Debug for Conv3x3 {
+impl std::fmt::Debug for ConvLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conv3x3")
+        f.debug_struct("ConvLayer")
             .field("weight", &self.weight.shape())
             .field("fast_cpu", &self.cpu.is_some())
             .finish()
@@ -36,7 +36,7 @@ fn fast_cpu(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == DType::F32
 }
 
-impl Conv3x3 {
+impl ConvLayer {
     /// `weight` is `[out, in, 3, 3]`, `bias` is `[out]`.
     pub fn new(weight: Tensor, bias: Tensor) -> Result<Self> {
         let cpu = if fast_cpu(&weight) {

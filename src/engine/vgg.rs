@@ -5,7 +5,7 @@
 //! deepest layer asked for, which is most of the saving when only shallow layers are selected.
 
 use super::arch::{Arch, Layer, LayerKind};
-use super::ops::{self, Conv3x3};
+use super::ops::{self, ConvLayer};
 use crate::error::{Error, Result};
 use crate::settings::Preprocess;
 use candle_core::{DType, Device, Tensor};
@@ -18,7 +18,7 @@ const MAX_WEIGHTS_BYTES: u64 = 2 << 30;
 pub struct Vgg {
     arch: Arch,
     layers: Vec<Layer>,
-    convs: HashMap<usize, Conv3x3>,
+    convs: HashMap<usize, ConvLayer>,
     preprocess: Preprocess,
     /// Per-channel affine map from 0..255 RGB pixels to the network's input space.
     scale: Tensor,
@@ -91,7 +91,7 @@ impl Vgg {
             )
             .map_err(&werr)?;
             let b = load_tensor(&st, &format!("features.{index}.bias"), &[out_c]).map_err(&werr)?;
-            let conv = Conv3x3::new(w.to_device(device)?, b.to_device(device)?)?;
+            let conv = ConvLayer::new(w.to_device(device)?, b.to_device(device)?)?;
             convs.insert(index, conv);
         }
         Self::assemble(arch, convs, preprocess, device, DType::F32, path)
@@ -101,7 +101,7 @@ impl Vgg {
     /// for gradient checks in f64 on tiny random networks.
     pub fn from_convs(
         arch: Arch,
-        convs: Vec<Conv3x3>,
+        convs: Vec<ConvLayer>,
         preprocess: Preprocess,
         device: &Device,
         dtype: DType,
@@ -127,7 +127,7 @@ impl Vgg {
 
     fn assemble(
         arch: Arch,
-        convs: HashMap<usize, Conv3x3>,
+        convs: HashMap<usize, ConvLayer>,
         preprocess: Preprocess,
         device: &Device,
         dtype: DType,

@@ -9,7 +9,7 @@ use super::image_slot::{self, ImageSlot, Loader, SlotAction, SlotExtras, SlotKin
 use super::instant::{self, InstantPanel};
 use super::loss_plot;
 use super::memory::FreeMemory;
-use super::network::{self, DownloadState, Network, NetworkAction, NetworkState};
+use super::network::{self, DownloadState, NetworkAction, NetworkPanel, NetworkState};
 use super::notices::{Level, Notice, Notices, Topic};
 use super::persist::{self, Persisted, UiPrefs};
 use super::presets;
@@ -77,7 +77,7 @@ pub struct StudioApp {
     /// The mask as the worker wants it, converted once per load.
     mask_gray: Option<Arc<GrayImage>>,
     loader: Loader,
-    network: Network,
+    network: NetworkPanel,
     status: RunStatus,
     run: Option<RunSnapshot>,
     /// Loss weights the worker currently has; differences are sent live.
@@ -152,7 +152,7 @@ impl StudioApp {
             mask: ImageSlot::new(SlotKind::Mask),
             mask_gray: None,
             loader: Loader::default(),
-            network: Network::new(),
+            network: NetworkPanel::new(),
             status: RunStatus::default(),
             run: None,
             sent_weights: None,

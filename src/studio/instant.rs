@@ -279,7 +279,7 @@ impl InstantPanel {
         };
         let id = self.next_id;
         self.next_id += 1;
-        worker.send(Command::Instant(Box::new(InstantRequest {
+        worker.send(Command::PaintInstant(Box::new(InstantRequest {
             id,
             content: content.clone(),
             source,

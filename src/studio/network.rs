@@ -75,7 +75,7 @@ pub(crate) fn mb(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / 1_000_000.0)
 }
 
-pub(crate) struct Network {
+pub(crate) struct NetworkPanel {
     pub(crate) state: NetworkState,
     /// Bumped on every load, so a run knows its network was swapped under it.
     pub(crate) generation: u64,
@@ -92,7 +92,7 @@ pub(crate) enum NetworkAction {
     CancelDownload,
 }
 
-impl Network {
+impl NetworkPanel {
     pub(crate) fn new() -> Self {
         Self {
             state: NetworkState::Loading,
@@ -237,7 +237,7 @@ impl Network {
 
     /// One line above the preview while there is no painting network: what is missing, the
     /// download (with its progress in place) and the way to a file already on disk. Where Atelier
-    /// looked is in the hover text; the path field is in the left panel's Network section.
+    /// looked is in the hover text; the path field is in the left panel's NetworkPanel section.
     pub(crate) fn show_missing_card(
         &mut self,
         ui: &mut egui::Ui,

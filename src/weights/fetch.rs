@@ -218,7 +218,7 @@ fn run_once(
         header_len,
     );
     let part = PartWriter::open(&part_path, &sidecar_path, want, &probe.prefix)?;
-    let mut t = Transfer {
+    let mut t = Download {
         part,
         lock,
         total: header_len,
@@ -253,7 +253,7 @@ fn run_once(
 
 /// Steps 2–3: the header (checked to be the VGG asked for), then the planned ranges.
 fn fetch_plan(
-    t: &mut Transfer<'_>,
+    t: &mut Download<'_>,
     source: &mut dyn RangeSource,
     job: &Job<'_>,
     desc: &str,
@@ -301,7 +301,7 @@ fn read_part(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>> {
 }
 
 /// Appends received bytes to the `.part`, reports progress, honours cancel and retries.
-struct Transfer<'a> {
+struct Download<'a> {
     part: PartWriter,
     lock: &'a mut DownloadLock,
     total: u64,
@@ -312,7 +312,7 @@ struct Transfer<'a> {
     retries_left: u32,
 }
 
-impl Transfer<'_> {
+impl Download<'_> {
     fn cancelled(&self) -> Result<()> {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(WeightsError::Cancelled {

@@ -224,8 +224,8 @@ impl Engine {
                 }
             };
             let cmd = match cmd {
-                Some(Command::Instant(req)) => {
-                    Some(Command::Instant(self.newest_instant(req, commands)))
+                Some(Command::PaintInstant(req)) => {
+                    Some(Command::PaintInstant(self.newest_instant(req, commands)))
                 }
                 other => other,
             };
@@ -307,7 +307,7 @@ impl Engine {
                 }
             }
             Command::Stop => self.stop(out),
-            Command::Instant(req) => self.paint_instant(&req, out),
+            Command::PaintInstant(req) => self.paint_instant(&req, out),
             Command::InstantThumbnails { sample, size } => {
                 match self.instant.thumbnails(&sample, size) {
                     Ok(t) => out.send(Event::InstantThumbnails(t)),
@@ -338,7 +338,7 @@ impl Engine {
         self.pending = rest
             .into_iter()
             .filter_map(|c| match c {
-                Command::Instant(r) => {
+                Command::PaintInstant(r) => {
                     newest = r;
                     None
                 }

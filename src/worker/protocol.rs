@@ -52,7 +52,7 @@ pub enum Command {
     /// Paint `content` in one pass with a feed-forward network (see [`InstantRequest`]). Only
     /// the newest matters: queued older ones are dropped. Runs between optimizer iterations, so
     /// a run in progress continues undisturbed (only slower by the instant's time).
-    Instant(Box<InstantRequest>),
+    PaintInstant(Box<InstantRequest>),
     /// Render the 26 built-in styles on the picture at `sample` at longest side `size`, once: answered
     /// by `InstantThumbnails` (later requests for the same sample and size get the cached set).
     InstantThumbnails {
