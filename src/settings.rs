@@ -121,6 +121,45 @@ pub struct LossWeights {
     pub scale: LossScale,
 }
 
+impl LossWeights {
+    /// The weights' own rules, the same for a run's start and for a live change while it runs.
+    pub fn check(&self) -> Result<(), Invalid> {
+        let bad = |field: &'static str, message: String| Err(Invalid { field, message });
+        let w = self;
+        for (field, name, v) in [
+            ("content_weight", "content weight", w.content_weight),
+            ("style_weight", "style weight", w.style_weight),
+            ("tv_weight", "TV weight", w.tv_weight),
+            ("range_weight", "range weight", w.range_weight),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return bad(
+                    field,
+                    format!("{name} must be a finite number ≥ 0, got {v}"),
+                );
+            }
+        }
+        for lw in &w.style_layers {
+            if !lw.weight.is_finite() || lw.weight < 0.0 {
+                return bad(
+                    "style_layer_weights",
+                    format!(
+                        "style layer {} weight must be a finite number ≥ 0, got {}",
+                        lw.layer, lw.weight
+                    ),
+                );
+            }
+        }
+        if w.content_layers.is_empty() && w.style_layers.is_empty() {
+            return bad(
+                "style_layers",
+                "select at least one content or style layer".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for LossWeights {
     fn default() -> Self {
         Self {
@@ -290,12 +329,8 @@ impl Settings {
                 ),
             );
         }
-        let w = &self.weights;
+        self.weights.check()?;
         for (field, name, v) in [
-            ("content_weight", "content weight", w.content_weight),
-            ("style_weight", "style weight", w.style_weight),
-            ("tv_weight", "TV weight", w.tv_weight),
-            ("range_weight", "range weight", w.range_weight),
             ("learning_rate", "learning rate", self.learning_rate),
             ("style_scale", "style scale", self.style_scale),
             (
@@ -334,23 +369,6 @@ impl Settings {
                      long, more than {MAX_SIZE}: lower the style scale or the size",
                     self.style_scale, self.size
                 ),
-            );
-        }
-        for lw in &w.style_layers {
-            if !lw.weight.is_finite() || lw.weight < 0.0 {
-                return bad(
-                    "style_layer_weights",
-                    format!(
-                        "style layer {} weight must be a finite number ≥ 0, got {}",
-                        lw.layer, lw.weight
-                    ),
-                );
-            }
-        }
-        if w.content_layers.is_empty() && w.style_layers.is_empty() {
-            return bad(
-                "style_layers",
-                "select at least one content or style layer".into(),
             );
         }
         for st in &self.extra_styles {
@@ -466,6 +484,27 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The studio's live steering and a run's start use one check of the loss weights (the
+    /// live one used to skip the range weight).
+    #[test]
+    fn loss_weights_have_one_check() {
+        let mut w = LossWeights {
+            range_weight: f32::NAN,
+            ..LossWeights::default()
+        };
+        let e = w.check().expect_err("NaN range weight");
+        assert_eq!(e.field, "range_weight");
+        let s = Settings {
+            weights: w.clone(),
+            ..Settings::default()
+        };
+        assert_eq!(s.check(), Err(e));
+        w.range_weight = 0.0;
+        w.content_layers.clear();
+        w.style_layers.clear();
+        assert_eq!(w.check().map_err(|e| e.field), Err("style_layers"));
+    }
 
     #[test]
     fn partial_json_takes_defaults_and_old_files_keep_classic_terms() {

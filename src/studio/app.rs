@@ -1292,11 +1292,7 @@ impl StudioApp {
             return;
         }
         let w = &self.settings.weights;
-        let finite = [w.content_weight, w.style_weight, w.tv_weight]
-            .iter()
-            .chain(w.style_layers.iter().map(|l| &l.weight))
-            .all(|v| v.is_finite() && *v >= 0.0);
-        if !finite || (w.content_layers.is_empty() && w.style_layers.is_empty()) {
+        if w.check().is_err() {
             return; // the controls already show what's wrong
         }
         self.worker.send(Command::SetLossWeights(w.clone()));
