@@ -120,15 +120,20 @@ fn soak_a_long_session_keeps_memory_and_loses_nothing() {
             }
             if h.state().status().phase == RunPhase::Running && rng.random_bool(0.004) {
                 click(&mut h, "Pause");
-                wait_until(&mut h, "paused", |a| a.status().phase == RunPhase::Paused);
-                let held = h.state().status().iteration;
-                step_for(&mut h, Duration::from_millis(rng.random_range(20..200)));
-                assert!(
-                    h.state().status().iteration <= held + 1,
-                    "a paused run went on"
-                );
-                click(&mut h, "Resume");
-                pauses += 1;
+                // The run may end on its own just before the pause lands.
+                wait_until(&mut h, "paused", |a| {
+                    a.status().phase == RunPhase::Paused || !a.status().is_active()
+                });
+                if h.state().status().phase == RunPhase::Paused {
+                    let held = h.state().status().iteration;
+                    step_for(&mut h, Duration::from_millis(rng.random_range(20..200)));
+                    assert!(
+                        h.state().status().iteration <= held + 1,
+                        "a paused run went on"
+                    );
+                    click(&mut h, "Resume");
+                    pauses += 1;
+                }
             }
             if stop_at.is_some_and(|s| h.state().status().iteration >= s) {
                 click(&mut h, "Stop");
