@@ -111,18 +111,6 @@ fn header_only_png(
     bytes
 }
 
-/// Peak resident memory of this process in MiB (`VmHWM`).
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<f64>()
-        .unwrap()
-        / 1024.0
-}
-
 /// 16384² passes the pixel-count check, but at 16-bit RGBA it decodes to 2 GiB before the RGB
 /// copy: refused by bytes, before allocating, with the limit named.
 #[test]
@@ -152,10 +140,10 @@ fn a_huge_non_image_is_sniffed_not_read() {
     let f = std::fs::File::create(&p).unwrap();
     f.set_len(3 << 30).unwrap(); // sparse: no disk used
     drop(f);
-    let before = peak_rss_mib();
+    let before = common::status_mib("VmHWM");
     let e = image_io::load_image(&p).unwrap_err();
     assert!(matches!(e, ImageError::UnknownFormat { .. }), "{e}");
-    let grew = peak_rss_mib() - before;
+    let grew = common::status_mib("VmHWM") - before;
     assert!(
         grew < 256.0,
         "reading the file raised the peak by {grew:.0} MiB"
@@ -191,10 +179,10 @@ fn a_settings_chunk_bomb_is_capped() {
         "the bomb is small: {} bytes",
         bytes.len()
     );
-    let before = peak_rss_mib();
+    let before = common::status_mib("VmHWM");
     let e = image_io::read_png_settings(&p).unwrap_err();
     assert!(e.to_string().contains("1 MiB"), "{e}");
-    let grew = peak_rss_mib() - before;
+    let grew = common::status_mib("VmHWM") - before;
     assert!(
         grew < 64.0,
         "reading the chunk raised the peak by {grew:.0} MiB"

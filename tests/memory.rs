@@ -10,21 +10,6 @@ use image::RgbImage;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Resident set of this process in MiB (Linux `VmRSS`).
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .expect("VmRSS line");
-    let kib: f64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS value");
-    kib / 1024.0
-}
-
 fn wait_for(worker: &Worker, what: &str, mut done: impl FnMut(&Event) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
@@ -48,7 +33,7 @@ fn a_finished_run_gives_its_memory_back() {
     let worker = Worker::spawn(Box::new(|| {}));
     worker.send(Command::LoadNetwork(Some(common::test_vgg16_file())));
     wait_for(&worker, "weights", |e| matches!(e, Event::WeightsLoaded(_)));
-    let before = rss_mib();
+    let before = common::status_mib("VmRSS");
     let picture = |seed: u8| {
         Arc::new(RgbImage::from_fn(384, 288, |x, y| {
             image::Rgb([(x % 251) as u8 ^ seed, (y % 241) as u8, (x * y % 239) as u8])
@@ -72,7 +57,7 @@ fn a_finished_run_gives_its_memory_back() {
     })));
     let mut peak = before;
     wait_for(&worker, "the run's end", |e| {
-        peak = peak.max(rss_mib());
+        peak = peak.max(common::status_mib("VmRSS"));
         matches!(
             e,
             Event::Finished {
@@ -82,7 +67,7 @@ fn a_finished_run_gives_its_memory_back() {
         )
     });
     std::thread::sleep(Duration::from_millis(200));
-    let after = rss_mib();
+    let after = common::status_mib("VmRSS");
     let used = peak - before;
     eprintln!("rss before {before:.0} MiB, peak {peak:.0} MiB, after the run {after:.0} MiB");
     assert!(

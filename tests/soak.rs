@@ -19,16 +19,6 @@ const ITERATIONS: u32 = 1000;
 const DROPS: u32 = 50;
 const EXPORTS: u32 = 20;
 
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
 /// Fails at once on any error notice: none is expected in this session.
 #[track_caller]
 fn no_errors(h: &Harness<'_, StudioApp>) {
@@ -92,7 +82,7 @@ fn soak_a_long_session_keeps_memory_and_loses_nothing() {
                 break;
             }
             if rss_100.is_none() && total + it >= 100 {
-                rss_100 = Some(rss_mib());
+                rss_100 = Some(common::status_mib("VmRSS"));
             }
             if it >= next_move {
                 let beta = 10f64.powf(rng.random_range(3.0..4.5));
@@ -159,7 +149,7 @@ fn soak_a_long_session_keeps_memory_and_loses_nothing() {
     });
     step_for(&mut h, Duration::from_millis(500));
     no_errors(&h);
-    let rss_end = rss_mib();
+    let rss_end = common::status_mib("VmRSS");
     let rss_100 = rss_100.expect("measured after 100 iterations");
     println!(
         "{}",

@@ -618,6 +618,24 @@ fn respond(
     respond_slowly(conn, status, headers, body, cut, &|| None)
 }
 
+/// The status line and headers of a `Connection: close` response; `extra` is more header lines.
+/// False when the client has gone.
+fn write_head(
+    conn: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, &str)],
+    len: usize,
+    extra: &str,
+) -> bool {
+    let mut head =
+        format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n{extra}");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes()).is_ok()
+}
+
 /// `respond`, pausing `delay` after each 64 KB chunk of the body.
 fn respond_slowly(
     conn: &mut TcpStream,
@@ -627,15 +645,13 @@ fn respond_slowly(
     cut: Option<u64>,
     delay: &dyn Fn() -> Option<Duration>,
 ) -> u64 {
-    let mut head = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\nAccept-Ranges: bytes\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    if conn.write_all(head.as_bytes()).is_err() {
+    if !write_head(
+        conn,
+        status,
+        headers,
+        body.len(),
+        "Accept-Ranges: bytes\r\n",
+    ) {
         return 0;
     }
     let limit = cut.map_or(body.len(), |c| (c as usize).min(body.len()));
@@ -662,15 +678,7 @@ fn respond_trickle(
     body: &[u8],
     every: Duration,
 ) -> u64 {
-    let mut head = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    if conn.write_all(head.as_bytes()).is_err() {
+    if !write_head(conn, status, headers, body.len(), "") {
         return 0;
     }
     let mut sent = 0u64;
@@ -682,6 +690,18 @@ fn respond_trickle(
         std::thread::sleep(every);
     }
     sent
+}
+
+/// A size from this process's `/proc/self/status` in MiB: `VmRSS` (resident now) or `VmHWM`
+/// (the peak so far).
+pub fn status_mib(key: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/self/status"));
+    kib / 1024.0
 }
 
 /// A port where nothing listens.
