@@ -64,7 +64,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     check_output(&args.out, args.force, &inputs)?;
     if let Some(p) = &args.save_preset {
         check_output(p, args.force, &inputs)?;
-        if same_file(p, &args.out) {
+        if p == &args.out || same_file(p, &args.out) {
             anyhow::bail!(
                 "--save-preset and --out are the same file: give the preset a .json name"
             );
