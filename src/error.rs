@@ -17,6 +17,10 @@ pub enum Error {
     #[error("invalid settings: {0}")]
     Settings(String),
 
+    /// A picture the run can't use; the message says which and what to do.
+    #[error("{0}")]
+    Input(String),
+
     #[error("weights file {path}: {message}")]
     Weights { path: PathBuf, message: String },
 

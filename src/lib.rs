@@ -5,6 +5,7 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod image_io;
+pub mod network;
 pub mod presets;
 pub mod settings;
 pub mod studio;

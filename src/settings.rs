@@ -303,6 +303,11 @@ pub const STYLE_SCALE_RANGE: (f32, f32) = (0.01, 4.0);
 pub const MAX_LBFGS_HISTORY: usize = 1000;
 
 impl Settings {
+    /// How many style images the run blends: the main one and the extras.
+    pub fn style_count(&self) -> usize {
+        1 + self.extra_styles.len()
+    }
+
     /// Checks what a user can get wrong, with a message that says how to fix it.
     pub fn validate(&self) -> Result<(), String> {
         self.check().map_err(|e| e.message)

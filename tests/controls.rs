@@ -5,9 +5,10 @@
 mod common;
 
 use atelier::engine::colour::{colour_stats, keep_luminance, match_colours, to_yiq};
-use atelier::engine::memory::{self, estimate_peak_bytes};
+use atelier::engine::memory::{self, estimate_peak_bytes, MemoryEstimate};
 use atelier::engine::schedule::{plan, stage_sizes};
 use atelier::engine::{arch::Arch, Schedule, Transfer, Vgg};
+use atelier::engine::{RunImages, TransferConfig};
 use atelier::settings::{ColourMode, LayerWeight, OptimizerKind, Settings, StyleRef};
 use atelier::worker::{Command, Event, FinishReason, RunRequest, Worker, WorkerConfig};
 use candle_core::Device;
@@ -57,7 +58,7 @@ fn settings(size: u32, iterations: u32) -> Settings {
 }
 
 fn losses(s: &Settings, content: &RgbImage, styles: &[(&RgbImage, f32)]) -> f64 {
-    let t = Transfer::new(vgg(), s, content, styles).expect("transfer");
+    let t = Transfer::new(vgg(), &TransferConfig::from(s), content, styles).expect("transfer");
     t.current_losses().expect("losses").style
 }
 
@@ -92,7 +93,7 @@ fn blend_weights_are_normalized_and_zero_weight_styles_change_nothing() {
     assert!(close(w31, w62, 1e-5), "{w31} vs {w62}");
     assert!(!close(w31, w13, 1e-3), "{w31} vs {w13}");
     // All weights zero is refused with a message saying so.
-    let err = Transfer::new(vgg(), &s, &content, &[(&a, 0.0)])
+    let err = Transfer::new(vgg(), &TransferConfig::from(&s), &content, &[(&a, 0.0)])
         .err()
         .expect("refused");
     assert!(err.to_string().contains("positive blend weight"), "{err}");
@@ -121,10 +122,12 @@ fn luminance_mode_keeps_the_content_chroma_and_the_result_luminance() {
         };
         let mut sched = Schedule::new(
             vgg(),
-            &s,
-            Arc::new(content.clone()),
-            vec![(Arc::new(style.clone()), 1.0)],
-            None,
+            &TransferConfig::from(&s),
+            RunImages {
+                content: Arc::new(content.clone()),
+                styles: vec![(Arc::new(style.clone()), 1.0)],
+                mask: None,
+            },
         )
         .expect("schedule");
         while !sched.is_done() {
@@ -220,22 +223,36 @@ fn multiscale_stages_double_and_end_at_the_single_stage_size() {
         multiscale_start: 16,
         ..settings(64, 7)
     };
-    let p = plan(&s);
+    let p = plan(&TransferConfig::from(&s));
     assert_eq!(
         p.iter().map(|s| (s.size, s.iterations)).collect::<Vec<_>>(),
         vec![(16, 4), (32, 2), (64, 1)]
     );
     let content = Arc::new(picture(64, 48, 8));
     let style = Arc::new(picture(48, 48, 9));
-    let mut sched = Schedule::new(vgg(), &s, content.clone(), vec![(style.clone(), 1.0)], None)
-        .expect("schedule");
+    let mut sched = Schedule::new(
+        vgg(),
+        &TransferConfig::from(&s),
+        RunImages {
+            content: content.clone(),
+            styles: vec![(style.clone(), 1.0)],
+            mask: None,
+        },
+    )
+    .expect("schedule");
     // Each stage sees the style at its own size × style_scale: the first stage's losses are a
     // 16-pixel run's, whose style image is 16 × style_scale pixels.
     let small = Settings {
         size: 16,
         ..s.clone()
     };
-    let at_16 = Transfer::new(vgg(), &small, &content, &[(&style, 1.0)]).unwrap();
+    let at_16 = Transfer::new(
+        vgg(),
+        &TransferConfig::from(&small),
+        &content,
+        &[(&style, 1.0)],
+    )
+    .unwrap();
     let first = sched.current_losses().unwrap();
     assert!(close(
         first.style,
@@ -246,7 +263,13 @@ fn multiscale_stages_double_and_end_at_the_single_stage_size() {
         style_scale: 2.0,
         ..small
     };
-    let other = Transfer::new(vgg(), &larger_style, &content, &[(&style, 1.0)]).unwrap();
+    let other = Transfer::new(
+        vgg(),
+        &TransferConfig::from(&larger_style),
+        &content,
+        &[(&style, 1.0)],
+    )
+    .unwrap();
     assert!(!close(
         first.style,
         other.current_losses().unwrap().style,
@@ -278,7 +301,13 @@ fn multiscale_stages_double_and_end_at_the_single_stage_size() {
     seen.dedup();
     assert_eq!(seen, vec![(1, (16, 12)), (2, (32, 24)), (3, (64, 48))]);
     assert!(sched.iteration() <= 7);
-    let single = Transfer::new(vgg(), &settings(64, 1), &content, &[(&style, 1.0)]).unwrap();
+    let single = Transfer::new(
+        vgg(),
+        &TransferConfig::from(&settings(64, 1)),
+        &content,
+        &[(&style, 1.0)],
+    )
+    .unwrap();
     assert_eq!(
         sched.image().unwrap().dimensions(),
         (single.width(), single.height())
@@ -304,8 +333,16 @@ fn masks_confine_change_across_stages() {
         LayerWeight::new("relu1_1", 1.0),
         LayerWeight::new("relu2_1", 1.0),
     ];
-    let mut sched = Schedule::new(vgg(), &s, content.clone(), vec![(style, 1.0)], Some(mask))
-        .expect("schedule");
+    let mut sched = Schedule::new(
+        vgg(),
+        &TransferConfig::from(&s),
+        RunImages {
+            content: content.clone(),
+            styles: vec![(style, 1.0)],
+            mask: Some(mask),
+        },
+    )
+    .expect("schedule");
     while !sched.is_done() {
         sched.step().expect("step");
     }
@@ -471,7 +508,7 @@ fn memory_estimate_grows_with_size_and_refuses_what_does_not_fit() {
                 size: w,
                 ..s.clone()
             };
-            estimate_peak_bytes(&s, w, h, Arch::Vgg16)
+            peak(&s, w, h, Arch::Vgg16)
         })
         .collect();
     assert!(est.windows(2).all(|p| p[0] < p[1]), "{est:?}");
@@ -480,36 +517,36 @@ fn memory_estimate_grows_with_size_and_refuses_what_does_not_fit() {
         size: 1024,
         ..s.clone()
     };
-    let base = estimate_peak_bytes(&big, 1024, 768, Arch::Vgg16);
+    let base = peak(&big, 1024, 768, Arch::Vgg16);
     let short = Settings {
         lbfgs_history: 5,
         ..big.clone()
     };
-    assert!(estimate_peak_bytes(&short, 1024, 768, Arch::Vgg16) < base);
+    assert!(peak(&short, 1024, 768, Arch::Vgg16) < base);
     let adam = Settings {
         optimizer: OptimizerKind::Adam,
         ..big.clone()
     };
-    assert!(estimate_peak_bytes(&adam, 1024, 768, Arch::Vgg16) < base);
-    assert!(estimate_peak_bytes(&big, 1024, 768, Arch::Vgg19) > base);
+    assert!(peak(&adam, 1024, 768, Arch::Vgg16) < base);
+    assert!(peak(&big, 1024, 768, Arch::Vgg19) > base);
     let mut shallow = big.clone();
     shallow.weights.style_layers = vec![LayerWeight::new("relu1_1", 1.0)];
     shallow.weights.content_layers = vec!["relu2_1".into()];
-    assert!(estimate_peak_bytes(&shallow, 1024, 768, Arch::Vgg16) < base);
+    assert!(peak(&shallow, 1024, 768, Arch::Vgg16) < base);
     // Multi-scale peaks at the final stage: no more than a single-stage run.
     let ms = Settings {
         multiscale_start: 256,
         ..big.clone()
     };
-    assert!(estimate_peak_bytes(&ms, 1024, 768, Arch::Vgg16) <= base);
+    assert!(peak(&ms, 1024, 768, Arch::Vgg16) <= base);
 
     // 2048 px in 1 GiB: refused, with both numbers and what to do.
     let s2048 = Settings {
         size: 2048,
         ..s.clone()
     };
-    let e = estimate_peak_bytes(&s2048, 2048, 1536, Arch::Vgg16);
-    let err = memory::check(&s2048, 2048, 1536, Arch::Vgg16, Some(1 << 30))
+    let e = peak(&s2048, 2048, 1536, Arch::Vgg16);
+    let err = check(&s2048, 2048, 1536, Arch::Vgg16, Some(1 << 30))
         .unwrap_err()
         .to_string();
     assert!(err.contains(&memory::human(e)), "{err}");
@@ -518,9 +555,9 @@ fn memory_estimate_grows_with_size_and_refuses_what_does_not_fit() {
         err.contains("smaller size") && err.contains("L-BFGS history"),
         "{err}"
     );
-    let ok = memory::check(&s2048, 2048, 1536, Arch::Vgg16, Some(1 << 40)).unwrap();
+    let ok = check(&s2048, 2048, 1536, Arch::Vgg16, Some(1 << 40)).unwrap();
     assert_eq!(ok.total(), e);
-    assert!(memory::check(&s2048, 2048, 1536, Arch::Vgg16, None).is_ok());
+    assert!(check(&s2048, 2048, 1536, Arch::Vgg16, None).is_ok());
 }
 
 /// A worker whose every notification waits until the test has looked at the events and the
@@ -696,7 +733,7 @@ fn worker_refuses_a_run_that_would_not_fit_in_memory() {
         ..settings(8192, 1)
     };
     let content = picture(64, 64, 18);
-    let need = estimate_peak_bytes(&s, 8192, 8192, Arch::Vgg16);
+    let need = peak(&s, 8192, 8192, Arch::Vgg16);
     let Some(avail) = memory::available_bytes() else {
         eprintln!("SKIPPED: available memory is unknown on this system");
         return;
@@ -778,10 +815,12 @@ fn same_picture_at_one_and_two_threads() {
 fn plain_schedule(s: &Settings, content: RgbImage, style: RgbImage) -> Schedule {
     Schedule::new(
         vgg(),
-        s,
-        Arc::new(content),
-        vec![(Arc::new(style), 1.0)],
-        None,
+        &TransferConfig::from(s),
+        RunImages {
+            content: Arc::new(content),
+            styles: vec![(Arc::new(style), 1.0)],
+            mask: None,
+        },
     )
     .expect("schedule")
 }
@@ -827,7 +866,7 @@ fn explicit_stage_iterations_are_used_and_checked() {
         stage_iterations: vec![5, 4, 2],
         ..settings(64, 11)
     };
-    let p = plan(&s);
+    let p = plan(&TransferConfig::from(&s));
     assert_eq!(
         p.iter().map(|s| (s.size, s.iterations)).collect::<Vec<_>>(),
         vec![(16, 5), (32, 4), (64, 2)]
@@ -963,4 +1002,94 @@ fn losses_scores_any_picture() {
         (o["width"].clone(), o["height"].clone()),
         (48.into(), 36.into())
     );
+}
+
+/// The engine's memory model for a whole `Settings` (the engine takes its config and style count).
+fn peak(s: &Settings, w: u32, h: u32, arch: Arch) -> u64 {
+    estimate_peak_bytes(&s.into(), s.style_count(), w, h, arch)
+}
+
+fn check(
+    s: &Settings,
+    w: u32,
+    h: u32,
+    arch: Arch,
+    available: Option<u64>,
+) -> atelier::Result<MemoryEstimate> {
+    memory::check(&s.into(), s.style_count(), w, h, arch, available)
+}
+
+/// One run set-up (`engine::prepare`) serves the CLI and the studio's worker: a picture too
+/// small to paint is refused by both, with the same words.
+#[test]
+fn cli_and_worker_refuse_a_tiny_content_with_the_same_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = picture(12, 9, 3);
+    let style = picture(32, 32, 4);
+    let (tiny_path, style_path) = (dir.path().join("tiny.png"), dir.path().join("style.png"));
+    tiny.save(&tiny_path).unwrap();
+    style.save(&style_path).unwrap();
+    let out = atelier()
+        .args(["render", "--size", "24", "--iters", "1", "--threads", "1"])
+        .arg("--content")
+        .arg(&tiny_path)
+        .arg("--style")
+        .arg(&style_path)
+        .arg("--weights")
+        .arg(common::test_vgg16_file())
+        .arg("--out")
+        .arg(dir.path().join("out.png"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let cli = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(cli.contains("12×9 pixels, too small to paint"), "{cli}");
+    assert!(!dir.path().join("out.png").exists());
+
+    let (events, _) = Lockstep::spawn().run(request(&settings(24, 1), &tiny, &style, &[]));
+    let worker = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .expect("an error event");
+    assert!(cli.contains(&worker), "CLI: {cli}\nworker: {worker}");
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Finished {
+            reason: FinishReason::Failed,
+            ..
+        }
+    )));
+}
+
+/// One VGG detection: the loader and `atelier weights verify`'s inspection judge a file alike,
+/// with the same words (the loader used to run a detection of its own).
+#[test]
+fn the_loader_and_the_inspection_judge_a_weights_file_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = common::vgg_with_data(Arch::Vgg16, "F32", 5);
+    // A stray tensor: features.1 is a ReLU in VGG16, it has no bias.
+    let mut stray = common::T::new("features.1.bias", "F32", &[64]);
+    stray.data = Some(Arc::new(common::f32_bytes(&common::values(9, 64))));
+    t.push(stray);
+    let path = dir.path().join("stray.safetensors");
+    std::fs::write(&path, common::build(&t, &[])).unwrap();
+    let inspected = atelier::weights::inspect(&path).unwrap_err().to_string();
+    let loaded = Vgg::load(&path, &Device::Cpu, None)
+        .expect_err("refused")
+        .to_string();
+    assert!(inspected.contains("features.1.bias"), "{inspected}");
+    assert_eq!(loaded, inspected);
+    // And a good file is taken by both as the same network.
+    let good = dir.path().join("good.safetensors");
+    std::fs::write(
+        &good,
+        common::build(&common::vgg_with_data(Arch::Vgg16, "F16", 5), &[]),
+    )
+    .unwrap();
+    let info = atelier::weights::inspect(&good).unwrap();
+    let vgg = Vgg::load(&good, &Device::Cpu, None).unwrap();
+    assert_eq!(info.arch, vgg.arch());
 }

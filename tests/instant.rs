@@ -319,16 +319,22 @@ fn init_instant_starts_the_optimizer_from_the_instant_picture() {
         init: atelier::settings::InitKind::Instant,
         ..atelier::Settings::default()
     };
-    let t = atelier::engine::Transfer::new(
+    // The engine loads no files: the network that paints the start is passed in.
+    let net = instant::Arbitrary::load(&instant::locate(None).unwrap(), &Device::Cpu).unwrap();
+    let t = atelier::engine::Transfer::with_options(
         std::sync::Arc::new(vgg),
-        &settings,
+        &(&settings).into(),
         &content,
         &[(&style, 1.0)],
+        atelier::engine::TransferOptions {
+            instant: Some(&net),
+            ..Default::default()
+        },
     )
     .unwrap();
     let start = t.image().unwrap();
     let at_size = atelier::engine::transfer::prepare_content(&content, 40);
-    let want = instant::init_image(&at_size, &style, &Device::Cpu).unwrap();
+    let want = instant::init_image(&at_size, &style, &net).unwrap();
     assert_eq!(start.dimensions(), (40, 30));
     assert_eq!(start, want);
     assert_ne!(

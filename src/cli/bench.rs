@@ -5,8 +5,9 @@ use super::args::device_choice;
 use super::report::{median, peak_rss_mib};
 use anyhow::{Context, Result};
 use atelier::engine::instant::{self, Arbitrary, Blend, Multistyle};
-use atelier::engine::{pixels, Network, Transfer};
+use atelier::engine::{pixels, Transfer};
 use atelier::image_io;
+use atelier::network::Network;
 use atelier::settings::Settings;
 use candle_core::Var;
 use clap::Args;
@@ -103,7 +104,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         ..settings.clone()
     };
     s.weights.range_weight = 0.0;
-    let mut transfer = Transfer::new(vgg.clone(), &s, &content, &[(&style, 1.0)])?;
+    let mut transfer = Transfer::new(vgg.clone(), &(&s).into(), &content, &[(&style, 1.0)])?;
     let mut iters = Vec::new();
     for i in 0..args.reps + 2 {
         let t0 = Instant::now();

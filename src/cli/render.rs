@@ -3,27 +3,21 @@
 use super::args::{LossArgs, RenderArgs};
 use super::report::{median, peak_rss_mib, IterationBar};
 use anyhow::{Context, Result};
+use atelier::engine::instant::{self, Arbitrary};
 use atelier::engine::loss::Targets;
-use atelier::engine::schedule::stage_dims;
 use atelier::engine::transfer::prepare_styles;
-use atelier::engine::{memory, pixels, LossBreakdown, Network, Schedule};
+use atelier::engine::{memory, pixels, LossBreakdown, RunImages, Start, TransferConfig};
 use atelier::image_io::{self, save_png};
-use atelier::settings::Settings;
-use image::{GrayImage, RgbImage};
+use atelier::network::Network;
+use atelier::settings::{InitKind, Settings};
+use image::RgbImage;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// The decoded images a run needs.
-struct Inputs {
-    content: Arc<RgbImage>,
-    /// Every style image with its blend weight, the main one first.
-    styles: Vec<(Arc<RgbImage>, f32)>,
-    mask: Option<Arc<GrayImage>>,
-}
-
-fn load_inputs(s: &Settings) -> Result<Inputs> {
+fn load_inputs(s: &Settings) -> Result<RunImages> {
     let (Some(c), Some(st)) = (&s.content, &s.style) else {
         anyhow::bail!(
             "both --content and --style are required (or --settings with a file that names them)"
@@ -46,7 +40,7 @@ fn load_inputs(s: &Settings) -> Result<Inputs> {
         )),
         None => None,
     };
-    Ok(Inputs {
+    Ok(RunImages {
         content: Arc::new(content),
         styles,
         mask,
@@ -78,9 +72,26 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     if let Some(note) = &net.device.fallback_note {
         eprintln!("note: {note}");
     }
-    let (w, h) = stage_dims(&inputs.content, settings.size);
+    // `--init instant` paints its start with the instant network, which lives in the assets.
+    let painter = match settings.init {
+        InitKind::Instant => Some(
+            Arbitrary::load(&instant::locate(None)?, net.vgg.device()).context("--init instant")?,
+        ),
+        _ => None,
+    };
     let available = memory::available_bytes();
-    let estimate = memory::check(&settings, w, h, net.vgg.arch(), available)?;
+    let prepared = atelier::engine::prepare(
+        net.vgg.clone(),
+        &TransferConfig::from(&settings),
+        inputs,
+        Start {
+            picture: None,
+            instant: painter.as_ref(),
+        },
+        available,
+    )?;
+    let estimate = prepared.estimate;
+    let mut run = prepared.schedule;
     eprintln!(
         "memory: about {} at {}×{}{}",
         memory::human(estimate.total()),
@@ -91,13 +102,6 @@ pub fn render(args: &RenderArgs) -> Result<()> {
             memory::human(a)
         ))
     );
-    let mut run = Schedule::new(
-        net.vgg.clone(),
-        &settings,
-        inputs.content.clone(),
-        inputs.styles.clone(),
-        inputs.mask.clone(),
-    )?;
     let initial = run.current_losses()?;
     let stages = run.stage_count();
     let mut bar = IterationBar::new(u64::from(run.total_iterations()), args.json);
@@ -119,10 +123,10 @@ pub fn render(args: &RenderArgs) -> Result<()> {
                 curve.push((r.stage, r.losses.total));
                 stage_times[(r.stage - 1) as usize].push(dt);
                 let stage_label = (stages > 1).then(|| (run.stage(), stages));
-                let stage_median = median(&stage_times[(r.stage - 1) as usize]);
+                let pace = run.seconds_per_iteration().unwrap_or(dt);
                 let left = run.seconds_left().unwrap_or(0.0);
                 eta.push((r.iteration, started.elapsed().as_secs_f64(), left));
-                bar.update(r.iteration, r.losses.total, stage_median, left, stage_label);
+                bar.update(r.iteration, r.losses.total, pace, left, stage_label);
             }
             Err(e) => {
                 failure = Some(e);
@@ -303,14 +307,11 @@ pub fn losses(args: &LossArgs, image: Option<&std::path::Path>, json_out: bool) 
     let device = net.vgg.device().clone();
     let content = image_io::resize_longest(&inputs.content, settings.size);
     // Scoring is one stage without an optimizer: the render model of that bounds it.
-    let one_pass = Settings {
-        multiscale_start: 0,
-        iterations: 1,
-        stage_iterations: Vec::new(),
-        ..settings.clone()
-    };
+    let config = TransferConfig::from(&settings);
+    let one_pass = config.single_stage(settings.size, 1);
     memory::check(
         &one_pass,
+        inputs.styles.len(),
         content.width(),
         content.height(),
         net.vgg.arch(),
@@ -321,7 +322,7 @@ pub fn losses(args: &LossArgs, image: Option<&std::path::Path>, json_out: bool) 
         .iter()
         .map(|(i, w)| (i.as_ref(), *w))
         .collect();
-    let styles = prepare_styles(&settings, &content, &refs);
+    let styles = prepare_styles(&config, &content, &refs);
     let cpx = pixels::to_tensor(&content, &device)?;
     let mut spx = Vec::with_capacity(styles.len());
     for (img, w) in &styles {

@@ -25,10 +25,11 @@
 //! 1231); a 2048×1536 multi-scale run (256 → 2048) peaked at about 9.8 GiB (estimate 10.3 GiB).
 
 use super::arch::{Arch, LayerKind};
+use super::config::TransferConfig;
 use super::schedule::plan;
 use crate::error::{Error, Result};
 use crate::image_io::scaled_dims;
-use crate::settings::{OptimizerKind, Settings};
+use crate::settings::OptimizerKind;
 pub use crate::sysmem::{available_bytes, fits, human, parse_mem_available, parse_size, HEADROOM};
 
 /// Measured peak over the modelled activation bytes (see the module notes).
@@ -56,15 +57,28 @@ impl MemoryEstimate {
     }
 }
 
-/// Peak bytes a run with `settings` needs for a final output of `width`×`height`.
-pub fn estimate_peak_bytes(settings: &Settings, width: u32, height: u32, arch: Arch) -> u64 {
-    estimate(settings, width, height, arch).total()
+/// Peak bytes a run with `config` and `styles` style images needs for a final output of
+/// `width`×`height`.
+pub fn estimate_peak_bytes(
+    config: &TransferConfig,
+    styles: usize,
+    width: u32,
+    height: u32,
+    arch: Arch,
+) -> u64 {
+    estimate(config, styles, width, height, arch).total()
 }
 
 /// [`estimate_peak_bytes`] by part.
-pub fn estimate(settings: &Settings, width: u32, height: u32, arch: Arch) -> MemoryEstimate {
+pub fn estimate(
+    config: &TransferConfig,
+    styles: usize,
+    width: u32,
+    height: u32,
+    arch: Arch,
+) -> MemoryEstimate {
     let layers = arch.layers();
-    let w = &settings.weights;
+    let w = &config.weights;
     let tapped = |name: &str| {
         w.content_layers.iter().any(|l| l == name) || w.style_layers.iter().any(|l| l.layer == name)
     };
@@ -78,7 +92,7 @@ pub fn estimate(settings: &Settings, width: u32, height: u32, arch: Arch) -> Mem
         .sum::<u64>()
         * 10;
     let mut best = MemoryEstimate::default();
-    for stage in plan(settings) {
+    for stage in plan(config) {
         let (sw, sh) = if width.max(height) == stage.size || width == 0 || height == 0 {
             (width, height)
         } else {
@@ -116,24 +130,24 @@ pub fn estimate(settings: &Settings, width: u32, height: u32, arch: Arch) -> Mem
         let activations = (ACTIVATION_FACTOR * (kept + 3 * largest + 4 * image) as f64) as u64;
         // The style forward pass while targets are computed (at the style's own size).
         // In f64: a wild style scale must give a huge estimate, not a wrapped small one.
-        let style_side = (f64::from(stage.size) * f64::from(settings.style_scale)).ceil();
+        let style_side = (f64::from(stage.size) * f64::from(config.style_scale)).ceil();
         let style_pixels = pixels as f64 * (style_side / f64::from(stage.size)).powi(2);
         let style_forward = (2.0 * 64.0 * 4.0 * style_pixels) as u64 + image;
         // The optimizer's vectors hold every pyramid level: up to 4/3 of the image.
-        let point = if settings.pyramid_levels > 1 {
+        let point = if config.pyramid_levels > 1 {
             image + image.div_ceil(3)
         } else {
             image
         };
-        let optimizer = match settings.optimizer {
+        let optimizer = match config.optimizer {
             OptimizerKind::Lbfgs => {
-                let pairs = settings.lbfgs_history.min(stage.iterations as usize) as u64;
+                let pairs = config.lbfgs_history.min(stage.iterations as usize) as u64;
                 (2 * pairs + 6) * point
             }
             OptimizerKind::Adam => 5 * point,
         };
         // Content, mask and style pixels at this stage.
-        let inputs = (2 + 1 + settings.extra_styles.len() as u64) * image;
+        let inputs = (2 + styles.max(1) as u64) * image;
         let e = MemoryEstimate {
             activations: activations.max(style_forward),
             optimizer,
@@ -168,17 +182,18 @@ pub fn check_bytes(need: u64, what: &str, advice: &str, available: Option<u64>) 
 /// Estimates a run and refuses it when it would not fit in `available` bytes (pass
 /// [`available_bytes`]; `None` skips the check). The error says by how much and what to change.
 pub fn check(
-    settings: &Settings,
+    config: &TransferConfig,
+    styles: usize,
     width: u32,
     height: u32,
     arch: Arch,
     available: Option<u64>,
 ) -> Result<MemoryEstimate> {
-    let e = estimate(settings, width, height, arch);
-    let lbfgs_hint = if settings.optimizer == OptimizerKind::Lbfgs {
+    let e = estimate(config, styles, width, height, arch);
+    let lbfgs_hint = if config.optimizer == OptimizerKind::Lbfgs {
         format!(
             ", a shorter L-BFGS history (now {}; 3 × {}×{} floats per step kept) or the Adam optimizer",
-            settings.lbfgs_history, e.width, e.height
+            config.lbfgs_history, e.width, e.height
         )
     } else {
         String::new()

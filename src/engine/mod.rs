@@ -1,8 +1,11 @@
-//! The style transfer engine: VGG features, Gatys losses, optimizers. No UI, no threads of its own.
+//! The style transfer engine: VGG features, Gatys losses, optimizers. No UI, no threads of its
+//! own, no settings files or search paths: it takes a [`TransferConfig`], decoded pictures and a
+//! loaded network, and whoever calls it (the CLI, the worker) does the file work.
 
 pub mod adam;
 pub mod arch;
 pub mod colour;
+pub mod config;
 pub mod cpu;
 pub mod instant;
 pub mod lbfgs;
@@ -10,13 +13,16 @@ pub mod loss;
 pub mod memory;
 pub mod ops;
 pub mod pixels;
+pub mod prepare;
 pub mod pyramid;
 pub mod schedule;
 pub mod transfer;
 pub mod vgg;
 
+pub use config::TransferConfig;
 pub use loss::LossBreakdown;
-pub use schedule::{Schedule, ScheduleStep, Stage};
+pub use prepare::{prepare, Prepared};
+pub use schedule::{RunImages, Schedule, ScheduleStep, Stage, Start};
 pub use transfer::{StepReport, Transfer, TransferOptions};
 pub use vgg::Vgg;
 
@@ -53,23 +59,4 @@ fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-}
-
-/// A network ready to run: the loaded VGG and the device it lives on.
-pub struct Network {
-    pub vgg: std::sync::Arc<Vgg>,
-    pub device: crate::device::Selected,
-}
-
-impl Network {
-    /// Finds the weights (explicit path, then the usual places), picks the device, loads the VGG.
-    pub fn load(settings: &crate::Settings) -> crate::Result<Self> {
-        let device = crate::device::select(settings.device, threads())?;
-        let info = crate::weights::locate(settings.weights_path.as_deref())?;
-        let vgg = Vgg::load(&info.path, &device.device, settings.preprocess)?;
-        Ok(Self {
-            vgg: std::sync::Arc::new(vgg),
-            device,
-        })
-    }
 }

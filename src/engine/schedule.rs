@@ -13,12 +13,14 @@
 //! start close to their optimum. Every stage gets at least one iteration. A stage that converges
 //! early hands over to the next one. The final stage's size is exactly the single-stage size.
 
+use super::config::TransferConfig;
+use super::instant::Arbitrary;
 use super::transfer::{Transfer, TransferOptions};
 use super::vgg::Vgg;
 use super::{pixels, LossBreakdown, StepReport};
 use crate::error::{Error, Result};
 use crate::image_io::scaled_dims;
-use crate::settings::{LossWeights, Settings};
+use crate::settings::LossWeights;
 use image::{GrayImage, RgbImage};
 use std::sync::Arc;
 
@@ -31,14 +33,33 @@ pub struct Stage {
 
 pub use crate::settings::stage_sizes;
 
+/// The decoded pictures a run works on.
+#[derive(Debug, Clone)]
+pub struct RunImages {
+    pub content: Arc<RgbImage>,
+    /// Every style image with its blend weight, the main one first.
+    pub styles: Vec<(Arc<RgbImage>, f32)>,
+    /// White gets the style, black keeps the content; any size.
+    pub mask: Option<Arc<GrayImage>>,
+}
+
+/// Where a run starts, when not from what `config.init` alone can make.
+#[derive(Default, Clone, Copy)]
+pub struct Start<'a> {
+    /// A picture to start from (resized to the first stage).
+    pub picture: Option<&'a RgbImage>,
+    /// The arbitrary-style network that paints the start of an `init = instant` run.
+    pub instant: Option<&'a Arbitrary>,
+}
+
 /// The stages of a run: sizes from [`stage_sizes`], `iterations` split as the module says.
-pub fn plan(settings: &Settings) -> Vec<Stage> {
-    let sizes = stage_sizes(settings.multiscale_start, settings.size);
+pub fn plan(config: &TransferConfig) -> Vec<Stage> {
+    let sizes = stage_sizes(config.multiscale_start, config.size);
     let n = sizes.len();
-    if settings.stage_iterations.len() == n {
+    if config.stage_iterations.len() == n {
         return sizes
             .into_iter()
-            .zip(&settings.stage_iterations)
+            .zip(&config.stage_iterations)
             .map(|(size, &iterations)| Stage {
                 size,
                 iterations: iterations.max(1),
@@ -48,7 +69,7 @@ pub fn plan(settings: &Settings) -> Vec<Stage> {
     if n == 1 {
         return vec![Stage {
             size: sizes[0],
-            iterations: settings.iterations,
+            iterations: config.iterations,
         }];
     }
     // Shares 2^(n-1-i); largest remainders make the parts add up to the budget.
@@ -56,10 +77,10 @@ pub fn plan(settings: &Settings) -> Vec<Stage> {
         .map(|i| f64::from(1u32 << (n - 1 - i).min(30)))
         .collect();
     let total: f64 = shares.iter().sum();
-    let budget = f64::from(settings.iterations);
+    let budget = f64::from(config.iterations);
     let exact: Vec<f64> = shares.iter().map(|s| budget * s / total).collect();
     let mut parts: Vec<u32> = exact.iter().map(|e| e.floor() as u32).collect();
-    let mut left = settings.iterations.saturating_sub(parts.iter().sum());
+    let mut left = config.iterations.saturating_sub(parts.iter().sum());
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
     for &i in order.iter().cycle().take(n * 2) {
@@ -100,7 +121,7 @@ pub struct ScheduleStep {
 /// dropped before the next is built, so the peak memory is the largest stage's.
 pub struct Schedule {
     vgg: Arc<Vgg>,
-    settings: Settings,
+    config: TransferConfig,
     content: Arc<RgbImage>,
     styles: Vec<(Arc<RgbImage>, f32)>,
     mask: Option<Arc<GrayImage>>,
@@ -161,31 +182,28 @@ impl Pace {
 
 impl Schedule {
     /// Plans the stages and sets up the first. `styles` pairs each style image with its blend
-    /// weight (normalized over all styles; zero-weight styles are ignored).
-    pub fn new(
-        vgg: Arc<Vgg>,
-        settings: &Settings,
-        content: Arc<RgbImage>,
-        styles: Vec<(Arc<RgbImage>, f32)>,
-        mask: Option<Arc<GrayImage>>,
-    ) -> Result<Self> {
-        Self::starting_from(vgg, settings, content, styles, mask, None)
+    /// weight (normalized over all styles; zero-weight styles are ignored). The config is
+    /// trusted: it was checked where the settings entered (see [`super::prepare`]).
+    pub fn new(vgg: Arc<Vgg>, config: &TransferConfig, images: RunImages) -> Result<Self> {
+        Self::starting_from(vgg, config, images, Start::default())
     }
 
-    /// [`Schedule::new`] starting from an explicit picture (e.g. the studio's instant result)
-    /// instead of what `settings.init` would make: it is resized (Lanczos) to the first
-    /// stage's size.
+    /// [`Schedule::new`] starting from `start`: an explicit picture (e.g. the studio's instant
+    /// result, resized with Lanczos to the first stage's size), or the instant network that
+    /// paints `init = instant`'s start; otherwise what `config.init` makes.
     pub fn starting_from(
         vgg: Arc<Vgg>,
-        settings: &Settings,
-        content: Arc<RgbImage>,
-        styles: Vec<(Arc<RgbImage>, f32)>,
-        mask: Option<Arc<GrayImage>>,
-        init: Option<&RgbImage>,
+        config: &TransferConfig,
+        images: RunImages,
+        start: Start<'_>,
     ) -> Result<Self> {
-        settings.validate().map_err(Error::Settings)?;
-        let stages = plan(settings);
-        let init = match init {
+        let RunImages {
+            content,
+            styles,
+            mask,
+        } = images;
+        let stages = plan(config);
+        let init = match start.picture {
             Some(img) => {
                 let (w, h) = stage_dims(&content, stages[0].size);
                 let img = crate::image_io::resize_to(img, w, h);
@@ -195,7 +213,7 @@ impl Schedule {
         };
         let transfer = build(
             &vgg,
-            settings,
+            config,
             &content,
             &styles,
             stages[0],
@@ -203,11 +221,12 @@ impl Schedule {
                 init,
                 mask: mask.as_deref(),
                 lbfgs_scale: None,
+                instant: start.instant,
             },
         )?;
         Ok(Self {
             vgg,
-            settings: settings.clone(),
+            config: config.clone(),
             content,
             styles,
             mask,
@@ -258,10 +277,16 @@ impl Schedule {
         if self.done {
             return Some(0.0);
         }
+        Some(self.seconds_per_iteration()? * self.iterations_left_at_this_cost())
+    }
+
+    /// Seconds per iteration at the current stage as measured: the median after its first
+    /// iteration (see [`Pace`]), the previous stage's projected until then. The one pace the CLI's
+    /// bar, the studio's readout and the ETA share.
+    pub fn seconds_per_iteration(&self) -> Option<f64> {
         let here = self.stages[self.stage];
-        let now = iteration_cost(stage_dims(&self.content, here.size));
-        let pace = self.pace.seconds_per_iteration(now)?;
-        Some(pace * self.iterations_left_at_this_cost())
+        self.pace
+            .seconds_per_iteration(iteration_cost(stage_dims(&self.content, here.size)))
     }
 
     /// Iterations still to run, the later stages counted in iterations of the current stage's
@@ -303,7 +328,7 @@ impl Schedule {
     }
 
     pub fn weights(&self) -> &LossWeights {
-        &self.settings.weights
+        &self.config.weights
     }
 
     /// New loss weights from the next iteration on; later stages use them too.
@@ -311,7 +336,7 @@ impl Schedule {
         if let Some(t) = self.transfer.as_mut() {
             t.set_weights(weights.clone())?;
         }
-        self.settings.weights = weights;
+        self.config.weights = weights;
         Ok(())
     }
 
@@ -401,7 +426,7 @@ impl Schedule {
         self.stage += 1;
         match build(
             &self.vgg,
-            &self.settings,
+            &self.config,
             &self.content,
             &self.styles,
             next,
@@ -409,6 +434,7 @@ impl Schedule {
                 init: Some(init),
                 mask: self.mask.as_deref(),
                 lbfgs_scale: scale,
+                instant: None,
             },
         ) {
             Ok(t) => {
@@ -428,24 +454,18 @@ fn stranded() -> Error {
     Error::Settings("the next multi-scale stage could not be set up; start the run again".into())
 }
 
-/// One stage's [`Transfer`]: the run's settings at the stage's size and iteration count.
+/// One stage's [`Transfer`]: the run's config at the stage's size and iteration count.
 fn build(
     vgg: &Arc<Vgg>,
-    settings: &Settings,
+    config: &TransferConfig,
     content: &RgbImage,
     styles: &[(Arc<RgbImage>, f32)],
     stage: Stage,
     options: TransferOptions<'_>,
 ) -> Result<Transfer> {
-    let s = Settings {
-        size: stage.size,
-        iterations: stage.iterations,
-        stage_iterations: Vec::new(),
-        multiscale_start: 0,
-        ..settings.clone()
-    };
+    let c = config.single_stage(stage.size, stage.iterations);
     let refs: Vec<(&RgbImage, f32)> = styles.iter().map(|(i, w)| (i.as_ref(), *w)).collect();
-    Transfer::with_options(vgg.clone(), &s, content, &refs, options)
+    Transfer::with_options(vgg.clone(), &c, content, &refs, options)
 }
 
 /// The relative cost of one iteration at `(w, h)`: the convolutions scale with the pixels, plus
@@ -509,15 +529,15 @@ mod tests {
 
     #[test]
     fn iterations_halve_at_each_finer_stage_and_add_up() {
-        let s = Settings {
+        let s = TransferConfig {
             size: 2048,
             multiscale_start: 256,
             iterations: 150,
-            ..Settings::default()
+            ..TransferConfig::default()
         };
         let its: Vec<u32> = plan(&s).iter().map(|s| s.iterations).collect();
         assert_eq!(its, vec![80, 40, 20, 10]);
-        let s = Settings { iterations: 2, ..s };
+        let s = TransferConfig { iterations: 2, ..s };
         let its: Vec<u32> = plan(&s).iter().map(|s| s.iterations).collect();
         assert!(its.iter().all(|&i| i >= 1), "{its:?}");
     }

@@ -2,6 +2,8 @@
 //! (the CLI loop, the studio's worker) can report progress, pause, steer or stop between iterations.
 
 use super::adam::{Adam, AdamConfig};
+use super::config::TransferConfig;
+use super::instant::Arbitrary;
 use super::lbfgs::{Lbfgs, LbfgsConfig, Stall};
 use super::loss::{LossBreakdown, Targets};
 use super::pixels;
@@ -9,7 +11,7 @@ use super::pyramid::Pyramid;
 use super::vgg::Vgg;
 use crate::error::{Error, Result};
 use crate::image_io::resize_longest;
-use crate::settings::{ColourMode, InitKind, LossWeights, OptimizerKind, Settings};
+use crate::settings::{ColourMode, InitKind, LossWeights, OptimizerKind};
 use candle_core::{DType, Tensor, Var};
 use image::{GrayImage, RgbImage};
 use rand::SeedableRng;
@@ -30,10 +32,10 @@ pub struct StepReport {
 }
 
 /// What a stage of a multi-scale run (or a masked run) adds to [`Transfer::new`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TransferOptions<'a> {
     /// Starting pixels `[1,3,H,W]` at this run's size (the previous stage, upsampled); replaces
-    /// `settings.init`.
+    /// `config.init`.
     pub init: Option<Tensor>,
     /// Where the style may change the image (white) and where the content stays (black); any
     /// size, resized to the run's.
@@ -41,6 +43,9 @@ pub struct TransferOptions<'a> {
     /// L-BFGS's first step scale (see [`Lbfgs::with_initial_scale`]): the previous stage's
     /// curvature scale, rescaled to this stage's pixel count.
     pub lbfgs_scale: Option<f64>,
+    /// The arbitrary-style network that paints the start of an `init = instant` run (the
+    /// engine loads no files: whoever owns the assets passes it in).
+    pub instant: Option<&'a Arbitrary>,
 }
 
 /// A mask as the optimization sees it: the image is parameterized as `m·x + (1−m)·c`, so the
@@ -96,18 +101,18 @@ pub struct Transfer {
 /// `size × style_scale` on its longest side, and recoloured to `content` (the content at the
 /// run's size) in histogram mode.
 pub fn prepare_styles(
-    settings: &Settings,
+    config: &TransferConfig,
     content: &RgbImage,
     styles: &[(&RgbImage, f32)],
 ) -> Vec<(RgbImage, f32)> {
-    let style_size = ((f64::from(settings.size) * f64::from(settings.style_scale)).ceil() as u32)
-        .clamp(16, 8192);
+    let style_size =
+        ((f64::from(config.size) * f64::from(config.style_scale)).ceil() as u32).clamp(16, 8192);
     styles
         .iter()
         .filter(|(_, w)| *w != 0.0)
         .map(|(img, w)| {
             let s = resize_longest(img, style_size);
-            let s = if settings.colour == ColourMode::Histogram {
+            let s = if config.colour == ColourMode::Histogram {
                 super::colour::match_colours(&s, content)
             } else {
                 s
@@ -124,47 +129,40 @@ pub fn prepare_content(content: &RgbImage, size: u32) -> RgbImage {
 
 impl Transfer {
     /// Sets up a run: resizes the images, computes the targets, places the starting image.
-    /// `styles` pairs each style image with its blend weight.
+    /// `styles` pairs each style image with its blend weight. The config is trusted: it was
+    /// checked where the settings entered.
     pub fn new(
         vgg: Arc<Vgg>,
-        settings: &Settings,
+        config: &TransferConfig,
         content: &RgbImage,
         styles: &[(&RgbImage, f32)],
     ) -> Result<Self> {
-        Self::with_options(vgg, settings, content, styles, TransferOptions::default())
+        Self::with_options(vgg, config, content, styles, TransferOptions::default())
     }
 
     /// [`Transfer::new`] with a starting image and/or a mask. Styles with a zero blend weight are
-    /// left out (they would not change the targets); `settings.colour` is honoured here: histogram
+    /// left out (they would not change the targets); `config.colour` is honoured here: histogram
     /// mode recolours each style to the content before its targets are computed, luminance mode
     /// makes [`Transfer::image`] keep the content's chroma.
     pub fn with_options(
         vgg: Arc<Vgg>,
-        settings: &Settings,
+        config: &TransferConfig,
         content: &RgbImage,
         styles: &[(&RgbImage, f32)],
         options: TransferOptions<'_>,
     ) -> Result<Self> {
-        settings.validate().map_err(Error::Settings)?;
-        for l in settings
-            .weights
-            .content_layers
-            .iter()
-            .chain(settings.weights.style_layers.iter().map(|l| &l.layer))
-        {
-            vgg.check_layer(l)?;
-        }
+        vgg.check_layers(&config.weights)?;
         let device = vgg.device().clone();
-        let content = prepare_content(content, settings.size);
+        let content = prepare_content(content, config.size);
         let (w, h) = content.dimensions();
         let content_px = pixels::to_tensor(&content, &device)?;
-        let prepared = prepare_styles(settings, &content, styles);
+        let prepared = prepare_styles(config, &content, styles);
         let mut style_px = Vec::with_capacity(prepared.len());
         for (img, weight) in &prepared {
             style_px.push((pixels::to_tensor(img, &device)?, f64::from(*weight)));
         }
         let first_style = prepared.into_iter().next().map(|(img, _)| img);
-        let x0 = match (options.init, settings.init) {
+        let x0 = match (options.init, config.init) {
             (Some(t), _) => {
                 if t.dims() != [1, 3, h as usize, w as usize] {
                     return Err(Error::Settings(format!(
@@ -182,12 +180,17 @@ impl Transfer {
                 let s = image::imageops::resize(first, w, h, image::imageops::FilterType::Triangle);
                 pixels::to_tensor(&s, &device)?
             }
-            (None, InitKind::Noise) => noise(settings.seed, h as usize, w as usize, &device)?,
+            (None, InitKind::Noise) => noise(config.seed, h as usize, w as usize, &device)?,
             (None, InitKind::Instant) => {
                 let first = styles.first().ok_or_else(|| {
                     Error::Settings("init from instant needs a style image".into())
                 })?;
-                let s = super::instant::init_image(&content, first.0, &device)?;
+                let net = options.instant.ok_or_else(|| {
+                    Error::Settings(
+                        "init from instant needs the instant network; it ships in assets/instant: reinstall Atelier or choose another start".into(),
+                    )
+                })?;
+                let s = super::instant::init_image(&content, first.0, net)?;
                 pixels::to_tensor(&s, &device)?
             }
         };
@@ -195,24 +198,24 @@ impl Transfer {
             Some(m) => Some(Mask::new(m, &content_px, w, h)?),
             None => None,
         };
-        let chroma_from = (settings.colour == ColourMode::Luminance).then(|| content.clone());
+        let chroma_from = (config.colour == ColourMode::Luminance).then(|| content.clone());
         let mut targets = Targets::new(content_px, style_px)?;
         if let Some(m) = options.mask {
             targets.set_style_mask(m, w, h, &device)?;
         }
-        targets.ensure(&vgg, &settings.weights)?;
-        let pyramid = (settings.pyramid_levels > 1)
-            .then(|| Pyramid::new(h as usize, w as usize, settings.pyramid_levels as usize));
+        targets.ensure(&vgg, &config.weights)?;
+        let pyramid = (config.pyramid_levels > 1)
+            .then(|| Pyramid::new(h as usize, w as usize, config.pyramid_levels as usize));
         let flat = match &pyramid {
             Some(p) => p.encode(&x0)?,
             None => x0.flatten_all()?,
         };
-        let optimizer = match settings.optimizer {
+        let optimizer = match config.optimizer {
             OptimizerKind::Lbfgs => {
                 let opt = Lbfgs::new(
                     flat,
                     LbfgsConfig {
-                        history: settings.lbfgs_history,
+                        history: config.lbfgs_history,
                         ..LbfgsConfig::default()
                     },
                 );
@@ -222,13 +225,13 @@ impl Transfer {
                 })
             }
             OptimizerKind::Adam => Optimizer::Adam {
-                adam: Adam::new(AdamConfig::new(f64::from(settings.learning_rate))),
+                adam: Adam::new(AdamConfig::new(f64::from(config.learning_rate))),
                 x: flat,
             },
         };
         Ok(Self {
             vgg,
-            weights: settings.weights.clone(),
+            weights: config.weights.clone(),
             targets,
             shape: (1, 3, h as usize, w as usize),
             optimizer,
@@ -273,13 +276,7 @@ impl Transfer {
     /// Changes the objective from the next iteration on. L-BFGS forgets its curvature history,
     /// which described the old objective.
     pub fn set_weights(&mut self, weights: LossWeights) -> Result<()> {
-        for l in weights
-            .content_layers
-            .iter()
-            .chain(weights.style_layers.iter().map(|l| &l.layer))
-        {
-            self.vgg.check_layer(l)?;
-        }
+        self.vgg.check_layers(&weights)?;
         self.targets.ensure(&self.vgg, &weights)?;
         self.weights = weights;
         self.last_losses = None;

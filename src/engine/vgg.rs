@@ -61,26 +61,16 @@ impl Vgg {
             )));
         }
         let bytes = std::fs::read(path).map_err(|e| werr(format!("cannot read it: {e}")))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
-            werr(format!(
-                "not a valid safetensors file ({e}); pass a VGG16/VGG19 .safetensors file"
-            ))
-        })?;
+        // The same header checks (and VGG detection) as `atelier weights verify` and downloads.
+        let info = crate::weights::inspect_bytes(path, &bytes)?;
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| werr(format!("not a valid safetensors file ({e})")))?;
-        let metadata = meta.metadata().clone().unwrap_or_default();
-        let arch = detect_arch(&st).map_err(werr)?;
-        let preprocess = match preprocess {
-            Some(p) => p,
-            None => match metadata.get("preprocess").map(|s| s.as_str()) {
-                Some("caffe") => Preprocess::Caffe,
-                Some("torch") | None => Preprocess::Torch,
-                Some(other) => {
-                    return Err(werr(format!(
-                    "unknown preprocess {other:?} in its metadata; pass --preprocess caffe|torch"
-                )))
-                }
-            },
+        let arch = info.arch;
+        let preprocess = match (preprocess, info.preprocess.as_deref()) {
+            (Some(p), _) => p,
+            (None, Some("caffe")) => Preprocess::Caffe,
+            // `inspect` refuses any other value.
+            (None, _) => Preprocess::Torch,
         };
         let mut convs = HashMap::new();
         for (index, out_c, in_c) in arch.conv_shapes() {
@@ -197,6 +187,15 @@ impl Vgg {
         }
     }
 
+    /// Checks every layer a set of loss weights taps.
+    pub fn check_layers(&self, weights: &crate::settings::LossWeights) -> Result<()> {
+        weights
+            .content_layers
+            .iter()
+            .chain(weights.style_layers.iter().map(|l| &l.layer))
+            .try_for_each(|l| self.check_layer(l))
+    }
+
     /// Maps `[1,3,H,W]` RGB pixels in 0..255 to the network's input space.
     pub fn preprocess(&self, pixels: &Tensor) -> Result<Tensor> {
         let x = if self.bgr {
@@ -256,41 +255,6 @@ impl Vgg {
         }
         Ok(out)
     }
-}
-
-/// Picks the architecture whose every convolution is present with the right shape.
-fn detect_arch(st: &safetensors::SafeTensors<'_>) -> std::result::Result<Arch, String> {
-    let mut problems = Vec::new();
-    for arch in [Arch::Vgg19, Arch::Vgg16] {
-        let mut missing = None;
-        for (index, out_c, in_c) in arch.conv_shapes() {
-            let name = format!("features.{index}.weight");
-            match st.tensor(&name) {
-                Ok(t) if t.shape() == [out_c, in_c, 3, 3] => {}
-                Ok(t) => {
-                    missing = Some(format!(
-                        "{name} has shape {:?}, {arch} expects [{out_c}, {in_c}, 3, 3]",
-                        t.shape()
-                    ));
-                    break;
-                }
-                Err(_) => {
-                    missing = Some(format!("{name} is missing"));
-                    break;
-                }
-            }
-        }
-        match missing {
-            None => return Ok(arch),
-            Some(m) => problems.push(format!("not {arch}: {m}")),
-        }
-    }
-    let n = st.names().len();
-    Err(format!(
-        "not a VGG16/VGG19 feature network with torchvision names ({n} tensors; {}). \
-         Use a VGG safetensors file such as `atelier weights fetch` downloads",
-        problems.join("; ")
-    ))
 }
 
 fn load_tensor(

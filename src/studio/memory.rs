@@ -8,7 +8,13 @@ use std::time::{Duration, Instant};
 /// Peak bytes a run with `settings` needs for a `width`×`height` output (the engine's model);
 /// VGG19, the larger, while no network is loaded.
 pub(crate) fn estimate(settings: &Settings, width: u32, height: u32, arch: Option<Arch>) -> u64 {
-    crate::engine::memory::estimate_peak_bytes(settings, width, height, arch.unwrap_or(Arch::Vgg19))
+    crate::engine::memory::estimate_peak_bytes(
+        &settings.into(),
+        settings.style_count(),
+        width,
+        height,
+        arch.unwrap_or(Arch::Vgg19),
+    )
 }
 
 /// Re-reading the free memory this often is plenty for a number shown next to a slider.

@@ -422,6 +422,18 @@ pub fn inspect(path: &Path) -> Result<WeightsInfo> {
     Ok(info_from(path, size, header, &layout))
 }
 
+/// [`inspect`] of a file already read into memory: the engine runs it before building a network
+/// from the bytes, so a file is judged one way (one VGG detection) wherever it is loaded.
+pub fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<WeightsInfo> {
+    let file_name = path.display().to_string();
+    let size = bytes.len() as u64;
+    let n = json_len(&file_name, bytes, size)?;
+    let json = bytes.get(8..8 + n as usize).unwrap_or_default();
+    let header = parse_header(&file_name, json, size)?;
+    let layout = vgg_layout(&file_name, &header)?;
+    Ok(info_from(path, size, header, &layout))
+}
+
 fn info_from(path: &Path, size: u64, header: Header, layout: &VggLayout) -> WeightsInfo {
     WeightsInfo {
         path: path.to_path_buf(),

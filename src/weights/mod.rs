@@ -35,7 +35,7 @@ pub use config::default_path;
 pub use config::{manual_hint, HubConfig, DEFAULT_ENDPOINT, DEFAULT_MIN_BYTES_PER_WINDOW};
 pub use error::{Searched, WeightsError};
 pub use fetch::{convert_local, fetch, partial_paths, FetchProgress};
-pub use inspect::{inspect, verify, Verified, WeightsInfo, MAX_HEADER_BYTES};
+pub use inspect::{inspect, inspect_bytes, verify, Verified, WeightsInfo, MAX_HEADER_BYTES};
 pub use locate::{
     list, list_in, locate, locate_in, locate_saved, locate_saved_in, search_locations,
     search_locations_in, Located, Place, PlaceKind, SearchEnv,

@@ -105,7 +105,7 @@ impl InstantEngine {
         Ok(d)
     }
 
-    fn arbitrary(&mut self) -> Result<&Arbitrary> {
+    pub(super) fn arbitrary(&mut self) -> Result<&Arbitrary> {
         if self.arbitrary.is_none() {
             let dir = self.dir()?;
             self.arbitrary = Some(Arbitrary::load(&dir, &Device::Cpu)?);

@@ -10,8 +10,8 @@ mod instant;
 pub mod protocol;
 pub use protocol::*;
 
-use crate::engine::schedule::stage_dims;
-use crate::engine::{memory, Network, Schedule};
+use crate::engine::{memory, RunImages, Schedule, Start, TransferConfig};
+use crate::network::Network;
 use crate::settings::{DeviceChoice, Preprocess, Settings};
 use crate::weights::{self, HubConfig, WeightsError};
 use downloads::Downloads;
@@ -196,7 +196,6 @@ struct Engine {
 struct Run {
     schedule: Schedule,
     iterations: u32,
-    durations: Vec<f64>,
     paused: bool,
 }
 
@@ -444,18 +443,9 @@ impl Engine {
 
     fn start(&mut self, req: RunRequest, out: &Outbox) {
         let s = &req.settings;
+        // Where a run's settings enter the engine: checked here, once, and trusted after.
         if let Err(e) = s.validate() {
             return self.fail(out, e, 0);
-        }
-        let (cw, ch) = req.content.dimensions();
-        if cw < 16 || ch < 16 {
-            return self.fail(
-                out,
-                format!(
-                    "the content image is only {cw}×{ch} pixels, too small to paint: use a photo at least 16 pixels on each side."
-                ),
-                0,
-            );
         }
         if let Err(message) = self.ensure_network(s, out) {
             out.send(Event::WeightsMissing {
@@ -477,10 +467,6 @@ impl Engine {
                 0,
             );
         }
-        let (w, h) = stage_dims(&req.content, s.size);
-        if let Err(e) = memory::check(s, w, h, net.vgg.arch(), memory::available_bytes()) {
-            return self.fail(out, e.to_string(), 0);
-        }
         let mut styles = vec![(req.style.clone(), s.style_blend_weight)];
         styles.extend(
             req.extra_styles
@@ -488,21 +474,39 @@ impl Engine {
                 .cloned()
                 .zip(s.extra_styles.iter().map(|r| r.weight)),
         );
-        let schedule = match Schedule::starting_from(
-            net.vgg.clone(),
-            s,
-            req.content.clone(),
+        let images = RunImages {
+            content: req.content.clone(),
             styles,
-            req.mask.clone(),
-            req.init_image.as_deref(),
-        ) {
-            Ok(t) => t,
+            mask: req.mask.clone(),
+        };
+        let instant = match (s.init, &req.init_image) {
+            (crate::settings::InitKind::Instant, None) => match self.instant.arbitrary() {
+                Ok(net) => Some(net),
+                Err(e) => return self.fail(out, e.to_string(), 0),
+            },
+            _ => None,
+        };
+        let start = Start {
+            picture: req.init_image.as_deref(),
+            instant,
+        };
+        let config = TransferConfig::from(s);
+        let prepared = crate::engine::prepare(
+            net.vgg.clone(),
+            &config,
+            images,
+            start,
+            memory::available_bytes(),
+        );
+        let schedule = match prepared {
+            Ok(p) => p.schedule,
             Err(e) => return self.fail(out, e.to_string(), 0),
         };
         let iterations = schedule.total_iterations();
+        let (width, height) = schedule.final_dimensions();
         out.send(Event::Started {
-            width: w,
-            height: h,
+            width,
+            height,
             iterations,
         });
         if let Ok(image) = schedule.image() {
@@ -515,7 +519,6 @@ impl Engine {
         self.run = Some(Run {
             schedule,
             iterations,
-            durations: Vec::new(),
             paused: false,
         });
     }
@@ -524,28 +527,19 @@ impl Engine {
         let Some(run) = self.run.as_mut() else {
             return;
         };
-        let t0 = Instant::now();
         match run.schedule.step() {
             Ok(report) => {
-                run.durations.push(t0.elapsed().as_secs_f64());
-                let mut sorted = run.durations.clone();
-                sorted.sort_by(f64::total_cmp);
-                let seconds_per_iteration = sorted[sorted.len() / 2];
                 let iteration = report.iteration;
                 out.send(Event::Progress(Progress {
                     iteration,
                     iterations: run.iterations,
                     evaluations: report.evaluations,
                     losses: report.losses,
-                    seconds_per_iteration,
+                    seconds_per_iteration: run.schedule.seconds_per_iteration().unwrap_or(0.0),
                     seconds_left: run.schedule.seconds_left().unwrap_or(0.0),
                     stage: report.stage,
                     stages: run.schedule.stage_count(),
                 }));
-                if report.stage_changed {
-                    // Iterations at the new size cost more: the median restarts with them.
-                    run.durations.clear();
-                }
                 if let Ok(image) = run.schedule.image() {
                     out.frames.put(Frame {
                         iteration,

@@ -313,10 +313,8 @@ pub fn resize_result(img: &RgbImage, longest: u32) -> RgbImage {
 }
 
 /// The optimizer's `instant` start: `content` (already at the run size) painted by the
-/// arbitrary network with `style`, same size. Finds the weights the usual way.
-pub fn init_image(content: &RgbImage, style: &RgbImage, device: &Device) -> Result<RgbImage> {
-    let dir = locate(None)?;
-    let net = Arbitrary::load(&dir, device)?;
+/// arbitrary network with `style`, same size.
+pub fn init_image(content: &RgbImage, style: &RgbImage, net: &Arbitrary) -> Result<RgbImage> {
     let v = net.style_vector(style)?;
     let (w, h) = content.dimensions();
     let out = net.stylize(content, &v, w.max(h))?;
