@@ -1,7 +1,7 @@
 //! Everything that changes the studio, as one [`Command`] type: what the artist asks for through
 //! a panel, a shortcut or a drop, and what other threads report (the worker's events and frames,
 //! finished decodes, dialogs and exports). Panels only return commands; `StudioApp::execute`
-//! (execute.rs) is the one place that carries them out, so every change to shared state and
+//! (app/execute.rs) is the one place that carries them out, so every change to shared state and
 //! every message to the worker can be found there.
 
 use super::decode::{LoadResult, Source};

@@ -1,7 +1,7 @@
 //! The window's parts. Each panel owns its own UI state (a field's text, a selection, the zoom),
 //! reads what it shows from arguments, and returns the [`Command`]s the artist gave; none of them
 //! changes shared state or talks to the worker, and none reads a sibling's fields. The app lays
-//! them out (app.rs) and carries out what they return (execute.rs).
+//! them out (app/mod.rs) and carries out what they return (app/execute.rs).
 
 mod canvas;
 pub(crate) mod controls;
