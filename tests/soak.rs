@@ -24,6 +24,7 @@ const EXPORTS: u32 = 20;
 fn no_errors(h: &Harness<'_, StudioApp>) {
     let errors: Vec<_> = h
         .state()
+        .view()
         .notices()
         .iter()
         .filter(|n| n.level == Level::Error)
@@ -35,12 +36,12 @@ fn no_errors(h: &Harness<'_, StudioApp>) {
 /// one on screen.
 #[track_caller]
 fn nothing_lost(h: &Harness<'_, StudioApp>) {
-    let status = h.state().status();
+    let status = h.state().view().status();
     let seen: Vec<u32> = status.history.iter().map(|p| p.iteration).collect();
     let expected: Vec<u32> = (1..=status.iteration).collect();
     assert_eq!(seen, expected, "progress events went missing");
     assert_eq!(
-        h.state().preview_iteration(),
+        h.state().view().preview_iteration(),
         Some(status.iteration),
         "the last frame is not on screen"
     );
@@ -76,7 +77,7 @@ fn soak_a_long_session_keeps_memory_and_loses_nothing() {
         loop {
             h.step();
             no_errors(&h);
-            let app = h.state();
+            let app = h.state().view();
             let it = app.status().iteration;
             if !app.status().is_active() {
                 break;
@@ -108,24 +109,24 @@ fn soak_a_long_session_keeps_memory_and_loses_nothing() {
                 type_path(&mut h, "Export path", "Save", &export_to);
                 exports += 1;
             }
-            if h.state().status().phase == RunPhase::Running && rng.random_bool(0.004) {
+            if h.state().view().status().phase == RunPhase::Running && rng.random_bool(0.004) {
                 click(&mut h, "Pause");
                 // The run may end on its own just before the pause lands.
                 wait_until(&mut h, "paused", |a| {
                     a.status().phase == RunPhase::Paused || !a.status().is_active()
                 });
-                if h.state().status().phase == RunPhase::Paused {
-                    let held = h.state().status().iteration;
+                if h.state().view().status().phase == RunPhase::Paused {
+                    let held = h.state().view().status().iteration;
                     step_for(&mut h, Duration::from_millis(rng.random_range(20..200)));
                     assert!(
-                        h.state().status().iteration <= held + 1,
+                        h.state().view().status().iteration <= held + 1,
                         "a paused run went on"
                     );
                     click(&mut h, "Resume");
                     pauses += 1;
                 }
             }
-            if stop_at.is_some_and(|s| h.state().status().iteration >= s) {
+            if stop_at.is_some_and(|s| h.state().view().status().iteration >= s) {
                 click(&mut h, "Stop");
                 stops += 1;
                 wait_until(&mut h, "stopped", |a| !a.status().is_active());
@@ -139,7 +140,7 @@ fn soak_a_long_session_keeps_memory_and_loses_nothing() {
             a.preview_iteration() == Some(a.status().iteration)
         });
         nothing_lost(&h);
-        total += h.state().status().iteration;
+        total += h.state().view().status().iteration;
     }
     wait_until(&mut h, "exports written", |a| {
         let n = (1..=EXPORTS)

@@ -6,7 +6,7 @@
 //! VGG16-shaped random fixture is used.
 
 use atelier::image_io;
-use atelier::studio::{Level, RunPhase, SlotKind, StudioApp};
+use atelier::studio::{Level, RunPhase, SlotKind, StudioApp, StudioView};
 use atelier::weights::{HubConfig, Model};
 use atelier::worker::{Command, DownloadOutcome, Event, FinishReason, Worker, WorkerConfig};
 use egui_kittest::kittest::Queryable;
@@ -19,7 +19,7 @@ mod common;
 
 use common::studio::*;
 
-fn has_error_mentioning(app: &StudioApp, needle: &str) -> bool {
+fn has_error_mentioning(app: &StudioView<'_>, needle: &str) -> bool {
     has_notice(app, Level::Error, needle)
 }
 
@@ -27,7 +27,7 @@ fn has_error_mentioning(app: &StudioApp, needle: &str) -> bool {
 fn opens_ready_with_samples_and_settles_when_idle() {
     let mut h = harness(options());
     wait_ready(&mut h);
-    let app = h.state();
+    let app = h.state().view();
     let content = app.image_path(SlotKind::Content).expect("sample content");
     let style = app.image_path(SlotKind::Style).expect("sample style");
     assert!(content.starts_with(assets().join("samples")), "{content:?}");
@@ -43,9 +43,12 @@ fn opens_ready_with_samples_and_settles_when_idle() {
     assert!(is_disabled(&h, "Pause"));
     assert!(is_disabled(&h, "Stop"));
     assert!(
-        h.state().window_title().starts_with("Atelier — ready"),
+        h.state()
+            .view()
+            .window_title()
+            .starts_with("Atelier — ready"),
         "{}",
-        h.state().window_title()
+        h.state().view().window_title()
     );
     // An idle studio stops repainting (run() panics if it never settles) and every control
     // has an accessible name (run() checks that too).
@@ -70,9 +73,9 @@ fn drop_loads_images_into_the_slot_under_the_pointer() {
     wait_until(&mut h, "style from drop", |a| {
         a.image_path(SlotKind::Style) == Some(&painting)
     });
-    assert_eq!(h.state().image_size(SlotKind::Style), Some((40, 40)));
+    assert_eq!(h.state().view().image_size(SlotKind::Style), Some((40, 40)));
     assert_eq!(
-        h.state().settings().style.as_deref(),
+        h.state().view().settings().style.as_deref(),
         Some(painting.as_path())
     );
 
@@ -81,9 +84,12 @@ fn drop_loads_images_into_the_slot_under_the_pointer() {
     wait_until(&mut h, "content from drop", |a| {
         a.image_path(SlotKind::Content) == Some(&photo)
     });
-    assert_eq!(h.state().image_size(SlotKind::Content), Some((48, 32)));
     assert_eq!(
-        h.state().drop_target(),
+        h.state().view().image_size(SlotKind::Content),
+        Some((48, 32))
+    );
+    assert_eq!(
+        h.state().view().drop_target(),
         None,
         "highlight gone after the drop"
     );
@@ -112,7 +118,10 @@ fn path_field_loads_images() {
         a.image_path(SlotKind::Content) == Some(&photo)
             && a.image_path(SlotKind::Style) == Some(&painting)
     });
-    assert_eq!(h.state().image_size(SlotKind::Content), Some((30, 50)));
+    assert_eq!(
+        h.state().view().image_size(SlotKind::Content),
+        Some((30, 50))
+    );
 
     // A path that doesn't exist: error in the window, image kept.
     type_path(
@@ -125,7 +134,7 @@ fn path_field_loads_images() {
         has_error_mentioning(a, "nope.png")
     });
     assert_eq!(
-        h.state().image_path(SlotKind::Content),
+        h.state().view().image_path(SlotKind::Content),
         Some(photo.as_path())
     );
 }
@@ -139,9 +148,10 @@ fn bad_image_dropped_shows_error_and_keeps_previous_image() {
     wait_ready(&mut h);
     let before = h
         .state()
+        .view()
         .image_path(SlotKind::Content)
         .map(Path::to_path_buf);
-    let size_before = h.state().image_size(SlotKind::Content);
+    let size_before = h.state().view().image_size(SlotKind::Content);
 
     let at = center_of(&h, &SlotKind::Content.drop_zone_name());
     drop_files(&mut h, at, &[&broken]);
@@ -155,11 +165,12 @@ fn bad_image_dropped_shows_error_and_keeps_previous_image() {
     );
     assert_eq!(
         h.state()
+            .view()
             .image_path(SlotKind::Content)
             .map(Path::to_path_buf),
         before
     );
-    assert_eq!(h.state().image_size(SlotKind::Content), size_before);
+    assert_eq!(h.state().view().image_size(SlotKind::Content), size_before);
     assert!(!is_disabled(&h, "Start"), "the studio still works");
 }
 
@@ -168,33 +179,33 @@ fn sliders_and_typed_values_change_settings() {
     let mut h = harness(options());
     wait_ready(&mut h);
     set_value(&mut h, "Content weight α", 42.0);
-    assert_eq!(h.state().settings().weights.content_weight, 42.0);
+    assert_eq!(h.state().view().settings().weights.content_weight, 42.0);
     set_value(&mut h, "Style weight β value", 2500.0);
-    assert_eq!(h.state().settings().weights.style_weight, 2500.0);
+    assert_eq!(h.state().view().settings().weights.style_weight, 2500.0);
     set_value(&mut h, "Smoothness (TV)", 0.001);
-    assert!((h.state().settings().weights.tv_weight - 0.001).abs() < 1e-9);
+    assert!((h.state().view().settings().weights.tv_weight - 0.001).abs() < 1e-9);
     set_value(&mut h, "Output size value", 256.0);
-    assert_eq!(h.state().settings().size, 256);
+    assert_eq!(h.state().view().settings().size, 256);
     set_value(&mut h, "Iterations value", 77.0);
-    assert_eq!(h.state().settings().iterations, 77);
+    assert_eq!(h.state().view().settings().iterations, 77);
 
     // The alpha/beta sliders are logarithmic: one keyboard step from 42 is a ratio, not +1.
     let slider = h.get_by_label("Content weight α");
     slider.increment_accesskit();
     h.step();
-    let after = h.state().settings().weights.content_weight;
+    let after = h.state().view().settings().weights.content_weight;
     assert!(after > 42.0, "{after}");
 
     h.get_by_label("Adam").click_accesskit();
     h.step();
     assert_eq!(
-        h.state().settings().optimizer,
+        h.state().view().settings().optimizer,
         atelier::settings::OptimizerKind::Adam
     );
     h.get_by_label("Noise").click_accesskit();
     h.step();
     assert_eq!(
-        h.state().settings().init,
+        h.state().view().settings().init,
         atelier::settings::InitKind::Noise
     );
 }
@@ -203,7 +214,7 @@ fn sliders_and_typed_values_change_settings() {
 fn layer_checkboxes_follow_the_network() {
     let mut h = harness(options());
     wait_ready(&mut h);
-    let layers = h.state().network().expect("network").layers.clone();
+    let layers = h.state().view().network().expect("network").layers.clone();
     assert!(layers.iter().any(|l| l == "relu3_2"));
     h.get_by_label("Layers").click_accesskit(); // may be scrolled out of view
     h.step();
@@ -211,7 +222,7 @@ fn layer_checkboxes_follow_the_network() {
 
     h.get_by_label("relu3_2 style").click_accesskit();
     h.step();
-    let s = h.state().settings();
+    let s = h.state().view().settings();
     let names: Vec<&str> = s
         .weights
         .style_layers
@@ -225,7 +236,7 @@ fn layer_checkboxes_follow_the_network() {
     );
 
     set_value(&mut h, "relu3_2 style weight", 0.5);
-    let w = |app: &StudioApp, l: &str| {
+    let w = |app: &StudioView<'_>, l: &str| {
         app.settings()
             .weights
             .style_layers
@@ -233,21 +244,24 @@ fn layer_checkboxes_follow_the_network() {
             .find(|x| x.layer == l)
             .map(|x| x.weight)
     };
-    assert_eq!(w(h.state(), "relu3_2"), Some(0.5));
+    assert_eq!(w(&h.state().view(), "relu3_2"), Some(0.5));
 
     // Unticking forgets nothing: ticking again restores the weight.
     h.get_by_label("relu3_2 style").click_accesskit();
     h.step();
-    assert_eq!(w(h.state(), "relu3_2"), None);
+    assert_eq!(w(&h.state().view(), "relu3_2"), None);
     h.get_by_label("relu3_2 style").click_accesskit();
     h.step();
-    assert_eq!(w(h.state(), "relu3_2"), Some(0.5));
+    assert_eq!(w(&h.state().view(), "relu3_2"), Some(0.5));
 
     h.get_by_label("relu5_1 content").click_accesskit();
     h.step();
     h.get_by_label("relu4_2 content").click_accesskit();
     h.step();
-    assert_eq!(h.state().settings().weights.content_layers, ["relu5_1"]);
+    assert_eq!(
+        h.state().view().settings().weights.content_layers,
+        ["relu5_1"]
+    );
 }
 
 #[test]
@@ -261,37 +275,37 @@ fn live_run_preview_pause_resume_steer_export_stop() {
     h.get_by_label("Start").click();
     h.step();
     wait_until(&mut h, "first frame", |a| a.preview_iteration().is_some());
-    let first = h.state().preview_iteration();
+    let first = h.state().view().preview_iteration();
     wait_until(&mut h, "a second, newer frame", |a| {
         a.frames_shown() >= 2 && a.preview_iteration() > first
     });
-    assert_eq!(h.state().status().phase, RunPhase::Running);
+    assert_eq!(h.state().view().status().phase, RunPhase::Running);
     assert!(
-        h.state().window_title().contains("running"),
+        h.state().view().window_title().contains("running"),
         "{}",
-        h.state().window_title()
+        h.state().view().window_title()
     );
     assert!(
-        !h.state().status().history.is_empty(),
+        !h.state().view().status().history.is_empty(),
         "loss curve has points"
     );
-    let st = h.state().status();
+    let st = h.state().view().status();
     assert_eq!(st.width.max(st.height), RUN_SIZE as u32);
 
     // Pause: the count stops.
     h.get_by_label("Pause").click();
     h.step();
     wait_until(&mut h, "paused", |a| a.status().phase == RunPhase::Paused);
-    let held = h.state().status().iteration;
-    let held_frame = h.state().preview_iteration();
+    let held = h.state().view().status().iteration;
+    let held_frame = h.state().view().preview_iteration();
     step_for(&mut h, Duration::from_millis(400));
     assert_eq!(
-        h.state().status().iteration,
+        h.state().view().status().iteration,
         held,
         "no progress while paused"
     );
-    assert_eq!(h.state().preview_iteration(), held_frame);
-    assert!(h.state().window_title().contains("paused"));
+    assert_eq!(h.state().view().preview_iteration(), held_frame);
+    assert!(h.state().view().window_title().contains("paused"));
 
     // Resume: it moves again.
     h.get_by_label("Resume").click();
@@ -301,12 +315,18 @@ fn live_run_preview_pause_resume_steer_export_stop() {
     });
 
     // Steer: beta ×1000 mid-run; the weighted style loss jumps from the next iterations on.
-    let steer_at = h.state().status().iteration;
-    let style_before = h.state().status().latest_losses().expect("losses").style;
-    let beta = f64::from(h.state().settings().weights.style_weight) * 1000.0;
+    let steer_at = h.state().view().status().iteration;
+    let style_before = h
+        .state()
+        .view()
+        .status()
+        .latest_losses()
+        .expect("losses")
+        .style;
+    let beta = f64::from(h.state().view().settings().weights.style_weight) * 1000.0;
     set_value(&mut h, "Style weight β value", beta);
     assert!(
-        h.state().restart_reasons().is_empty(),
+        h.state().view().restart_reasons().is_empty(),
         "weights apply live, no restart"
     );
     wait_until(&mut h, "iterations with the new beta", |a| {
@@ -314,6 +334,7 @@ fn live_run_preview_pause_resume_steer_export_stop() {
     });
     let after = h
         .state()
+        .view()
         .status()
         .history
         .iter()
@@ -325,7 +346,7 @@ fn live_run_preview_pause_resume_steer_export_stop() {
         after > style_before * 10.0,
         "style loss should respond to beta: before {style_before}, after {after}"
     );
-    assert!(!h.state().status().steer_marks.is_empty());
+    assert!(!h.state().view().status().steer_marks.is_empty());
 
     // Export mid-run through the fallback path field.
     let out = tmp.path().join("mid-run export");
@@ -335,7 +356,7 @@ fn live_run_preview_pause_resume_steer_export_stop() {
         a.last_export() == Some(expected.as_path())
     });
     assert!(
-        h.state().status().is_active(),
+        h.state().view().status().is_active(),
         "export didn't disturb the run"
     );
     let png = image::open(&expected).expect("a valid PNG");
@@ -343,7 +364,7 @@ fn live_run_preview_pause_resume_steer_export_stop() {
     let saved = image_io::read_png_settings(&expected)
         .expect("readable")
         .expect("settings chunk present");
-    let app = h.state();
+    let app = h.state().view();
     assert_eq!(
         f64::from(saved.weights.style_weight),
         beta,
@@ -361,11 +382,14 @@ fn live_run_preview_pause_resume_steer_export_stop() {
     wait_until(&mut h, "stopped", |a| {
         a.status().phase == RunPhase::Finished(FinishReason::Stopped)
     });
-    let stopped_at = h.state().status().iteration;
+    let stopped_at = h.state().view().status().iteration;
     step_for(&mut h, Duration::from_millis(200));
-    assert_eq!(h.state().status().iteration, stopped_at);
-    assert!(h.state().preview_iteration().is_some(), "last frame kept");
-    assert!(h.state().window_title().contains("stopped"));
+    assert_eq!(h.state().view().status().iteration, stopped_at);
+    assert!(
+        h.state().view().preview_iteration().is_some(),
+        "last frame kept"
+    );
+    assert!(h.state().view().window_title().contains("stopped"));
     assert!(
         !is_disabled(&h, "Save"),
         "a stopped run's frame can still be exported"
@@ -387,10 +411,13 @@ fn restart_only_settings_show_a_notice_and_restart_applies_them() {
     });
 
     set_value(&mut h, "Content weight α value", 20.0);
-    assert!(h.state().restart_reasons().is_empty(), "alpha is live");
+    assert!(
+        h.state().view().restart_reasons().is_empty(),
+        "alpha is live"
+    );
     set_value(&mut h, "Output size value", RUN_SIZE + 8.0);
     set_value(&mut h, "Seed", 7.0);
-    assert_eq!(h.state().restart_reasons(), ["output size", "seed"]);
+    assert_eq!(h.state().view().restart_reasons(), ["output size", "seed"]);
     assert!(screen_shows(&h, "takes effect on restart"));
 
     h.get_by_label("Restart now").click();
@@ -399,7 +426,7 @@ fn restart_only_settings_show_a_notice_and_restart_applies_them() {
         a.status().phase == RunPhase::Running
             && a.status().width.max(a.status().height) == RUN_SIZE as u32 + 8
     });
-    assert!(h.state().restart_reasons().is_empty());
+    assert!(h.state().view().restart_reasons().is_empty());
     h.get_by_label("Stop").click();
     h.step();
     wait_until(&mut h, "stopped", |a| !a.status().is_active());
@@ -417,14 +444,14 @@ fn a_dead_worker_is_replaced_and_nothing_is_lost() {
     h.get_by_label("Start").click();
     h.step();
     wait_until(&mut h, "a few iterations", |a| a.status().iteration >= 3);
-    let settings = h.state().settings().clone();
+    let settings = h.state().view().settings().clone();
     h.state().end_worker_for_test();
     wait_until(&mut h, "the dead worker noticed", |a| {
         !a.status().is_active()
     });
-    let app = h.state();
+    let app = h.state().view();
     assert!(
-        has_notice(app, Level::Error, "stopped unexpectedly"),
+        has_notice(&app, Level::Error, "stopped unexpectedly"),
         "{:#?}",
         app.notices()
     );
@@ -436,8 +463,12 @@ fn a_dead_worker_is_replaced_and_nothing_is_lost() {
     wait_until(&mut h, "network loaded again", |a| {
         a.start_blocker().is_none()
     });
-    assert_eq!(h.state().snapshots().len(), snapshots, "history kept");
-    assert_eq!(h.state().preview_iteration(), Some(shown));
+    assert_eq!(
+        h.state().view().snapshots().len(),
+        snapshots,
+        "history kept"
+    );
+    assert_eq!(h.state().view().preview_iteration(), Some(shown));
     set_value(&mut h, "Iterations value", 3.0);
     h.get_by_label("Start").click();
     h.step();
@@ -477,7 +508,7 @@ fn exports_never_overwrite_and_name_inputs_without_their_folders() {
         "the first is kept"
     );
     assert!(has_notice(
-        h.state(),
+        &h.state().view(),
         Level::Info,
         "already exists and was kept"
     ));
@@ -500,7 +531,11 @@ fn worker_error_is_shown_and_the_studio_survives() {
     let dot = write_test_image(tmp.path(), "dot.png", 1, 1, 7);
     let mut h = harness(options());
     wait_ready(&mut h);
-    let style = h.state().image_path(SlotKind::Style).map(Path::to_path_buf);
+    let style = h
+        .state()
+        .view()
+        .image_path(SlotKind::Style)
+        .map(Path::to_path_buf);
     type_path(&mut h, "Content path", "Load content path", &dot);
     wait_until(&mut h, "1×1 content", |a| {
         a.image_size(SlotKind::Content) == Some((1, 1))
@@ -512,18 +547,25 @@ fn worker_error_is_shown_and_the_studio_survives() {
     });
     assert!(
         h.state()
+            .view()
             .notices()
             .iter()
             .any(|n| n.level == Level::Error && n.title == "Run"),
         "{:#?}",
-        h.state().notices()
+        h.state().view().notices()
     );
-    assert_eq!(h.state().image_path(SlotKind::Content), Some(dot.as_path()));
     assert_eq!(
-        h.state().image_path(SlotKind::Style).map(Path::to_path_buf),
+        h.state().view().image_path(SlotKind::Content),
+        Some(dot.as_path())
+    );
+    assert_eq!(
+        h.state()
+            .view()
+            .image_path(SlotKind::Style)
+            .map(Path::to_path_buf),
         style
     );
-    assert!(h.state().window_title().contains("failed"));
+    assert!(h.state().view().window_title().contains("failed"));
 
     // Fix the input and go again.
     let photo = write_test_image(tmp.path(), "photo.png", 40, 30, 8);
@@ -549,7 +591,7 @@ fn missing_weights_say_what_to_do_and_a_file_can_be_chosen() {
     wait_until(&mut h, "weights missing", |a| a.weights_missing().is_some());
     h.step();
     assert!(is_disabled(&h, "Start"));
-    assert!(h.state().window_title().contains("weights missing"));
+    assert!(h.state().view().window_title().contains("weights missing"));
     assert!(screen_shows(&h, "weights are missing"));
     // Both ways out are offered (the download itself is tested against a local hub below).
     let _ = h.get_by_label("Download VGG19");
@@ -560,11 +602,11 @@ fn missing_weights_say_what_to_do_and_a_file_can_be_chosen() {
     type_path(&mut h, "Weights path", "Load weights path", &weights);
     wait_until(&mut h, "weights loaded", |a| a.network().is_some());
     assert_eq!(
-        h.state().network().map(|n| n.path.clone()),
+        h.state().view().network().map(|n| n.path.clone()),
         Some(weights.clone())
     );
     assert_eq!(
-        h.state().settings().weights_path.as_deref(),
+        h.state().view().settings().weights_path.as_deref(),
         Some(weights.as_path())
     );
     wait_ready(&mut h);
@@ -578,13 +620,13 @@ fn split_compare_and_hold_to_compare() {
     h.get_by_label("Split").click();
     h.step();
     assert_eq!(
-        h.state().compare_mode(),
+        h.state().view().compare_mode(),
         atelier::studio::CompareMode::Split
     );
     h.get_by_label("Result").click();
     h.step();
     assert_eq!(
-        h.state().compare_mode(),
+        h.state().view().compare_mode(),
         atelier::studio::CompareMode::Result
     );
 }
@@ -636,8 +678,11 @@ fn settings_and_images_persist_between_launches() {
             });
         wait_ready(&mut h);
         (
-            h.state().settings().weights.content_weight,
-            h.state().image_path(SlotKind::Style).map(Path::to_path_buf),
+            h.state().view().settings().weights.content_weight,
+            h.state()
+                .view()
+                .image_path(SlotKind::Style)
+                .map(Path::to_path_buf),
         )
     };
     assert_eq!(relaunch(true, &storage), (42.0, Some(painting.clone())));
@@ -676,12 +721,16 @@ fn a_vanished_saved_image_falls_back_to_the_sample() {
             StudioApp::new(cc, opts)
         });
     wait_ready(&mut h);
-    let content = h.state().image_path(SlotKind::Content).expect("fallback");
+    let content = h
+        .state()
+        .view()
+        .image_path(SlotKind::Content)
+        .expect("fallback");
     assert!(content.starts_with(assets().join("samples")), "{content:?}");
     assert!(
-        has_error_mentioning(h.state(), "gone.png"),
+        has_error_mentioning(&h.state().view(), "gone.png"),
         "{:#?}",
-        h.state().notices()
+        h.state().view().notices()
     );
 }
 
@@ -724,7 +773,7 @@ fn missing_weights_studio<'a>(tmp: &Path, hub: &HubConfig) -> Harness<'a, Studio
     h
 }
 
-fn download_notice(app: &StudioApp) -> Option<&atelier::studio::Notice> {
+fn download_notice<'a>(app: &StudioView<'a>) -> Option<&'a atelier::studio::Notice> {
     app.notices().iter().find(|n| n.title == "Download")
 }
 
@@ -735,12 +784,12 @@ fn download_button_fetches_shows_progress_then_loads_vgg19() {
     let server = slow_hub(Duration::from_millis(1));
     let hub = hub_config(server.endpoint(), &tmp.path().join("hf"));
     let mut h = missing_weights_studio(tmp.path(), &hub);
-    assert!(h.state().download().is_none());
+    assert!(h.state().view().download().is_none());
 
     h.get_by_label("Download VGG19").click();
     h.step();
     assert!(
-        h.state().download().is_some(),
+        h.state().view().download().is_some(),
         "the card switches to progress at once"
     );
     wait_until(&mut h, "download progress", |a| {
@@ -748,7 +797,12 @@ fn download_button_fetches_shows_progress_then_loads_vgg19() {
             .is_some_and(|d| d.received > 1_000_000 && d.total.is_some())
     });
     h.step();
-    let d = h.state().download().cloned().expect("still downloading");
+    let d = h
+        .state()
+        .view()
+        .download()
+        .cloned()
+        .expect("still downloading");
     let total = d.total.unwrap();
     assert!(
         total > Model::Vgg19.features_bytes() && total < Model::Vgg19.features_bytes() + 1_000_000,
@@ -760,9 +814,12 @@ fn download_button_fetches_shows_progress_then_loads_vgg19() {
     assert!(screen_shows(&h, "MB/s"));
     let _ = h.get_by_label("Cancel download");
     assert!(
-        h.state().window_title().contains("downloading weights"),
+        h.state()
+            .view()
+            .window_title()
+            .contains("downloading weights"),
         "{}",
-        h.state().window_title()
+        h.state().view().window_title()
     );
     assert!(is_disabled(&h, "Start"));
 
@@ -770,24 +827,25 @@ fn download_button_fetches_shows_progress_then_loads_vgg19() {
         a.network().is_some()
     });
     let expected = atelier::weights::default_path(Model::Vgg19, &hub);
-    let info = h.state().network().expect("network").clone();
+    let info = h.state().view().network().expect("network").clone();
     assert_eq!(info.arch, "vgg19");
     assert_eq!(info.path, expected);
     assert!(info.layers.iter().any(|l| l == "relu5_4"), "VGG19 layers");
-    assert!(h.state().download().is_none());
-    assert!(h.state().weights_missing().is_none());
+    assert!(h.state().view().download().is_none());
+    assert!(h.state().view().weights_missing().is_none());
     assert_eq!(
-        h.state().settings().weights_path.as_deref(),
+        h.state().view().settings().weights_path.as_deref(),
         Some(expected.as_path()),
         "the next launch finds it first"
     );
     assert!(
         !h.state()
+            .view()
             .notices()
             .iter()
             .any(|n| n.level == Level::Error || n.title == "Download"),
         "{:#?}",
-        h.state().notices()
+        h.state().view().notices()
     );
     wait_ready(&mut h);
     h.step();
@@ -812,16 +870,19 @@ fn cancelling_a_download_keeps_the_card_usable_and_the_next_one_resumes() {
     });
     h.get_by_label("Cancel download").click();
     h.step();
-    assert!(h.state().download().is_some_and(|d| d.cancelling));
+    assert!(h.state().view().download().is_some_and(|d| d.cancelling));
     // Responsive meanwhile: the UI keeps stepping while the worker winds down.
     wait_until(&mut h, "download cancelled", |a| a.download().is_none());
-    let notice = download_notice(h.state())
+    let notice = download_notice(&h.state().view())
         .expect("a Download notice")
         .clone();
     assert!(notice.message.contains("cancelled"), "{notice:?}");
     assert!(notice.message.contains("resumes"), "{notice:?}");
-    assert!(h.state().weights_missing().is_some(), "still missing");
-    assert!(h.state().network().is_none());
+    assert!(
+        h.state().view().weights_missing().is_some(),
+        "still missing"
+    );
+    assert!(h.state().view().network().is_none());
     h.step();
     assert!(
         !is_disabled(&h, "Download VGG19"),
@@ -829,7 +890,7 @@ fn cancelling_a_download_keeps_the_card_usable_and_the_next_one_resumes() {
     );
     let _ = h.get_by_label("Open weights file…");
     let _ = h.get_by_label("Weights path");
-    assert!(h.state().window_title().contains("weights missing"));
+    assert!(h.state().view().window_title().contains("weights missing"));
     let dest = atelier::weights::default_path(Model::Vgg19, &hub);
     let (part, _) = atelier::weights::partial_paths(&dest);
     let kept = std::fs::metadata(&part).expect("partial data kept").len();
@@ -842,7 +903,7 @@ fn cancelling_a_download_keeps_the_card_usable_and_the_next_one_resumes() {
     h.get_by_label("Download VGG19").click();
     h.step();
     wait_until(&mut h, "resumed download loaded", |a| a.network().is_some());
-    assert_eq!(h.state().network().unwrap().arch, "vgg19");
+    assert_eq!(h.state().view().network().unwrap().arch, "vgg19");
     let second = common::Server::bytes_sent(&server.log());
     assert!(
         second + kept <= Model::Vgg19.features_bytes() + 1_000_000,
@@ -865,7 +926,7 @@ fn unreachable_hub_says_how_to_get_the_weights_by_hand() {
     wait_until(&mut h, "download error", |a| {
         a.download().is_none() && download_notice(a).is_some()
     });
-    let notice = download_notice(h.state()).unwrap().clone();
+    let notice = download_notice(&h.state().view()).unwrap().clone();
     assert_eq!(notice.level, Level::Error);
     assert!(notice.message.contains("could not reach"), "{notice:?}");
     assert!(
@@ -875,7 +936,7 @@ fn unreachable_hub_says_how_to_get_the_weights_by_hand() {
         "names the manual alternative: {notice:?}"
     );
     assert!(notice.message.contains("Open weights file…"), "{notice:?}");
-    assert!(h.state().weights_missing().is_some());
+    assert!(h.state().view().weights_missing().is_some());
     h.step();
     assert!(!is_disabled(&h, "Download VGG19"), "try again is possible");
     assert!(is_disabled(&h, "Start"));
@@ -888,7 +949,7 @@ fn unreachable_hub_says_how_to_get_the_weights_by_hand() {
         &common::test_vgg16_file(),
     );
     wait_until(&mut h, "weights loaded", |a| a.network().is_some());
-    assert_eq!(h.state().network().unwrap().arch, "vgg16");
+    assert_eq!(h.state().view().network().unwrap().arch, "vgg16");
 }
 
 /// The protocol itself, without a window: the engine thread answers other commands during a

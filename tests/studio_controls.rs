@@ -44,13 +44,14 @@ fn a_second_style_and_its_blend_weight_reach_the_run() {
     );
 
     click(&mut h, "Add style");
-    assert_eq!(h.state().extra_style_slots(), 1);
+    assert_eq!(h.state().view().extra_style_slots(), 1);
     assert!(
         h.state()
+            .view()
             .start_blocker()
             .is_some_and(|b| b.contains("Style 2 is empty")),
         "an empty slot blocks Start: {:?}",
-        h.state().start_blocker()
+        h.state().view().start_blocker()
     );
     let at = center_of(&h, &SlotKind::ExtraStyle(0).drop_zone_name());
     let lit = drop_files(&mut h, at, &[&painting]);
@@ -61,19 +62,23 @@ fn a_second_style_and_its_blend_weight_reach_the_run() {
     set_value(&mut h, "Style 2 blend weight", 0.5);
     set_value(&mut h, "Style blend weight", 2.0);
     assert_eq!(
-        h.state().settings().extra_styles,
+        h.state().view().settings().extra_styles,
         [StyleRef {
             path: painting.clone(),
             weight: 0.5
         }]
     );
-    assert_eq!(h.state().settings().style_blend_weight, 2.0);
+    assert_eq!(h.state().view().settings().style_blend_weight, 2.0);
 
     set_value(&mut h, "Output size value", RUN_SIZE);
     set_value(&mut h, "Iterations value", 2.0);
     h.get_by_label("Start").click_accesskit();
     h.step();
-    let req = h.state().last_run_request().expect("a run was started");
+    let req = h
+        .state()
+        .view()
+        .last_run_request()
+        .expect("a run was started");
     assert_eq!(
         req.extra_styles.len(),
         1,
@@ -86,8 +91,8 @@ fn a_second_style_and_its_blend_weight_reach_the_run() {
     wait_until(&mut h, "run ended", |a| !a.status().is_active());
 
     click(&mut h, "Remove style 2");
-    assert_eq!(h.state().extra_style_slots(), 0);
-    assert!(h.state().settings().extra_styles.is_empty());
+    assert_eq!(h.state().view().extra_style_slots(), 0);
+    assert!(h.state().view().settings().extra_styles.is_empty());
     assert!(h.query_by_label("Style blend weight").is_none());
 }
 
@@ -95,26 +100,26 @@ fn a_second_style_and_its_blend_weight_reach_the_run() {
 fn colour_selector_and_coarse_to_fine_change_settings() {
     let mut h = tall_harness(options());
     wait_ready(&mut h);
-    assert_eq!(h.state().settings().colour, ColourMode::Style);
+    assert_eq!(h.state().view().settings().colour, ColourMode::Style);
     click(&mut h, "Keep content colours (luminance)");
-    assert_eq!(h.state().settings().colour, ColourMode::Luminance);
+    assert_eq!(h.state().view().settings().colour, ColourMode::Luminance);
     click(&mut h, "Match content colours (histogram)");
-    assert_eq!(h.state().settings().colour, ColourMode::Histogram);
+    assert_eq!(h.state().view().settings().colour, ColourMode::Histogram);
 
     assert_eq!(
-        h.state().settings().multiscale_start,
+        h.state().view().settings().multiscale_start,
         256,
         "on by default, from 256 px"
     );
     click(&mut h, "Coarse to fine");
-    assert_eq!(h.state().settings().multiscale_start, 0);
+    assert_eq!(h.state().view().settings().multiscale_start, 0);
     click(&mut h, "Coarse to fine");
-    assert_eq!(h.state().settings().multiscale_start, 256);
+    assert_eq!(h.state().view().settings().multiscale_start, 256);
     set_value(&mut h, "Coarse to fine start size", 200.0);
-    assert_eq!(h.state().settings().multiscale_start, 200);
+    assert_eq!(h.state().view().settings().multiscale_start, 200);
     assert!(screen_shows(&h, "3 stages: 200 → 400 → 512 px"));
     click(&mut h, "Coarse to fine");
-    assert_eq!(h.state().settings().multiscale_start, 0);
+    assert_eq!(h.state().view().settings().multiscale_start, 0);
 }
 
 #[test]
@@ -131,50 +136,59 @@ fn mask_slot_takes_a_dropped_image_and_keeps_it_when_a_bad_file_follows() {
     wait_until(&mut h, "mask loaded", |a| {
         a.image_path(SlotKind::Mask) == Some(mask.as_path())
     });
-    assert_eq!(h.state().settings().mask.as_deref(), Some(mask.as_path()));
+    assert_eq!(
+        h.state().view().settings().mask.as_deref(),
+        Some(mask.as_path())
+    );
 
     drop_files(&mut h, at, &[&broken]);
     wait_until(&mut h, "error for the bad mask", |a| {
         has_notice(a, Level::Error, "broken mask.png")
     });
     assert!(has_notice(
-        h.state(),
+        &h.state().view(),
         Level::Error,
         "previous image is kept"
     ));
-    assert_eq!(h.state().image_path(SlotKind::Mask), Some(mask.as_path()));
-    assert_eq!(h.state().settings().mask.as_deref(), Some(mask.as_path()));
+    assert_eq!(
+        h.state().view().image_path(SlotKind::Mask),
+        Some(mask.as_path())
+    );
+    assert_eq!(
+        h.state().view().settings().mask.as_deref(),
+        Some(mask.as_path())
+    );
 
     set_value(&mut h, "Output size value", RUN_SIZE);
     set_value(&mut h, "Iterations value", 2.0);
     h.get_by_label("Start").click_accesskit();
     h.step();
-    let sent = h.state().last_run_request().expect("started");
+    let sent = h.state().view().last_run_request().expect("started");
     let m = sent.mask.as_ref().expect("the decoded mask is sent");
     assert_eq!(m.dimensions(), (24, 20));
     wait_until(&mut h, "run ended", |a| !a.status().is_active());
 
     click(&mut h, "Clear mask");
-    assert_eq!(h.state().image_path(SlotKind::Mask), None);
-    assert_eq!(h.state().settings().mask, None);
+    assert_eq!(h.state().view().image_path(SlotKind::Mask), None);
+    assert_eq!(h.state().view().settings().mask, None);
 }
 
 #[test]
 fn history_keeps_a_snapshot_of_each_run_to_compare_and_restore() {
     let mut h = tall_harness(options());
     wait_ready(&mut h);
-    assert!(h.state().snapshots().is_empty());
+    assert!(h.state().view().snapshots().is_empty());
     set_value(&mut h, "Content weight α value", 42.0);
     set_value(&mut h, "Seed", 11.0);
     run_to_end(&mut h, 3.0);
-    let snaps = h.state().snapshots();
+    let snaps = h.state().view().snapshots();
     let &(id, iteration) = snaps.last().expect("a snapshot at the end of the run");
-    assert_eq!(iteration, h.state().status().iteration);
-    assert_eq!(h.state().preview_iteration(), Some(iteration));
+    assert_eq!(iteration, h.state().view().status().iteration);
+    assert_eq!(h.state().view().preview_iteration(), Some(iteration));
 
     // Taking one by hand of the same frame doesn't duplicate it.
     click(&mut h, "Take snapshot");
-    assert_eq!(h.state().snapshots().len(), snaps.len());
+    assert_eq!(h.state().view().snapshots().len(), snaps.len());
 
     // Change things, then bring the snapshot back.
     set_value(&mut h, "Content weight α value", 7.0);
@@ -182,16 +196,24 @@ fn history_keeps_a_snapshot_of_each_run_to_compare_and_restore() {
     click(&mut h, &format!("Snapshot {id}"));
     assert!(h.query_by_label("Restore snapshot").is_some());
     click(&mut h, "Compare snapshot");
-    assert_eq!(h.state().comparing_snapshot(), Some(id));
+    assert_eq!(h.state().view().comparing_snapshot(), Some(id));
     click(&mut h, "Compare snapshot");
-    assert_eq!(h.state().comparing_snapshot(), None, "Compare toggles");
+    assert_eq!(
+        h.state().view().comparing_snapshot(),
+        None,
+        "Compare toggles"
+    );
     click(&mut h, "Restore snapshot");
-    let s = h.state().settings();
+    let s = h.state().view().settings();
     assert_eq!(s.weights.content_weight, 42.0);
     assert_eq!(s.seed, 11);
     assert_eq!(s.size, RUN_SIZE as u32);
-    assert_eq!(h.state().preview_iteration(), Some(iteration));
-    assert!(has_notice(h.state(), Level::Info, "restored from snapshot"));
+    assert_eq!(h.state().view().preview_iteration(), Some(iteration));
+    assert!(has_notice(
+        &h.state().view(),
+        Level::Info,
+        "restored from snapshot"
+    ));
 }
 
 #[test]
@@ -199,8 +221,8 @@ fn snapshots_are_taken_during_a_run() {
     let mut h = tall_harness(options());
     wait_ready(&mut h);
     run_to_end(&mut h, 120.0);
-    let snaps = h.state().snapshots();
-    let last = h.state().status().iteration;
+    let snaps = h.state().view().snapshots();
+    let last = h.state().view().status().iteration;
     assert!(
         snaps.len() >= 2 && snaps[0].1 >= 50 && snaps[0].1 < last,
         "an automatic snapshot from iteration 50 on, then the end: {snaps:?}"
@@ -251,7 +273,7 @@ fn an_atelier_png_brings_its_settings_back_and_a_plain_png_says_why_not() {
             && a.image_path(SlotKind::Mask) == Some(mask.as_path())
     });
     h.step();
-    let s = h.state().settings().clone();
+    let s = h.state().view().settings().clone();
     let expected = Settings {
         weights_path: s.weights_path.clone(), // the machine's own
         ..made.clone()
@@ -264,11 +286,15 @@ fn an_atelier_png_brings_its_settings_back_and_a_plain_png_says_why_not() {
 
     type_path(&mut h, "Settings file path", "Load settings", &plain);
     assert!(
-        has_notice(h.state(), Level::Error, "PNG without Atelier settings"),
+        has_notice(
+            &h.state().view(),
+            Level::Error,
+            "PNG without Atelier settings"
+        ),
         "{:#?}",
-        h.state().notices()
+        h.state().view().notices()
     );
-    assert_eq!(h.state().settings(), &s, "nothing changed");
+    assert_eq!(h.state().view().settings(), &s, "nothing changed");
 
     // Dropping an Atelier PNG on the settings area works too.
     let other = atelier_png(
@@ -282,9 +308,9 @@ fn an_atelier_png_brings_its_settings_back_and_a_plain_png_says_why_not() {
     let at = center_of(&h, "Settings drop zone");
     assert_eq!(drop_files(&mut h, at, &[&other]), None, "not an image slot");
     h.step();
-    assert_eq!(h.state().settings().seed, 9);
+    assert_eq!(h.state().view().settings().seed, 9);
     assert_eq!(
-        h.state().image_path(SlotKind::Content),
+        h.state().view().image_path(SlotKind::Content),
         Some(photo.as_path()),
         "the settings drop doesn't replace the photo"
     );
@@ -298,7 +324,7 @@ fn presets_save_and_load_round_trip_and_bad_json_is_refused() {
     set_value(&mut h, "Content weight α value", 42.0);
     click(&mut h, "Keep content colours (luminance)");
     click(&mut h, "Coarse to fine");
-    let saved = h.state().settings().clone();
+    let saved = h.state().view().settings().clone();
 
     type_path(
         &mut h,
@@ -307,24 +333,24 @@ fn presets_save_and_load_round_trip_and_bad_json_is_refused() {
         &tmp.path().join("my look"),
     );
     let file = tmp.path().join("my look.json");
-    assert!(file.is_file(), "{:#?}", h.state().notices());
+    assert!(file.is_file(), "{:#?}", h.state().view().notices());
 
     set_value(&mut h, "Content weight α value", 5.0);
     click(&mut h, "Style colours");
     click(&mut h, "Coarse to fine");
-    assert_ne!(h.state().settings(), &saved);
+    assert_ne!(h.state().view().settings(), &saved);
     type_path(&mut h, "Settings file path", "Load settings", &file);
-    assert_eq!(h.state().settings(), &saved);
+    assert_eq!(h.state().view().settings(), &saved);
 
     let bad = tmp.path().join("bad.json");
     std::fs::write(&bad, "{\"size\": \"big\"").expect("write");
     type_path(&mut h, "Settings file path", "Load settings", &bad);
     assert!(has_notice(
-        h.state(),
+        &h.state().view(),
         Level::Error,
         "not a valid Atelier preset"
     ));
-    assert_eq!(h.state().settings(), &saved, "nothing changed");
+    assert_eq!(h.state().view().settings(), &saved, "nothing changed");
 }
 
 #[derive(Default)]
@@ -372,7 +398,7 @@ fn extra_styles_mask_and_look_persist_between_launches() {
             StudioApp::new(cc, opts)
         });
     wait_ready(&mut h);
-    let s = h.state().settings();
+    let s = h.state().view().settings();
     assert_eq!(
         s.extra_styles,
         [StyleRef {

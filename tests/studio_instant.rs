@@ -43,9 +43,9 @@ fn instant_ready(h: &mut Harness<'_, StudioApp>) -> Arc<RgbImage> {
     });
     h.state_mut().set_instant_size(SIZE);
     click(h, "Instant mode");
-    assert!(h.state().instant_mode());
+    assert!(h.state().view().instant_mode());
     wait_until(h, "first instant picture", |a| a.instant_image().is_some());
-    h.state().instant_image().cloned().expect("picture")
+    h.state().view().instant_image().cloned().expect("picture")
 }
 
 #[track_caller]
@@ -53,7 +53,7 @@ fn wait_for_new_picture(h: &mut Harness<'_, StudioApp>, old: &Arc<RgbImage>) -> 
     wait_until(h, "a new instant picture", |a| {
         a.instant_image().is_some_and(|i| !Arc::ptr_eq(i, old))
     });
-    h.state().instant_image().cloned().expect("picture")
+    h.state().view().instant_image().cloned().expect("picture")
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn changing_the_style_repaints_the_instant_preview_without_a_run() {
         SIZE,
         "runs at the instant size"
     );
-    let shown = h.state().frames_shown();
+    let shown = h.state().view().frames_shown();
     assert!(shown >= 1, "the instant picture is in the preview");
 
     h.get_by_label("Style path")
@@ -83,16 +83,16 @@ fn changing_the_style_repaints_the_instant_preview_without_a_run() {
         "a different style paints a different picture"
     );
     assert!(
-        h.state().frames_shown() > shown,
+        h.state().view().frames_shown() > shown,
         "the preview shows the new picture"
     );
-    assert_eq!(h.state().preview_iteration(), Some(0));
+    assert_eq!(h.state().view().preview_iteration(), Some(0));
     assert_eq!(
-        h.state().status().phase,
+        h.state().view().status().phase,
         RunPhase::Idle,
         "instant pictures never start an optimization"
     );
-    assert!(h.state().instant_latency().is_some());
+    assert!(h.state().view().instant_latency().is_some());
 
     // Strength: same style, a picture closer to the photo's own.
     h.step();
@@ -100,7 +100,7 @@ fn changing_the_style_repaints_the_instant_preview_without_a_run() {
     h.step();
     let third = wait_for_new_picture(&mut h, &second);
     assert_ne!(*second, *third, "strength changes the picture");
-    assert_eq!(h.state().status().phase, RunPhase::Idle);
+    assert_eq!(h.state().view().status().phase, RunPhase::Idle);
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn the_palette_selects_built_in_styles_and_refine_starts_from_the_instant_pictur
     click(&mut h, "Built-in style 9");
     let ninth = wait_for_new_picture(&mut h, &builtin);
     assert_ne!(*builtin, *ninth, "another swatch paints another picture");
-    assert_eq!(h.state().status().phase, RunPhase::Idle);
+    assert_eq!(h.state().view().status().phase, RunPhase::Idle);
 
     h.step();
     h.get_by_label("Output size value")
@@ -125,15 +125,15 @@ fn the_palette_selects_built_in_styles_and_refine_starts_from_the_instant_pictur
     h.step();
     h.step();
     click(&mut h, "Refine");
-    assert!(!h.state().instant_mode(), "Refine shows the run");
-    assert_eq!(h.state().settings().init, InitKind::Instant);
+    assert!(!h.state().view().instant_mode(), "Refine shows the run");
+    assert_eq!(h.state().view().settings().init, InitKind::Instant);
     wait_until(&mut h, "the refine run", |a| {
         matches!(a.status().phase, RunPhase::Running | RunPhase::Finished(_))
     });
     // The run's first frame is the instant picture itself, at the run's size.
-    assert!(h.state().preview_iteration().is_some());
+    assert!(h.state().view().preview_iteration().is_some());
     click(&mut h, "Instant mode");
-    assert!(h.state().instant_mode());
+    assert!(h.state().view().instant_mode());
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn a_first_launch_without_weights_opens_in_instant_mode_with_the_sample_painted(
     opts.weights = Some(tmp.path().join("no-weights-yet.safetensors"));
     let mut h = harness(opts);
     wait_until(&mut h, "weights missing", |a| a.weights_missing().is_some());
-    assert!(h.state().instant_mode(), "opens in Instant mode");
+    assert!(h.state().view().instant_mode(), "opens in Instant mode");
     wait_until(&mut h, "the sample painted", |a| {
         a.instant_image().is_some() && a.preview_iteration() == Some(0)
     });
@@ -203,5 +203,5 @@ fn a_first_launch_without_weights_opens_in_instant_mode_with_the_sample_painted(
     let mut h = harness(options());
     wait_until(&mut h, "network", |a| a.network().is_some());
     h.step();
-    assert!(!h.state().instant_mode());
+    assert!(!h.state().view().instant_mode());
 }

@@ -2,7 +2,7 @@
 //! Without a desktop portal rfd returns "cancelled" at once; the caller notices the quick
 //! return and points the artist at the path field instead.
 
-use super::image_slot::SlotKind;
+use super::slots::SlotKind;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
-//! Export of the current frame as a PNG that carries its settings. Writing happens on a helper
-//! thread so a large PNG doesn't stall the live preview.
+//! Export of the picture on screen as a PNG that carries its settings: the default name and
+//! folder, and the writing, on a helper thread so a large PNG doesn't stall the live preview.
+//! The Export field is the status panel's (`panels/status.rs`).
 
 use crate::image_io;
 use crate::settings::Settings;
@@ -9,9 +10,6 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
 pub(crate) struct Export {
-    /// The fallback path field; follows the default name until the artist edits it.
-    pub(crate) path_text: String,
-    pub(crate) edited: bool,
     /// Folder of the last export, so the next one lands next to it.
     pub(crate) dir: Option<PathBuf>,
     pub(crate) last_saved: Option<PathBuf>,
@@ -26,8 +24,6 @@ pub(crate) type SaveFn = fn(&Path, &RgbImage, &Settings, bool) -> Result<PathBuf
 impl Default for Export {
     fn default() -> Self {
         Self {
-            path_text: String::new(),
-            edited: false,
             dir: None,
             last_saved: None,
             pending: None,
@@ -99,14 +95,6 @@ pub(crate) fn with_png_extension(path: PathBuf) -> PathBuf {
 impl Export {
     pub(crate) fn is_busy(&self) -> bool {
         self.pending.is_some()
-    }
-
-    /// Keeps the field on the default name while the artist hasn't typed their own.
-    pub(crate) fn refresh_default(&mut self, name: &str) {
-        if !self.edited {
-            let dir = self.dir.clone().unwrap_or_else(default_dir);
-            self.path_text = dir.join(name).display().to_string();
-        }
     }
 
     /// Writes on a helper thread. `replace` only when the artist confirmed it (the save

@@ -1,33 +1,40 @@
 //! The studio window: drop a photo and a painting, steer the run live, export a PNG.
 //!
 //! Talks to the engine only through [`crate::worker::Worker`] and the plain messages in
-//! [`crate::worker::protocol`], so the UI thread never waits on compute.
+//! [`crate::worker::protocol`], so the UI thread never waits on compute. The shape: panels
+//! (`panels/`) draw and return [`command`]s; `app/` owns the shared state and carries every
+//! command out in one place; the rules and the state behind the panels are UI-free modules here
+//! (`run_plan`, `slots`, `network`, `history`, `notices`, `run_state`, `presets`, `export`,
+//! `memory`).
 
 mod app;
-mod controls;
+mod command;
+mod decode;
 mod dialogs;
+mod drops;
 mod export;
 mod history;
-mod image_slot;
-mod instant;
-mod loss_plot;
+mod logs;
 mod memory;
 mod network;
 mod notices;
+mod panels;
 mod persist;
+mod picture;
 mod presets;
-mod preview;
 mod run_plan;
 mod run_state;
+mod shortcuts;
+mod slots;
 mod task;
 mod theme;
 
-pub use app::StudioApp;
-pub use image_slot::SlotKind;
+pub use app::{StudioApp, StudioView};
 pub use network::DownloadState;
 pub use notices::{Level, Notice, Topic};
-pub use preview::CompareMode;
+pub use panels::CompareMode;
 pub use run_state::{LossPoint, RunPhase, RunStatus};
+pub use slots::SlotKind;
 
 use crate::weights::HubConfig;
 use std::path::PathBuf;
@@ -36,7 +43,7 @@ use std::path::PathBuf;
 pub const APP_NAME: &str = "Atelier";
 
 /// The app icon, embedded so the binary is self-contained.
-const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
+pub(crate) const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 
 /// What the studio needs from its surroundings; tests inject temp paths and turn persistence off.
 #[derive(Debug, Clone)]

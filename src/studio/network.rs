@@ -1,11 +1,13 @@
-//! Which network is loaded, or what to do when none is: download it (progress bar + Cancel in
-//! the card; the worker does the downloading) or choose a file.
+//! The painting network as the studio knows it: loading, loaded (which one, on which device)
+//! or missing (and why), the weights download the worker runs, and a generation number that a
+//! run compares to tell that its network was swapped under it. No drawing here (the chip, the
+//! section and the banner are `panels/network.rs`).
 
+use super::run_plan::NetworkView;
 use super::run_state::format_duration;
+use crate::engine::arch::Arch;
 use crate::weights::Model;
 use crate::worker::NetworkInfo;
-use egui::RichText;
-use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum NetworkState {
@@ -75,37 +77,100 @@ pub(crate) fn mb(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / 1_000_000.0)
 }
 
-pub(crate) struct NetworkPanel {
-    pub(crate) state: NetworkState,
+/// The network and its download.
+#[derive(Debug)]
+pub(crate) struct Network {
+    state: NetworkState,
     /// Bumped on every load, so a run knows its network was swapped under it.
-    pub(crate) generation: u64,
-    pub(crate) path_text: String,
-    pub(crate) download: Option<DownloadState>,
+    generation: u64,
+    download: Option<DownloadState>,
 }
 
-/// What the artist asked for in the network section.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum NetworkAction {
-    OpenDialog,
-    Load(PathBuf),
-    Download(Model),
-    CancelDownload,
-}
-
-impl NetworkPanel {
-    pub(crate) fn new() -> Self {
+impl Default for Network {
+    fn default() -> Self {
         Self {
             state: NetworkState::Loading,
             generation: 0,
-            path_text: String::new(),
             download: None,
         }
+    }
+}
+
+impl Network {
+    pub(crate) fn state(&self) -> &NetworkState {
+        &self.state
     }
 
     pub(crate) fn info(&self) -> Option<&NetworkInfo> {
         match &self.state {
             NetworkState::Loaded(info) => Some(info),
             _ => None,
+        }
+    }
+
+    /// The worker's "weights missing" message, if that is the state.
+    pub(crate) fn missing(&self) -> Option<&str> {
+        match &self.state {
+            NetworkState::Missing(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub(crate) fn download(&self) -> Option<&DownloadState> {
+        self.download.as_ref()
+    }
+
+    /// As Start's rules see it.
+    pub(crate) fn view(&self) -> NetworkView {
+        match &self.state {
+            NetworkState::Loading => NetworkView::Loading,
+            NetworkState::Missing(_) => NetworkView::Missing,
+            NetworkState::Loaded(info) => NetworkView::Loaded(Arch::from_name(&info.arch)),
+        }
+    }
+
+    /// A load was asked of the worker.
+    pub(crate) fn set_loading(&mut self) {
+        self.state = NetworkState::Loading;
+    }
+
+    /// The worker found no weights.
+    pub(crate) fn set_missing(&mut self, message: String) {
+        self.state = NetworkState::Missing(message);
+        self.generation += 1;
+    }
+
+    /// The worker loaded `info`. The same network again (the file named differently, relative
+    /// vs absolute) is not a change that needs a restart.
+    pub(crate) fn set_loaded(&mut self, info: NetworkInfo) {
+        let same = self.info() == Some(&info);
+        self.state = NetworkState::Loaded(info);
+        if !same {
+            self.generation += 1;
+        }
+    }
+
+    /// A download begins; `false` when one is already running.
+    pub(crate) fn begin_download(&mut self, model: Model) -> bool {
+        if self.download.is_some() {
+            return false;
+        }
+        self.download = Some(DownloadState::new(model));
+        true
+    }
+
+    /// Cancel was pressed; `false` when there is nothing (more) to cancel.
+    pub(crate) fn cancel_download(&mut self) -> bool {
+        match self.download.as_mut().filter(|d| !d.cancelling) {
+            Some(d) => {
+                d.cancelling = true;
+                true
+            }
+            None => false,
         }
     }
 
@@ -125,202 +190,51 @@ impl NetworkPanel {
         }
     }
 
-    /// Always-visible toolbar chip: which network is loaded, or that none is.
-    pub(crate) fn show_chip(&self, ui: &mut egui::Ui) {
-        let green = egui::Color32::from_rgb(140, 220, 170);
-        let warn = ui.visuals().warn_fg_color;
-        // Right-to-left layout: widgets are added from the right edge.
-        match &self.state {
-            // Static text, not a spinner: a slow load must not keep the UI repainting.
-            NetworkState::Loading => {
-                ui.label(RichText::new("Loading network…").weak());
-            }
-            NetworkState::Loaded(info) => {
-                let file = info.path.file_name().map_or_else(
-                    || info.path.display().to_string(),
-                    |f| f.to_string_lossy().into_owned(),
-                );
-                ui.label(RichText::new(file).weak()).on_hover_text(format!(
-                    "{}\n{}",
-                    info.path.display(),
-                    info.device
-                ));
-                ui.label(RichText::new(info.arch.to_uppercase()).strong());
-                ui.label(RichText::new("●").color(green));
-            }
-            NetworkState::Missing(_) => {
-                let text = match &self.download {
-                    Some(d) => format!(
-                        "Downloading {} {:.0}%",
-                        d.model.name().to_uppercase(),
-                        d.fraction() * 100.0
-                    ),
-                    None => "Weights missing".to_owned(),
-                };
-                ui.label(RichText::new(text).color(warn).strong());
-                ui.label(RichText::new("●").color(warn));
-            }
+    /// The download ended (or its worker died): what it was.
+    pub(crate) fn end_download(&mut self) -> Option<DownloadState> {
+        self.download.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(path: &str) -> NetworkInfo {
+        NetworkInfo {
+            arch: "vgg16".into(),
+            path: path.into(),
+            layers: vec!["relu1_1".into()],
+            device: "CPU".into(),
+            note: None,
         }
     }
 
-    /// Compact status for the left panel.
-    pub(crate) fn show_status(
-        &mut self,
-        ui: &mut egui::Ui,
-        dialog_open: bool,
-    ) -> Option<NetworkAction> {
-        let mut action = None;
-        match &self.state {
-            NetworkState::Loading => {
-                ui.label(RichText::new("Loading network…").weak());
-            }
-            NetworkState::Loaded(info) => {
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new("●").color(egui::Color32::from_rgb(140, 220, 170)));
-                    ui.label(RichText::new(info.arch.to_uppercase()).strong());
-                    ui.label(RichText::new(&info.device).weak());
-                });
-                ui.add(
-                    egui::Label::new(
-                        RichText::new(info.path.display().to_string())
-                            .small()
-                            .weak(),
-                    )
-                    .truncate(),
-                )
-                .on_hover_text(info.path.display().to_string());
-            }
-            NetworkState::Missing(message) => {
-                ui.colored_label(ui.visuals().warn_fg_color, "No weights loaded")
-                    .on_hover_text(message);
-            }
-        }
-        // While weights are missing, the banner above the preview has the buttons.
-        if matches!(self.state, NetworkState::Missing(_)) {
-            return self.path_row(ui);
-        }
-        if ui
-            .add_enabled(!dialog_open, egui::Button::new("Open weights file…"))
-            .on_hover_text("Use a VGG16/VGG19 .safetensors file you already have")
-            .clicked()
-        {
-            action = Some(NetworkAction::OpenDialog);
-        }
-        action.or_else(|| self.path_row(ui))
+    #[test]
+    fn the_generation_moves_only_when_the_network_changes() {
+        let mut n = Network::default();
+        n.set_loaded(info("a.safetensors"));
+        let g = n.generation();
+        // A run naming the file differently makes the worker load it again: not a change.
+        n.set_loaded(info("a.safetensors"));
+        assert_eq!(n.generation(), g, "the same network again");
+        n.set_loaded(info("b.safetensors"));
+        assert_eq!(n.generation(), g + 1);
+        n.set_missing("none here".into());
+        assert_eq!(n.missing(), Some("none here"));
+        assert!(matches!(n.view(), NetworkView::Missing));
     }
 
-    fn path_row(&mut self, ui: &mut egui::Ui) -> Option<NetworkAction> {
-        let mut action = None;
-        ui.horizontal(|ui| {
-            let w = (ui.available_width() - 60.0).min(480.0);
-            let field = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.path_text)
-                        .id(egui::Id::unique("atelier-weights-path"))
-                        .hint_text("…or type the weights path")
-                        .desired_width(w),
-                )
-                .accessible_name("Weights path");
-            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            let load = ui
-                .add_sized([52.0, 22.0], egui::Button::new("Load"))
-                .accessible_name("Load weights path")
-                .clicked();
-            if (enter || load) && !self.path_text.trim().is_empty() {
-                action = Some(NetworkAction::Load(super::image_slot::expand_path(
-                    &self.path_text,
-                )));
-            }
-        });
-        action
-    }
-
-    /// One line above the preview while there is no painting network: what is missing, the
-    /// download (with its progress in place) and the way to a file already on disk. Where Atelier
-    /// looked is in the hover text; the path field is in the left panel's NetworkPanel section.
-    pub(crate) fn show_missing_card(
-        &mut self,
-        ui: &mut egui::Ui,
-        dialog_open: bool,
-    ) -> Option<NetworkAction> {
-        let NetworkState::Missing(message) = &self.state else {
-            return None;
-        };
-        let message = message.clone();
-        let mut action = None;
-        egui::Frame::new()
-            .fill(egui::Color32::from_rgb(52, 45, 28))
-            .stroke(egui::Stroke::new(
-                1.0,
-                egui::Color32::from_rgb(120, 98, 52),
-            ))
-            .corner_radius(6.0)
-            .inner_margin(egui::Margin::symmetric(10, 5))
-            .show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.horizontal_wrapped(|ui| {
-                    ui.label(
-                        RichText::new("The weights are missing:")
-                            .strong()
-                            .color(egui::Color32::from_rgb(240, 200, 110)),
-                    )
-                    .on_hover_text(format!(
-                        "Painting (Paint mode) needs the VGG network; Instant mode works without it.\n\n{message}"
-                    ));
-                    match &self.download {
-                        Some(d) => {
-                            // Static bar (no animation): a download must not keep the UI
-                            // repainting between progress reports. Its text is its
-                            // accessible label too.
-                            ui.add(
-                                egui::ProgressBar::new(d.fraction())
-                                    .text(d.describe())
-                                    .desired_width(340.0),
-                            );
-                            let cancel = ui
-                                .add_enabled(!d.cancelling, egui::Button::new("Cancel"))
-                                .accessible_name("Cancel download")
-                                .on_hover_text(
-                                    "Stop downloading; what arrived is kept and the next download resumes from it",
-                                );
-                            if cancel.clicked() {
-                                action = Some(NetworkAction::CancelDownload);
-                            }
-                        }
-                        None => {
-                            let model = Model::default();
-                            let name = format!("Download {}", model.name().to_uppercase());
-                            let mb = model.features_bytes() / 1_000_000;
-                            if ui
-                                .button(
-                                    RichText::new(format!("⬇ {name} ({mb} MB) to paint")).strong(),
-                                )
-                                .accessible_name(&name)
-                                .on_hover_text(format!(
-                                    "About {mb} MB from huggingface.co ({}), once: only the \
-                                     layers painting needs. Stored in the Hugging Face cache \
-                                     folder. Instant mode works meanwhile.",
-                                    model.repo()
-                                ))
-                                .clicked()
-                            {
-                                action = Some(NetworkAction::Download(model));
-                            }
-                        }
-                    }
-                    if ui
-                        .add_enabled(!dialog_open, egui::Button::new("Open weights file…"))
-                        .on_hover_text(
-                            "Use a VGG16/VGG19 .safetensors file you already have (a full \
-                             model.safetensors from the hub works too)",
-                        )
-                        .clicked()
-                    {
-                        action = Some(NetworkAction::OpenDialog);
-                    }
-                });
-            });
-        ui.add_space(6.0);
-        action
+    #[test]
+    fn a_download_is_cancelled_once() {
+        let mut n = Network::default();
+        assert!(n.begin_download(Model::default()));
+        assert!(!n.begin_download(Model::default()), "one at a time");
+        n.set_download_progress(40, 80, 1.0, None);
+        assert_eq!(n.download().map(DownloadState::fraction), Some(0.5));
+        assert!(n.cancel_download());
+        assert!(!n.cancel_download());
+        assert!(n.end_download().is_some_and(|d| d.cancelling));
+        assert!(n.download().is_none());
     }
 }

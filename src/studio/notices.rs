@@ -1,8 +1,8 @@
-//! Errors and hints shown in the window, each saying what to do next. They never end the run or
-//! unload an image: the artist reads, dismisses and carries on.
+//! Errors and hints for the artist, each saying what to do next, by [`Topic`]: a newer notice on
+//! a topic replaces or clears the older ones. They never end the run or unload an image: the
+//! artist reads, dismisses and carries on. The banners are drawn by `panels/notices.rs`.
 
-use super::image_slot::SlotKind;
-use egui::{Color32, RichText};
+use super::slots::SlotKind;
 use std::time::{Duration, Instant};
 
 /// How serious a notice is; decides its colour and whether it fades.
@@ -74,6 +74,13 @@ pub struct Notice {
     created: Instant,
 }
 
+impl Notice {
+    /// Stable while the notice lives: what Dismiss names.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+}
+
 /// Info notices fade after this long; errors stay until dismissed.
 const INFO_LIFETIME: Duration = Duration::from_secs(8);
 /// Older notices are dropped beyond this many so the preview stays visible.
@@ -135,71 +142,46 @@ impl Notices {
         self.items.retain(|n| n.title != title);
     }
 
-    /// Banners, newest last; expired infos go, and one delayed repaint is booked for the next.
-    pub(crate) fn show(&mut self, ui: &mut egui::Ui) {
+    /// Drops the notice the artist dismissed.
+    pub(crate) fn dismiss(&mut self, id: u64) {
+        self.items.retain(|n| n.id != id);
+    }
+
+    /// Lets info notices that are old enough go; returns when the next one will, so the window
+    /// can wake up for it.
+    pub(crate) fn expire(&mut self) -> Option<Duration> {
         let now = Instant::now();
         self.items
             .retain(|n| n.level != Level::Info || now.duration_since(n.created) < INFO_LIFETIME);
-        if let Some(next) = self
-            .items
+        self.items
             .iter()
             .filter(|n| n.level == Level::Info)
             .map(|n| INFO_LIFETIME.saturating_sub(now.duration_since(n.created)))
             .min()
-        {
-            ui.ctx()
-                .request_repaint_after(next + Duration::from_millis(50));
-        }
-        let mut dismiss = None;
-        for n in &self.items {
-            let (fill, accent, icon) = match n.level {
-                Level::Error => (
-                    Color32::from_rgb(72, 30, 32),
-                    Color32::from_rgb(255, 130, 120),
-                    "!",
-                ),
-                Level::Warning => (
-                    Color32::from_rgb(66, 54, 26),
-                    Color32::from_rgb(240, 200, 110),
-                    "!",
-                ),
-                Level::Info => (
-                    Color32::from_rgb(28, 52, 44),
-                    Color32::from_rgb(140, 220, 170),
-                    "●",
-                ),
-            };
-            egui::Frame::new()
-                .fill(fill)
-                .stroke(egui::Stroke::new(1.0, accent.gamma_multiply(0.5)))
-                .corner_radius(6.0)
-                .inner_margin(egui::Margin::symmetric(10, 6))
-                .show(ui, |ui| {
-                    ui.set_width(ui.available_width());
-                    ui.horizontal(|ui| {
-                        ui.label(RichText::new(icon).color(accent).strong());
-                        let mut head = n.title.label();
-                        if n.repeats > 1 {
-                            head.push_str(&format!(" (×{})", n.repeats));
-                        }
-                        ui.label(RichText::new(head).color(accent).strong());
-                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                            if ui
-                                .small_button("×")
-                                .on_hover_text("Dismiss")
-                                .accessible_name(format!("Dismiss {}", n.title.label()))
-                                .clicked()
-                            {
-                                dismiss = Some(n.id);
-                            }
-                            ui.add(egui::Label::new(&n.message).wrap());
-                        });
-                    });
-                });
-            ui.add_space(4.0);
-        }
-        if let Some(id) = dismiss {
-            self.items.retain(|n| n.id != id);
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_notice_counts_up_and_dismissing_removes_it() {
+        let mut n = Notices::default();
+        n.error(Topic::Export, "disk full");
+        n.error(Topic::Export, "disk full");
+        assert_eq!(n.items().len(), 1);
+        assert_eq!(n.items()[0].repeats, 2);
+        assert!(n.items()[0].title == "Export");
+        n.info(Topic::Run, "done");
+        assert!(
+            n.expire().is_some_and(|d| d <= INFO_LIFETIME),
+            "the info fades"
+        );
+        let id = n.items()[0].id();
+        n.dismiss(id);
+        assert_eq!(n.items().len(), 1);
+        n.clear_title(Topic::Run);
+        assert!(n.items().is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! What survives a restart: the run settings (images by path) and a few view preferences.
 
-use super::preview::CompareMode;
+use super::panels::CompareMode;
 use crate::settings::Settings;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -10,6 +10,7 @@ use image::{GrayImage, RgbImage};
 use std::sync::Arc;
 
 /// An image slot as the rules see it.
+#[derive(Default)]
 pub(crate) struct SlotView {
     /// "Content", "Style", "Style 2", "Mask".
     pub(crate) label: String,

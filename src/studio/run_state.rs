@@ -15,6 +15,16 @@ pub enum RunPhase {
     Finished(FinishReason),
 }
 
+impl RunPhase {
+    /// A run exists in the worker (or is about to).
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            RunPhase::Starting | RunPhase::Running | RunPhase::Paused
+        )
+    }
+}
+
 /// One point of the loss curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossPoint {
@@ -45,10 +55,16 @@ pub struct RunStatus {
 impl RunStatus {
     /// A run exists in the worker (or is about to).
     pub fn is_active(&self) -> bool {
-        matches!(
-            self.phase,
-            RunPhase::Starting | RunPhase::Running | RunPhase::Paused
-        )
+        self.phase.is_active()
+    }
+
+    /// The artist steered the run (changed loss weights) at the current iteration: a mark on
+    /// the loss plot, once per iteration.
+    pub(crate) fn mark_steer(&mut self) {
+        let it = self.iteration;
+        if self.steer_marks.last() != Some(&it) {
+            self.steer_marks.push(it);
+        }
     }
 
     /// Called when the UI sends `Start`.

@@ -1,7 +1,7 @@
 //! Driving the studio headlessly with egui_kittest: one harness, waiting, clicking, typing and
 //! dropping files as a user would. Shared by the studio test files.
 
-use atelier::studio::{Level, SlotKind, StudioApp, StudioOptions};
+use atelier::studio::{Level, SlotKind, StudioApp, StudioOptions, StudioView};
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use std::path::{Path, PathBuf};
@@ -48,20 +48,20 @@ pub fn harness_sized<'a>(opts: StudioOptions, size: [f32; 2]) -> Harness<'a, Stu
 pub fn wait_until(
     h: &mut Harness<'_, StudioApp>,
     what: &str,
-    mut cond: impl FnMut(&StudioApp) -> bool,
+    mut cond: impl FnMut(&StudioView<'_>) -> bool,
 ) {
     let deadline = Instant::now() + TIMEOUT;
     loop {
         h.step();
-        if cond(h.state()) {
+        if cond(&h.state().view()) {
             return;
         }
         assert!(
             Instant::now() < deadline,
             "timed out waiting for {what}\nstatus: {:?}\ninstant error: {:?}\nnotices: {:#?}",
-            h.state().status().phase,
-            h.state().instant_error(),
-            h.state().notices()
+            h.state().view().status().phase,
+            h.state().view().instant_error(),
+            h.state().view().notices()
         );
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -127,7 +127,7 @@ pub fn drop_files(
         })
         .collect();
     h.step();
-    let highlighted = h.state().drop_target();
+    let highlighted = h.state().view().drop_target();
     h.input_mut().hovered_files.clear();
     h.input_mut().dropped_files = files
         .iter()
@@ -166,7 +166,7 @@ pub fn type_path(h: &mut Harness<'_, StudioApp>, field: &str, button: &str, path
     click(h, button);
 }
 
-pub fn has_notice(app: &StudioApp, level: Level, needle: &str) -> bool {
+pub fn has_notice(app: &StudioView<'_>, level: Level, needle: &str) -> bool {
     app.notices()
         .iter()
         .any(|n| n.level == level && n.message.contains(needle))

@@ -1,8 +1,8 @@
 //! Loss curves on a log scale: the artist sees the picture settle, and sees a steer (a changed
 //! weight) land as a step in the style or content curve.
 
-use super::run_state::RunStatus;
-use super::theme::LOSS_COLORS;
+use crate::studio::run_state::RunStatus;
+use crate::studio::theme::LOSS_COLORS;
 use crate::worker::LossBreakdown;
 use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, VLine};
 

@@ -1,8 +1,9 @@
-//! The live picture: newest frame only, fit/zoom/pan, and a before/after compare with the photo.
+//! The canvas: the picture on screen (the newest frame only, kept whole for export and
+//! snapshots), fit/zoom/pan, and a before/after compare with the photo or a snapshot.
 
-use super::image_slot::to_color_image;
+use crate::studio::picture::{to_color_image, FRAME_TEXTURE};
 use crate::worker::Frame;
-use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, TextureHandle, TextureOptions, Vec2};
+use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, TextureHandle, Vec2};
 use serde::{Deserialize, Serialize};
 
 /// How the content photo is shown next to the result.
@@ -15,18 +16,10 @@ pub enum CompareMode {
     Split,
 }
 
-/// Crisp pixels when zoomed in, smooth when zoomed out.
-pub(crate) const FRAME_TEXTURE: TextureOptions = TextureOptions {
-    magnification: egui::TextureFilter::Nearest,
-    minification: egui::TextureFilter::Linear,
-    wrap_mode: egui::TextureWrapMode::ClampToEdge,
-    mipmap_mode: Some(egui::TextureFilter::Linear),
-};
-
 const MIN_ZOOM: f32 = 0.05;
 const MAX_ZOOM: f32 = 16.0;
 
-pub(crate) struct Preview {
+pub(crate) struct Canvas {
     texture: Option<TextureHandle>,
     /// Newest frame, kept whole for export.
     pub(crate) frame: Option<Frame>,
@@ -43,7 +36,7 @@ pub(crate) struct Preview {
     pub(crate) shown_scale: f32,
 }
 
-impl Default for Preview {
+impl Default for Canvas {
     fn default() -> Self {
         Self {
             texture: None,
@@ -73,7 +66,7 @@ pub(crate) struct CanvasInputs<'a> {
     pub(crate) snapshot: Option<(&'a TextureHandle, &'a str)>,
 }
 
-impl Preview {
+impl Canvas {
     /// Uploads a new frame, reusing the texture; the only per-frame work the UI does.
     pub(crate) fn set_frame(&mut self, ctx: &egui::Context, frame: Frame) {
         let max_side = ctx.input(|i| i.max_texture_side) as u32;
@@ -304,7 +297,7 @@ fn draw_drop_hint(painter: &egui::Painter, rect: Rect, hint: Option<&str>) {
         painter.rect_stroke(
             rect.shrink(6.0),
             8.0,
-            egui::Stroke::new(2.0, super::theme::ACCENT),
+            egui::Stroke::new(2.0, crate::studio::theme::ACCENT),
             egui::StrokeKind::Inside,
         );
         painter.text(

@@ -3,13 +3,15 @@
 //! network, or a blend of the 26 built-in styles picked on a thumbnail palette), a strength
 //! slider, and Refine, which starts the optimization from the instant picture.
 //!
-//! The panel only decides *when* to ask: it sends an `Instant` command whenever the content,
-//! style, source, blend, strength or size differs from the last one sent. A slider drag sends
-//! one per frame; the worker runs only the newest, so the preview follows the hand without a
-//! queue building up.
+//! The panel only decides *when* to ask: [`InstantPanel::sync`] returns a `PaintInstant` command
+//! whenever the content, style, source, blend, strength or size differs from the last one sent.
+//! A slider drag sends one per frame; the worker runs only the newest, so the preview follows
+//! the hand without a queue building up. It takes its events from the worker with
+//! [`InstantPanel::absorb`] and holds back run frames while it shows the instant picture.
 
+use super::Command;
 use crate::engine::instant::NUM_BUILTIN;
-use crate::worker::{Blend, Command, Event, Frame, InstantRequest, InstantSource, Worker};
+use crate::worker::{Blend, Event, Frame, InstantRequest, InstantSource};
 use egui::RichText;
 use image::RgbImage;
 use std::path::PathBuf;
@@ -43,14 +45,6 @@ pub enum SourceKind {
     Builtin,
 }
 
-/// Something the app must do for the panel.
-pub(crate) enum Action {
-    /// Start the optimization from the instant picture.
-    Refine,
-    /// The mode changed: the preview should show the other picture.
-    ModeChanged,
-}
-
 /// What the last request was made of; a difference means a new request.
 #[derive(Clone)]
 struct Sent {
@@ -78,32 +72,32 @@ impl Sent {
 }
 
 pub(crate) struct InstantPanel {
-    pub mode: Mode,
-    pub source: SourceKind,
+    mode: Mode,
+    source: SourceKind,
     /// 0..1: 1 is the full style.
-    pub strength: f32,
+    strength: f32,
     /// Built-in blend weights, 0 = not in the blend (normalized by the engine).
-    pub weights: [f32; NUM_BUILTIN],
-    pub size: u32,
+    weights: [f32; NUM_BUILTIN],
+    size: u32,
     sent: Option<Sent>,
     next_id: u64,
     /// Id and send time of the newest request, until its answer comes.
     waiting: Option<(u64, Instant)>,
     /// The newest instant picture and the request it answers.
-    pub image: Option<Arc<RgbImage>>,
-    pub shown_id: u64,
+    image: Option<Arc<RgbImage>>,
+    shown_id: u64,
     /// Change-to-picture time of the last answer (as the artist waits for it) and the worker's
     /// compute time.
-    pub latency: Option<Duration>,
-    pub compute_millis: Option<u64>,
+    latency: Option<Duration>,
+    compute_millis: Option<u64>,
     /// A new picture arrived and is not on screen yet.
     fresh: bool,
-    pub error: Option<String>,
+    error: Option<String>,
     thumbs_asked: bool,
     new_thumbs: Option<Vec<Arc<RgbImage>>>,
     thumbs: Vec<egui::TextureHandle>,
     /// A run frame that arrived while the preview showed the instant picture.
-    pub held_frame: Option<Frame>,
+    held_frame: Option<Frame>,
     /// The starting picture for the next Start (set by Refine).
     init: Option<Arc<RgbImage>>,
     sample: PathBuf,
@@ -135,6 +129,45 @@ impl InstantPanel {
             init: None,
             sample: assets.join("samples").join(THUMB_SAMPLE),
         }
+    }
+
+    /// The newest instant picture.
+    pub(crate) fn image(&self) -> Option<&Arc<RgbImage>> {
+        self.image.as_ref()
+    }
+
+    pub(crate) fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Change-to-picture time of the last answer.
+    pub(crate) fn latency(&self) -> Option<Duration> {
+        self.latency
+    }
+
+    /// The panel's message (assets missing…), if any.
+    pub(crate) fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Longest side of instant pictures.
+    pub(crate) fn set_size(&mut self, size: u32) {
+        self.size = size;
+    }
+
+    /// The first launch without a painting network opens on what works: the instant picture.
+    pub(crate) fn enter_instant_mode(&mut self) {
+        self.mode = Mode::Instant;
+    }
+
+    /// Keeps a run frame back while the instant picture is on screen.
+    pub(crate) fn hold_frame(&mut self, frame: Frame) {
+        self.held_frame = Some(frame);
+    }
+
+    /// The run frame held back, once (Paint mode shows it).
+    pub(crate) fn take_held_frame(&mut self) -> Option<Frame> {
+        self.held_frame.take()
     }
 
     /// The worker was replaced: what was sent to the old one is asked again of the new one.
@@ -223,24 +256,25 @@ impl InstantPanel {
         None
     }
 
-    /// Asks the worker for a new picture if anything it depends on changed (Instant mode only).
+    /// What to ask the worker for: the swatches once, and a new picture if anything it
+    /// depends on changed (Instant mode only).
     pub fn sync(
         &mut self,
         content: Option<&Arc<RgbImage>>,
         style: Option<&Arc<RgbImage>>,
-        worker: &Worker,
-    ) {
+    ) -> Vec<Command> {
+        let mut sent = Vec::new();
         if self.mode != Mode::Instant {
-            return;
+            return sent;
         }
         if !self.thumbs_asked {
             self.thumbs_asked = true;
-            worker.send(Command::InstantThumbnails {
+            sent.push(Command::DrawSwatches {
                 sample: self.sample.clone(),
                 size: THUMB_SIZE,
             });
         }
-        let Some(content) = content else { return };
+        let Some(content) = content else { return sent };
         let now = Sent {
             content: content.clone(),
             style: style.cloned(),
@@ -250,7 +284,7 @@ impl InstantPanel {
             size: self.size,
         };
         if self.sent.as_ref().is_some_and(|s| s.same(&now)) {
-            return;
+            return sent;
         }
         let source = match self.source {
             SourceKind::StyleImage => match style {
@@ -258,7 +292,7 @@ impl InstantPanel {
                     image: image.clone(),
                     strength: self.strength,
                 },
-                None => return,
+                None => return sent,
             },
             SourceKind::Builtin => {
                 let pairs: Vec<(usize, f32)> = self
@@ -273,13 +307,13 @@ impl InstantPanel {
                         blend,
                         strength: self.strength,
                     },
-                    Err(_) => return, // nothing selected: keep the last picture
+                    Err(_) => return sent, // nothing selected: keep the last picture
                 }
             }
         };
         let id = self.next_id;
         self.next_id += 1;
-        worker.send(Command::PaintInstant(Box::new(InstantRequest {
+        sent.push(Command::PaintInstant(Box::new(InstantRequest {
             id,
             content: content.clone(),
             source,
@@ -290,11 +324,12 @@ impl InstantPanel {
         let since = self.waiting.map_or_else(Instant::now, |(_, t)| t);
         self.waiting = Some((id, since));
         self.sent = Some(now);
+        sent
     }
 
     /// The panel; `can_refine` says whether Start would be allowed.
-    pub fn ui(&mut self, ui: &mut egui::Ui, can_refine: bool) -> Option<Action> {
-        let mut action = None;
+    pub fn ui(&mut self, ui: &mut egui::Ui, can_refine: bool) -> Vec<Command> {
+        let mut sent = Vec::new();
         ui.label(RichText::new("Mode").strong().size(14.0));
         let before = self.mode;
         ui.horizontal(|ui| {
@@ -308,7 +343,7 @@ impl InstantPanel {
                 .on_hover_text("The optimization: slower, finer, steerable while it runs");
         });
         if before != self.mode {
-            action = Some(Action::ModeChanged);
+            sent.push(Command::ShowMode);
         }
         ui.add_space(6.0);
         if self.mode == Mode::Paint {
@@ -320,7 +355,7 @@ impl InstantPanel {
                 .small()
                 .weak(),
             );
-            return action;
+            return sent;
         }
 
         ui.label(RichText::new("Style from").strong());
@@ -386,9 +421,9 @@ impl InstantPanel {
             )
             .on_hover_text("Start the optimization from this picture (Paint mode shows it)");
         if refine.clicked() {
-            action = Some(Action::Refine);
+            sent.push(Command::Refine);
         }
-        action
+        sent
     }
 
     /// 26 swatches: click picks one style, Ctrl/⌘-click adds or removes it from the blend;
@@ -471,5 +506,36 @@ impl InstantPanel {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::studio::panels::testing::{harness, names};
+    use egui_kittest::kittest::Queryable;
+
+    /// Switching to Instant is a command (the preview changes picture); then one request per
+    /// change, never the same one twice.
+    #[test]
+    fn instant_mode_asks_once_per_change() {
+        let mut panel = InstantPanel::new(std::path::Path::new("assets"));
+        {
+            let mut h = harness([300.0, 700.0], |ui| panel.ui(ui, true));
+            h.run();
+            h.get_by_label("Instant mode").click();
+            h.run();
+            assert_eq!(names(h.state()), ["ShowMode"]);
+        }
+        assert_eq!(panel.mode(), Mode::Instant);
+        let (content, style) = (Arc::new(RgbImage::new(4, 4)), Arc::new(RgbImage::new(4, 4)));
+        let first = panel.sync(Some(&content), Some(&style));
+        assert_eq!(names(&first), ["DrawSwatches", "PaintInstant"]);
+        assert!(panel.sync(Some(&content), Some(&style)).is_empty());
+        panel.set_size(256);
+        assert_eq!(
+            names(&panel.sync(Some(&content), Some(&style))),
+            ["PaintInstant"]
+        );
     }
 }
