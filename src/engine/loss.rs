@@ -39,7 +39,22 @@ pub struct LossTerms {
 }
 
 fn scalar(t: &Tensor) -> Result<f64> {
-    Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?)
+    Ok(super::host::scalar_f64(t)?)
+}
+
+/// The terms in order: content, style, tv, range; read in one go (one device sync).
+fn read_all(
+    content: &[(String, Tensor)],
+    style: &[(String, Tensor)],
+    rest: &[&Tensor],
+) -> Result<Vec<f64>> {
+    let all: Vec<Tensor> = content
+        .iter()
+        .chain(style.iter())
+        .map(|(_, t)| t.clone())
+        .chain(rest.iter().map(|t| (*t).clone()))
+        .collect();
+    Ok(super::host::scalars_f64(&all)?)
 }
 
 impl LossTerms {
@@ -51,15 +66,14 @@ impl LossTerms {
         Ok(total)
     }
 
-    /// Per-term sums as numbers (one device sync per term).
+    /// Per-term sums as numbers (one device sync for all of them).
     pub fn breakdown(&self) -> Result<LossBreakdown> {
-        let sum = |v: &[(String, Tensor)]| -> Result<f64> {
-            v.iter().map(|(_, t)| scalar(t)).sum::<Result<f64>>()
-        };
-        let content = sum(&self.content)?;
-        let style = sum(&self.style)?;
-        let tv = scalar(&self.tv)?;
-        let range = scalar(&self.range)?;
+        let v = read_all(&self.content, &self.style, &[&self.tv, &self.range])?;
+        let (c, rest) = v.split_at(self.content.len());
+        let (s, rest) = rest.split_at(self.style.len());
+        let content = c.iter().sum::<f64>();
+        let style = s.iter().sum::<f64>();
+        let (tv, range) = (rest[0], rest[1]);
         Ok(LossBreakdown {
             total: content + style + tv + range,
             content,
@@ -71,10 +85,16 @@ impl LossTerms {
 
     /// Per-layer numbers, for `atelier losses`: (content layers, style layers, tv).
     pub fn per_layer(&self) -> Result<(LayerLosses, LayerLosses, f64)> {
-        let each = |v: &[(String, Tensor)]| -> Result<Vec<(String, f64)>> {
-            v.iter().map(|(n, t)| Ok((n.clone(), scalar(t)?))).collect()
+        let v = read_all(&self.content, &self.style, &[&self.tv])?;
+        let names = |t: &[(String, Tensor)], v: &[f64]| -> LayerLosses {
+            t.iter()
+                .map(|(n, _)| n.clone())
+                .zip(v.iter().copied())
+                .collect()
         };
-        Ok((each(&self.content)?, each(&self.style)?, scalar(&self.tv)?))
+        let (c, rest) = v.split_at(self.content.len());
+        let (s, rest) = rest.split_at(self.style.len());
+        Ok((names(&self.content, c), names(&self.style, s), rest[0]))
     }
 }
 

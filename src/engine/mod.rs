@@ -7,6 +7,7 @@ pub mod arch;
 pub mod colour;
 pub mod config;
 pub mod cpu;
+pub mod host;
 pub mod instant;
 pub mod lbfgs;
 pub mod loss;

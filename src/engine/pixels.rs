@@ -23,13 +23,13 @@ pub fn to_image(t: &Tensor) -> Result<RgbImage> {
         t.clone()
     };
     let (_, h, w) = t.dims3()?;
-    let v: Vec<u8> = t
-        .clamp(0f32, 255f32)?
-        .round()?
-        .permute((1, 2, 0))?
-        .to_dtype(DType::U8)?
-        .flatten_all()?
-        .to_vec1()?;
+    let v: Vec<u8> = super::host::vec1(
+        &t.clamp(0f32, 255f32)?
+            .round()?
+            .permute((1, 2, 0))?
+            .to_dtype(DType::U8)?
+            .flatten_all()?,
+    )?;
     Ok(RgbImage::from_raw(w as u32, h as u32, v)
         .ok_or_else(|| candle_core::Error::Msg("image buffer has the wrong size".into()))?)
 }
@@ -48,10 +48,11 @@ pub fn resize(t: &Tensor, width: u32, height: u32) -> Result<Tensor> {
         return Ok(t.unsqueeze(0)?);
     }
     // The image crate clamps f32 pixels to 0..1 when it filters: work in that range.
-    let v: Vec<f32> = (t.to_dtype(DType::F32)? / 255.0)?
-        .permute((1, 2, 0))?
-        .flatten_all()?
-        .to_vec1()?;
+    let v: Vec<f32> = super::host::vec1(
+        &(t.to_dtype(DType::F32)? / 255.0)?
+            .permute((1, 2, 0))?
+            .flatten_all()?,
+    )?;
     let img = image::ImageBuffer::<image::Rgb<f32>, Vec<f32>>::from_raw(w as u32, h as u32, v)
         .ok_or_else(|| candle_core::Error::Msg("image buffer has the wrong size".into()))?;
     let r = image::imageops::resize(&img, width, height, image::imageops::FilterType::Lanczos3);

@@ -455,7 +455,7 @@ fn self_losses(
 }
 
 fn all_finite(t: &Tensor) -> Result<bool> {
-    let s = t.sum_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+    let s = super::host::scalar_f64(&t.sum_all()?.to_dtype(DType::F32)?)?;
     Ok(s.is_finite())
 }
 

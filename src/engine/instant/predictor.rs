@@ -85,6 +85,6 @@ impl Predictor {
         let x = self.head.forward(&x, Act::Relu6)?;
         let pooled = x.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?;
         let v = self.bottleneck.forward(&pooled, Act::None)?;
-        Ok(v.flatten_all()?.to_vec1()?)
+        Ok(crate::engine::host::vec1(&v.flatten_all()?)?)
     }
 }
