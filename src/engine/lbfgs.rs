@@ -5,8 +5,11 @@
 //! from a content init it diverges or stalls. One call to [`Lbfgs::iterate`] is one iteration, so
 //! the caller can report progress, pause, or change the objective between iterations.
 
-use candle_core::{DType, Result, Storage, Tensor};
+mod vectors;
+
+use candle_core::{Result, Tensor};
 use std::collections::VecDeque;
+use vectors::{abs_max, abs_sum, dot, dots, History};
 
 /// The objective: loss and flat gradient at a flat point. Each call is one evaluation.
 pub trait Objective {
@@ -62,66 +65,6 @@ pub struct Lbfgs {
     prev_grad: Option<Tensor>,
     iterations: u64,
     evaluations: u64,
-}
-
-/// In f64: with large loss weights the products of f32 gradients overflow f32, and an infinite
-/// slope would end the run as "converged" with the image unchanged. On the CPU it reads the
-/// storage directly (no f64 copies: the two-loop recursion takes ~2·history dots an iteration);
-/// Metal has no f64, so there both sides are scaled to at most 1 and multiplied in f32.
-fn dot(a: &Tensor, b: &Tensor) -> Result<f64> {
-    if a.device().is_cpu() && a.is_contiguous() && b.is_contiguous() {
-        let (sa, la) = a.storage_and_layout();
-        let (sb, lb) = b.storage_and_layout();
-        if let (Storage::Cpu(ca), Storage::Cpu(cb)) = (&*sa, &*sb) {
-            let x = crate::engine::cpu::cpu_slice(ca, la, "lbfgs dot")?;
-            let y = crate::engine::cpu::cpu_slice(cb, lb, "lbfgs dot")?;
-            if x.len() != y.len() {
-                candle_core::bail!("lbfgs dot: {} vs {} elements", x.len(), y.len());
-            }
-            return Ok(dot_f64(x, y));
-        }
-    }
-    if a.device().is_metal() {
-        let (sa, sb) = (abs_max(a)?, abs_max(b)?);
-        if sa == 0.0 || sb == 0.0 {
-            return Ok(0.0);
-        }
-        let p = ((a / sa)? * (b / sb)?)?.sum_all()?.to_scalar::<f32>()?;
-        return Ok(f64::from(p) * sa * sb);
-    }
-    let (a, b) = (a.to_dtype(DType::F64)?, b.to_dtype(DType::F64)?);
-    (a * b)?.sum_all()?.to_scalar::<f64>()
-}
-
-/// Eight f64 lanes, so the loop vectorizes.
-fn dot_f64(x: &[f32], y: &[f32]) -> f64 {
-    let mut acc = [0f64; 8];
-    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let tail: f64 = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(a, b)| f64::from(*a) * f64::from(*b))
-        .sum();
-    for (a, b) in xc.zip(yc) {
-        for i in 0..8 {
-            acc[i] += f64::from(a[i]) * f64::from(b[i]);
-        }
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
-fn abs_max(a: &Tensor) -> Result<f64> {
-    Ok(f64::from(a.abs()?.max_all()?.to_scalar::<f32>()?))
-}
-
-/// `|a|₁` without f32 overflow: `|a|∞ · Σ|a/|a|∞|`.
-fn abs_sum(a: &Tensor) -> Result<f64> {
-    let s = abs_max(a)?;
-    if s == 0.0 || !s.is_finite() {
-        return Ok(s);
-    }
-    Ok(f64::from((a / s)?.abs()?.sum_all()?.to_scalar::<f32>()?) * s)
 }
 
 impl Lbfgs {
@@ -230,36 +173,30 @@ impl Lbfgs {
             };
             let y = (&g - &prev_g)?;
             let s = (prev_d * self.t)?;
-            let ys = dot(&y, &s)?;
+            // Both in one read: on a GPU each read is a sync.
+            let &[ys, yy] = dots(&[(&y, &s), (&y, &y)])?.as_slice() else {
+                candle_core::bail!("lbfgs: expected two dots");
+            };
             if ys > 1e-10 {
                 if self.dirs.len() == self.cfg.history {
                     self.dirs.pop_front();
                     self.steps.pop_front();
                     self.rho.pop_front();
                 }
-                self.h_diag = ys / dot(&y, &y)?;
+                self.h_diag = ys / yy;
                 self.dirs.push_back(y);
                 self.steps.push_back(s);
                 self.rho.push_back(1.0 / ys);
             }
-            let n = self.dirs.len();
-            let mut al = vec![0.0; n];
-            let mut q = g.neg()?;
-            for i in (0..n).rev() {
-                al[i] = dot(&self.steps[i], &q)? * self.rho[i];
-                q = (q - (&self.dirs[i] * al[i])?)?;
-            }
-            let mut r = (q * self.h_diag)?;
-            for ((y, s), (rho, a)) in self
-                .dirs
-                .iter()
-                .zip(self.steps.iter())
-                .zip(self.rho.iter().zip(al.iter()))
-            {
-                let be = dot(y, &r)? * rho;
-                r = (r + (s * (a - be))?)?;
-            }
-            r
+            vectors::two_loop(
+                &g,
+                &History {
+                    dirs: &self.dirs,
+                    steps: &self.steps,
+                    rho: &self.rho,
+                    h_diag: self.h_diag,
+                },
+            )?
         };
         self.prev_grad = Some(g.clone());
         let t = if self.iterations == 1 && self.initial_scale.is_none() {
@@ -444,7 +381,7 @@ fn cubic_interpolate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{DType, Device};
 
     /// Rosenbrock in many dimensions: a curved valley that fixed-step methods struggle with.
     fn rosenbrock(x: &Tensor) -> Result<(f64, Tensor)> {
