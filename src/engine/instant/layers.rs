@@ -121,17 +121,55 @@ impl Depthwise {
         if fast_cpu(x) {
             return cpu::depthwise3x3(x, &self.weight, &self.bias, self.stride, act);
         }
-        let (_, c, h, w) = x.dims4()?;
-        let (_, top, bottom) = cpu::same_pad(h, self.stride);
-        let (_, left, right) = cpu::same_pad(w, self.stride);
-        let x = x
-            .pad_with_zeros(2, top, bottom)?
-            .pad_with_zeros(3, left, right)?;
-        let y = x
-            .conv2d(&self.weight, 0, self.stride, 1, c)?
-            .broadcast_add(&self.bias.reshape((1, c, 1, 1))?)?;
+        let y = depthwise_generic(x, &self.weight, &self.bias, self.stride)?;
         apply_act(&y, act)
     }
+}
+
+/// The depthwise convolution (SAME padding) as nine shifted multiply-adds, for GPUs: candle runs
+/// a grouped `conv2d` as one convolution per channel (hundreds of launches per layer).
+pub(crate) fn depthwise_generic(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+) -> Result<Tensor> {
+    let (_, c, h, w) = x.dims4()?;
+    let (oh, top, bottom) = cpu::same_pad(h, stride);
+    let (ow, left, right) = cpu::same_pad(w, stride);
+    // Room for the last tap of a stride-2 row/column group (never read: a zero times a weight).
+    let (extra_h, extra_w) = (stride - 1, stride - 1);
+    let x = x
+        .pad_with_zeros(2, top, bottom + extra_h)?
+        .pad_with_zeros(3, left, right + extra_w)?;
+    let mut acc = bias
+        .reshape((1, c, 1, 1))?
+        .broadcast_as((1, c, oh, ow))?
+        .contiguous()?;
+    for ky in 0..3 {
+        let rows = every(&x, 2, ky, oh, stride)?;
+        for kx in 0..3 {
+            let tap = every(&rows, 3, kx, ow, stride)?;
+            let k = weight
+                .narrow(2, ky, 1)?
+                .narrow(3, kx, 1)?
+                .reshape((1, c, 1, 1))?;
+            acc = (acc + tap.broadcast_mul(&k)?)?;
+        }
+    }
+    Ok(acc)
+}
+
+/// Entries `start, start + step, …` (`count` of them) along `dim`.
+fn every(x: &Tensor, dim: usize, start: usize, count: usize, step: usize) -> Result<Tensor> {
+    let t = x.narrow(dim, start, count * step)?;
+    if step == 1 {
+        return Ok(t);
+    }
+    let mut dims = t.dims().to_vec();
+    dims[dim] = count;
+    dims.insert(dim + 1, step);
+    t.reshape(dims)?.narrow(dim + 1, 0, 1)?.squeeze(dim + 1)
 }
 
 /// Nearest upsampling by `up` then reflect padding by `pad`.
@@ -202,5 +240,42 @@ fn apply_act(y: &Tensor, act: Act) -> Result<Tensor> {
         Act::Relu => y.relu(),
         Act::Relu6 => y.clamp(0f32, 6f32),
         Act::Sigmoid => candle_nn::ops::sigmoid(y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn pattern(dims: &[usize], seed: usize) -> Result<Tensor> {
+        let n: usize = dims.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|i| (((i * 37 + seed * 11) % 23) as f32 - 11.0) / 7.0)
+            .collect();
+        Tensor::from_vec(v, dims, &Device::Cpu)
+    }
+
+    /// The GPU path (shifted multiply-adds, run here on the CPU) is candle's grouped convolution.
+    #[test]
+    fn depthwise_generic_is_the_grouped_convolution() -> Result<()> {
+        for (stride, h, w) in [(1, 9, 12), (2, 10, 14), (2, 9, 7), (1, 3, 3), (2, 1, 2)] {
+            let c = 5;
+            let x = pattern(&[1, c, h, w], 1)?;
+            let wt = pattern(&[c, 1, 3, 3], 2)?;
+            let b = pattern(&[c], 3)?;
+            let (_, t, bo) = cpu::same_pad(h, stride);
+            let (_, l, r) = cpu::same_pad(w, stride);
+            let want = x
+                .pad_with_zeros(2, t, bo)?
+                .pad_with_zeros(3, l, r)?
+                .conv2d(&wt, 0, stride, 1, c)?
+                .broadcast_add(&b.reshape((1, c, 1, 1))?)?;
+            let got = depthwise_generic(&x, &wt, &b, stride)?;
+            assert_eq!(got.dims(), want.dims());
+            let d = (got - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(d < 1e-5, "stride {stride} {h}×{w}: {d}");
+        }
+        Ok(())
     }
 }
