@@ -28,7 +28,18 @@ fn try_cuda() -> std::result::Result<Device, String> {
     if !cuda_built() {
         return Err("this build has no CUDA support (rebuild with `--features cuda`)".into());
     }
-    Device::new_cuda(0).map_err(|e| format!("no usable CUDA GPU: {e}"))
+    let device = Device::new_cuda(0).map_err(|e| format!("no usable CUDA GPU: {e}"))?;
+    crate::gpu::configure_tf32();
+    Ok(device)
+}
+
+/// The CUDA label, saying when TF32 products are on (see [`crate::gpu::TF32_VAR`]).
+fn cuda_label() -> String {
+    if crate::gpu::configure_tf32() {
+        "CUDA GPU 0 (TF32)".into()
+    } else {
+        "CUDA GPU 0".into()
+    }
 }
 
 fn try_metal() -> std::result::Result<Device, String> {
@@ -55,7 +66,7 @@ pub fn select(choice: DeviceChoice, threads: usize) -> Result<Selected> {
         DeviceChoice::Cuda => try_cuda()
             .map(|device| Selected {
                 device,
-                label: "CUDA GPU 0".into(),
+                label: cuda_label(),
                 fallback_note: None,
             })
             .map_err(|e| Error::Device(format!("{e}; choose --device cpu or auto"))),
@@ -73,7 +84,7 @@ pub fn select(choice: DeviceChoice, threads: usize) -> Result<Selected> {
                     Ok(device) => {
                         return Ok(Selected {
                             device,
-                            label: "CUDA GPU 0".into(),
+                            label: cuda_label(),
                             fallback_note: None,
                         })
                     }

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod gpu;
 pub mod image_io;
 pub mod network;
 pub mod presets;

@@ -106,12 +106,15 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     s.weights.range_weight = 0.0;
     let mut transfer = Transfer::new(vgg.clone(), &(&s).into(), &content, &[(&style, 1.0)])?;
     let mut iters = Vec::new();
+    let mut syncs = 0;
     for i in 0..args.reps + 2 {
         let t0 = Instant::now();
+        let s0 = atelier::engine::host::syncs();
         transfer.step()?;
         // The first L-BFGS iteration runs a longer line search; skip it and one warm-up.
         if i >= 2 {
             iters.push(t0.elapsed().as_secs_f64());
+            syncs += atelier::engine::host::syncs() - s0;
         }
     }
     let out = json!({
@@ -128,6 +131,8 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "min_fwd_bwd_s": fb.iter().cloned().fold(f64::INFINITY, f64::min),
         "median_lbfgs_iter_s": median(&iters),
         "lbfgs_evaluations": transfer.evaluations(),
+        "host_syncs_per_iteration": syncs as f64 / iters.len().max(1) as f64,
+        "gpu_memory": atelier::gpu::memory(vgg.device()),
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("{out}");
@@ -179,6 +184,7 @@ fn instant_bench(args: &BenchArgs, content: PathBuf, style: PathBuf) -> Result<(
         "median_total_s": median(&total),
         "median_total_384_upscaled_s": median(&small),
         "median_builtin_s": median(&builtin),
+        "gpu_memory": atelier::gpu::memory(&dev.device),
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("{out}");

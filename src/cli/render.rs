@@ -113,6 +113,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
     // ETA was, checked against the real end.
     let mut eta: Vec<(u32, f64, f64)> = Vec::new();
     let started = Instant::now();
+    let syncs_before = atelier::engine::host::syncs();
     let mut failure = None;
     while !run.is_done() {
         let t0 = Instant::now();
@@ -135,6 +136,7 @@ pub fn render(args: &RenderArgs) -> Result<()> {
         }
     }
     bar.finish();
+    let loop_syncs = atelier::engine::host::syncs() - syncs_before;
     let image = run.image()?;
     let mut saved = settings.clone();
     saved.iterations = run.iteration();
@@ -176,6 +178,8 @@ pub fn render(args: &RenderArgs) -> Result<()> {
             "eta_curve": eta,
             "memory_estimate_mib": estimate.total() as f64 / f64::from(1u32 << 20),
             "peak_rss_mib": peak_rss_mib(),
+            "host_syncs_per_iteration": loop_syncs as f64 / f64::from(run.iteration().max(1)),
+            "gpu_memory": atelier::gpu::memory(net.vgg.device()),
             "device": net.device.label,
             "arch": net.vgg.arch().name(),
             "out": args.out.display().to_string(),
