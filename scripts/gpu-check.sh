@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The GPU check: prepared here (no GPU needed), run on the lent GPU machine in one call.
+# Full story: docs/gpu.md. Not run in CI.
+#
+#   scripts/gpu-check.sh --prepare   here: fills .gpu/ (ignored by git, carried to the machine) with
+#                                    the stripped CUDA build (xz), the VGG16 weights cut for the
+#                                    check, the reference's inputs and two pictures, a GPU-capable
+#                                    copy of ../shared/reference/ref_gatys.py; then prints --plan.
+#                                    Needs a CUDA build first: scripts/check-cuda-build.sh (its
+#                                    target/release/atelier-cuda, or ATELIER_CUDA_BIN=path;
+#                                    ATELIER_CUDNN_BIN=path adds a `--cudnn` build, checked and
+#                                    timed beside it, if the size allows).
+#   scripts/gpu-check.sh --plan      here: what would travel (the working tree plus .gpu/) and its
+#                                    size against the device tool's 64 MiB, and what would run.
+#   scripts/gpu-check.sh             there: the check (scripts/gpu/check.py), under 8 minutes:
+#                                    CUDA found, exact losses vs the reference and vs the CPU,
+#                                    speed at 512/1024/2048 side by side with PyTorch, the 512 and
+#                                    2048 renders with wall time and GPU memory, instant at
+#                                    1920×1080. Prints the report and one JSON line last; writes
+#                                    report.json, report.md, log.txt and three previews to $OUT.
+#
+# The device call (from the session's own checkout: the tool sends the checkout the session
+# started in, not a helper's worktree; .gpu/ must be prepared there):
+#
+#   run(command="bash scripts/gpu-check.sh", carry=[".gpu"], timeout_s=540)
+#
+# 540 s leaves the check (420 s budget, GPU_CHECK_BUDGET_S) room to unpack and report, and a
+# 15-minute lease room for the machine's start; call give_back afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LIMIT=$((64 << 20))
+shared=${ATELIER_SHARED:-../shared}
+# f32 through this conv index (24 = conv5_1: all the layers the check reads, exact); lower values
+# carry the later convolutions in f16 to save space (see scripts/gpu/carry_weights.py).
+f32_through=${GPU_WEIGHTS_F32_THROUGH:-24}
+
+human() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+
+# Bytes of what the device tool sends besides carried paths: tracked files and untracked files
+# that git does not ignore.
+tree_bytes() {
+    git ls-files -z --cached --others --exclude-standard |
+        xargs -0 stat -c %s 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+
+is_cuda_build() {
+    readelf -d "$1" 2>/dev/null | grep -q 'Shared library: \[libcuda.so.1\]'
+}
+
+plan() {
+    git check-ignore -q .gpu/ || { echo ".gpu/ is not ignored by git: it would travel twice" >&2; exit 1; }
+    local tree carry total
+    tree=$(tree_bytes)
+    carry=$(find .gpu -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+    total=$((tree + carry))
+    echo "Working tree (tracked + untracked, not ignored): $(human "$tree")"
+    echo "Carried: .gpu/ $(human "$carry")"
+    if [ -d .gpu ]; then
+        find .gpu -type f -printf '  %-40p %s\n' | sort | awk '{ printf "  %-40s %8.2f MiB\n", $1, $2 / 1048576 }'
+    else
+        echo "  (not prepared: run scripts/gpu-check.sh --prepare)"
+    fi
+    echo "Total: $(human "$total") of the device tool's $(human "$LIMIT")"
+    if [ "$total" -ge "$LIMIT" ]; then
+        echo "TOO LARGE by $(human $((total - LIMIT))): carry less (GPU_WEIGHTS_F32_THROUGH=17," \
+            "no ATELIER_CUDNN_BIN) or commit/remove large untracked files" >&2
+        exit 1
+    fi
+    if [ -f .gpu/manifest.json ]; then
+        echo "Prepared: $(python3 -c 'import json; m = json.load(open(".gpu/manifest.json")); print(m["prepared"], "from", m["source"])')"
+    fi
+    echo
+    echo "On the GPU machine it runs scripts/gpu/check.py:"
+    python3 scripts/gpu/check.py --plan
+    echo
+    echo 'Device call: run(command="bash scripts/gpu-check.sh", carry=[".gpu"], timeout_s=540)'
+}
+
+pack() { # pack SRC DST.xz: xz, keeping SRC
+    xz -T0 -9 -c "$1" >"$2"
+}
+
+prepare() {
+    local bin=${ATELIER_CUDA_BIN:-${CARGO_TARGET_DIR:-target}/release/atelier-cuda}
+    [ -f "$bin" ] || { echo "no CUDA build at $bin: run scripts/check-cuda-build.sh (or set ATELIER_CUDA_BIN)" >&2; exit 1; }
+    # GPU_CHECK_DRY=1: a CPU build is accepted, to rehearse the check here (GPU_CHECK_DRY=1
+    # python3 scripts/gpu/check.py runs it on the CPU at small sizes).
+    [ "${GPU_CHECK_DRY:-}" = 1 ] || is_cuda_build "$bin" || {
+        echo "$bin does not link libcuda.so.1: not a --features cuda build; run scripts/check-cuda-build.sh --lean" >&2
+        exit 1
+    }
+    [ -f "$shared/weights/vgg16-hed.safetensors" ] || { echo "no $shared/weights/vgg16-hed.safetensors (set ATELIER_SHARED)" >&2; exit 1; }
+    rm -rf .gpu && mkdir -p .gpu/ref_inputs .gpu/images
+    local tmp
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    strip -o "$tmp/atelier" "$bin"
+    pack "$tmp/atelier" .gpu/atelier.xz
+    if [ -n "${ATELIER_CUDNN_BIN:-}" ]; then
+        is_cuda_build "$ATELIER_CUDNN_BIN" || { echo "$ATELIER_CUDNN_BIN is not a CUDA build" >&2; exit 1; }
+        strip -o "$tmp/atelier-cudnn" "$ATELIER_CUDNN_BIN"
+        pack "$tmp/atelier-cudnn" .gpu/atelier-cudnn.xz
+    fi
+    python3 scripts/gpu/carry_weights.py "$shared/weights/vgg16-hed.safetensors" "$tmp/vgg16.safetensors" \
+        --f32-through "$f32_through"
+    python3 scripts/gpu/shuffle.py pack "$tmp/vgg16.safetensors" .gpu/vgg16.safetensors.shuf.xz
+    cp "$shared"/reference/ref_inputs/* .gpu/ref_inputs/
+    cp "$shared/images/tubingen.jpg" "$shared/images/starry_night.jpg" .gpu/images/
+    python3 scripts/gpu/patch_ref.py "$shared/reference/ref_gatys.py" .gpu/ref_gatys_gpu.py
+    local dtype=f32
+    [ "$f32_through" -ge 24 ] || dtype="f32 through features.$f32_through, f16 after"
+    python3 - "$bin" "$dtype" "$f32_through" <<'EOF'
+import hashlib, json, subprocess, sys, time
+bin_path, dtype = sys.argv[1], sys.argv[2]
+needed = [l.split("[")[1].rstrip("]") for l in subprocess.run(["readelf", "-d", bin_path], capture_output=True,
+          text=True).stdout.splitlines() if "Shared library" in l]
+source = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+json.dump({"prepared": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "source": source,
+           "binary": bin_path, "binary_sha256": hashlib.sha256(open(bin_path, "rb").read()).hexdigest(),
+           "needed": needed, "weights": "vgg16.safetensors", "weights_dtype": dtype,
+           "f32_through": int(sys.argv[3])},
+          open(".gpu/manifest.json", "w"), indent=1)
+EOF
+    plan
+}
+
+case "${1:-}" in
+--prepare) prepare ;;
+--plan) plan ;;
+"")
+    command -v nvidia-smi >/dev/null || {
+        echo "no nvidia-smi: this runs on the GPU machine; here use --prepare and --plan" >&2
+        exit 1
+    }
+    exec python3 scripts/gpu/check.py
+    ;;
+*)
+    echo "usage: scripts/gpu-check.sh [--prepare|--plan]" >&2
+    exit 2
+    ;;
+esac
