@@ -114,7 +114,8 @@ b = text.find(end)
 link = 'println!("cargo:rustc-link-search={}", out_dir.display());'
 if a < 0 or b < a or text.count(link) != 1:
     sys.exit("candle-kernels' build.rs changed: update --lean in scripts/check-cuda-build.sh")
-text = text[:a] + text[b + len(end):]
+keep = '    let is_target_msvc = env::var("TARGET").is_ok_and(|t| t.contains("msvc"));\n'
+text = text[:a] + keep + text[b + len(end):]
 text = text.replace(link, f'println!("cargo:rustc-link-search={stub}");')
 open(path, "w").write("#![allow(unused)]\n" + text)
 PY

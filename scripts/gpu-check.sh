@@ -6,10 +6,11 @@
 #                                    the stripped CUDA build (xz), the VGG16 weights cut for the
 #                                    check, the reference's inputs and two pictures, a GPU-capable
 #                                    copy of ../shared/reference/ref_gatys.py; then prints --plan.
-#                                    Needs a CUDA build first: scripts/check-cuda-build.sh (its
-#                                    target/release/atelier-cuda, or ATELIER_CUDA_BIN=path;
-#                                    ATELIER_CUDNN_BIN=path adds a `--cudnn` build, checked and
-#                                    timed beside it, if the size allows).
+#                                    Needs a CUDA build first: scripts/check-cuda-build.sh --lean
+#                                    (its release/atelier-cuda-lean, else atelier-cuda, or
+#                                    ATELIER_CUDA_BIN=path); a `--cudnn --lean` build
+#                                    (atelier-cuda-cudnn-lean, or ATELIER_CUDNN_BIN=path; empty:
+#                                    none) rides along and is checked and timed beside it.
 #   scripts/gpu-check.sh --plan      here: what would travel (the working tree plus .gpu/) and its
 #                                    size against the device tool's 64 MiB, and what would run.
 #   scripts/gpu-check.sh             there: the check (scripts/gpu/check.py), under 8 minutes:
@@ -77,12 +78,44 @@ plan() {
     echo 'Device call: run(command="bash scripts/gpu-check.sh", carry=[".gpu"], timeout_s=540)'
 }
 
+# Runs a stripped CUDA binary here, before device time is spent on it: it must load with the
+# pip CUDA libraries of scripts/check-cuda-build.sh's venv and a libcuda.so.1 whose every
+# function answers CUDA_ERROR_NO_DEVICE, score the CPU losses, and refuse --device cuda cleanly.
+smoke() {
+    local bin=$1 dir=$2 venv libs out
+    venv=${ATELIER_CUDA_VENV:-$(cd .. && pwd)/cuda-venv}
+    libs=$(echo "$venv"/lib/python3*/site-packages/nvidia/cu13/lib)
+    if [ ! -d "$libs" ] || [ ! -f "$venv/atelier-link/driver-stub.c" ]; then
+        echo "load check skipped: no CUDA venv at $venv (scripts/check-cuda-build.sh makes it)"
+        return
+    fi
+    mkdir -p "$dir"
+    sed 's/void \(.*\)(void) {}/int \1(void) { return 100; }/' "$venv/atelier-link/driver-stub.c" >"$dir/s.c"
+    cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$dir/libcuda.so.1" "$dir/s.c"
+    ln -sf "$venv/atelier-link/libcudnn.so" "$dir/libcudnn.so.9"
+    local r=$shared/reference/ref_inputs
+    LD_LIBRARY_PATH=$dir:$libs "$bin" losses --json --device cpu --size 256 --content "$r/tubingen_256.png" \
+        --style "$r/starry_night_256.png" --weights "$shared/weights/vgg16-hed.safetensors" >/dev/null ||
+        { echo "$bin does not run here (missing libraries?): see above" >&2; exit 1; }
+    out=$(LD_LIBRARY_PATH=$dir:$libs "$bin" losses --device cuda --size 64 --content "$r/tubingen_256.png" \
+        --style "$r/starry_night_256.png" --weights "$shared/weights/vgg16-hed.safetensors" 2>&1 || true)
+    case $out in
+    *CUDA_ERROR_NO_DEVICE*) echo "load check: $(basename "$bin") runs here on the CPU and refuses --device cuda without a GPU" ;;
+    *) echo "$bin: unexpected answer to --device cuda without a GPU: $out" >&2; exit 1 ;;
+    esac
+}
+
 pack() { # pack SRC DST.xz: xz, keeping SRC
     xz -T0 -9 -c "$1" >"$2"
 }
 
 prepare() {
-    local bin=${ATELIER_CUDA_BIN:-${CARGO_TARGET_DIR:-target}/release/atelier-cuda}
+    local rel=${CARGO_TARGET_DIR:-target}/release bin cudnn_bin
+    bin=${ATELIER_CUDA_BIN:-$rel/atelier-cuda-lean}
+    [ -n "${ATELIER_CUDA_BIN:-}" ] || [ -f "$bin" ] || bin=$rel/atelier-cuda
+    # The cuDNN build rides along when it was built (ATELIER_CUDNN_BIN= leaves it out).
+    cudnn_bin=${ATELIER_CUDNN_BIN-$rel/atelier-cuda-cudnn-lean}
+    [ -f "$cudnn_bin" ] || cudnn_bin=
     [ -f "$bin" ] || { echo "no CUDA build at $bin: run scripts/check-cuda-build.sh (or set ATELIER_CUDA_BIN)" >&2; exit 1; }
     # GPU_CHECK_DRY=1: a CPU build is accepted, to rehearse the check here (GPU_CHECK_DRY=1
     # python3 scripts/gpu/check.py runs it on the CPU at small sizes).
@@ -94,13 +127,18 @@ prepare() {
     rm -rf .gpu && mkdir -p .gpu/ref_inputs .gpu/images
     local tmp
     tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' RETURN
     strip -o "$tmp/atelier" "$bin"
-    pack "$tmp/atelier" .gpu/atelier.xz
-    if [ -n "${ATELIER_CUDNN_BIN:-}" ]; then
-        is_cuda_build "$ATELIER_CUDNN_BIN" || { echo "$ATELIER_CUDNN_BIN is not a CUDA build" >&2; exit 1; }
-        strip -o "$tmp/atelier-cudnn" "$ATELIER_CUDNN_BIN"
-        pack "$tmp/atelier-cudnn" .gpu/atelier-cudnn.xz
+    [ "${GPU_CHECK_DRY:-}" = 1 ] || smoke "$tmp/atelier" "$tmp/nocuda"
+    if [ -n "${cudnn_bin:-}" ]; then
+        is_cuda_build "$cudnn_bin" || { echo "$cudnn_bin is not a CUDA build" >&2; exit 1; }
+        strip -o "$tmp/atelier-cudnn" "$cudnn_bin"
+        smoke "$tmp/atelier-cudnn" "$tmp/nocuda"
+        # One stream with a dictionary larger than both: the second binary shares most of its
+        # bytes with the first and costs ~1 MB instead of ~6.
+        tar -C "$tmp" -cf - atelier atelier-cudnn |
+            xz -T1 --lzma2=preset=9e,dict=192MiB >.gpu/atelier.tar.xz
+    else
+        pack "$tmp/atelier" .gpu/atelier.xz
     fi
     python3 scripts/gpu/carry_weights.py "$shared/weights/vgg16-hed.safetensors" "$tmp/vgg16.safetensors" \
         --f32-through "$f32_through"
@@ -122,6 +160,7 @@ json.dump({"prepared": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "sour
            "f32_through": int(sys.argv[3])},
           open(".gpu/manifest.json", "w"), indent=1)
 EOF
+    rm -rf "$tmp"
     plan
 }
 

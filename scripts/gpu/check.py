@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 
@@ -41,7 +42,7 @@ START = time.time()
 DRY = os.environ.get("GPU_CHECK_DRY") == "1"
 DEV = "cpu" if DRY else "cuda"
 SIZES = [64, 96, 128] if DRY else [512, 1024, 2048]
-RENDERS = ((128, 5.0, 90), (256, 60.0, 200)) if DRY else ((512, 5.0, 90), (2048, 60.0, 200))
+RENDERS = ((64, 5.0, 90), (96, 60.0, 120)) if DRY else ((512, 5.0, 90), (2048, 60.0, 200))
 INSTANT = 256 if DRY else 1920
 REL = 1e-4
 # The last VGG16 convolution (torchvision index) under each style layer.
@@ -72,21 +73,22 @@ def left():
 
 def cuda_lib_dirs():
     """Every site-packages/nvidia/*/lib of this python (torch's CUDA libraries)."""
-    dirs = []
+    import site
+
+    bases = []
     try:
         import nvidia  # namespace package of the nvidia-* wheels
 
-        for base in list(nvidia.__path__):
-            dirs += sorted(glob.glob(os.path.join(base, "*", "lib")))
+        bases += list(nvidia.__path__)
     except ImportError:
         pass
-    try:
-        import torch
-
-        dirs.append(os.path.join(os.path.dirname(torch.__file__), "lib"))
-    except ImportError:
-        pass
-    return [d for d in dirs if os.path.isdir(d)]
+    bases += [os.path.join(p, "nvidia") for p in site.getsitepackages()]
+    dirs = []
+    for base in bases:
+        for d in sorted(glob.glob(os.path.join(base, "*", "lib"))):
+            if os.path.isdir(d) and d not in dirs:
+                dirs.append(d)
+    return dirs
 
 
 def unpack():
@@ -97,6 +99,12 @@ def unpack():
 
     for src in sorted(glob.glob(os.path.join(GPU, "*.xz"))):
         name = os.path.basename(src)[:-3]
+        if name.endswith(".tar"):  # several binaries in one stream (they share most bytes)
+            with tarfile.open(src, "r:xz") as t:
+                t.extractall(WORK, filter="data")
+            for m in glob.glob(os.path.join(WORK, "atelier*")):
+                os.chmod(m, 0o755)
+            continue
         if name.endswith(".shuf"):
             shuffle.unpack(src, os.path.join(WORK, name[:-5]))
             continue
@@ -185,7 +193,7 @@ class Check:
         self.r["cuda_lib_dirs"] = libs
         self.weights = os.path.join(WORK, self.manifest.get("weights", "vgg16.safetensors"))
         self.bins = {"atelier": os.path.join(WORK, "atelier")}
-        if os.path.exists(os.path.join(GPU, "atelier-cudnn.xz")):
+        if os.path.exists(os.path.join(WORK, "atelier-cudnn")):
             self.bins["atelier-cudnn"] = os.path.join(WORK, "atelier-cudnn")
         self.content = os.path.join(WORK, "images", "tubingen.jpg")
         self.style = os.path.join(WORK, "images", "starry_night.jpg")
@@ -243,8 +251,9 @@ class Check:
         worst_ref, worst_cpu = 0.0, 0.0
         for size in ("256", "512"):
             got = {}
-            for dev in ("cuda", "cpu"):
-                argv = [self.atelier(), "losses", "--json", "--device", DEV if dev == "cuda" else dev,
+            runs = [(b, "cuda") for b in self.bins] + [("atelier", "cpu")]
+            for bin_name, dev in runs:
+                argv = [self.atelier(bin_name), "losses", "--json", "--device", DEV if dev == "cuda" else dev,
                         "--size", size,
                         "--tv-weight", "1e-3", "--loss-scale", "classic", "--content-weight", "5",
                         "--style-weight", "100", "--weights", self.weights,
@@ -254,8 +263,8 @@ class Check:
                     argv += ["--threads", str(os.cpu_count() or 4)]
                 j, wall, rc, tail = run(argv, self.env_with(NVIDIA_TF32_OVERRIDE="0"), 120)
                 if j is None:
-                    raise RuntimeError(f"atelier losses --device {dev} failed: {tail}")
-                got[dev] = j
+                    raise RuntimeError(f"{bin_name} losses --device {dev} failed: {tail}")
+                got[dev if bin_name == "atelier" else f"{bin_name}:{dev}"] = j
             want = ref["sizes"][size]
             rows = {}
             for layer, w in want["style_weighted_100"].items():
@@ -268,6 +277,12 @@ class Check:
                           "rel_cuda_cpu": rel(got["cuda"]["tv"], got["cpu"]["tv"])}
             rows["content_relu4_2"] = {"cuda": got["cuda"]["content"].get("relu4_2"),
                                       "cpu": got["cpu"]["content"].get("relu4_2"), "reference": 0.0}
+            for other in (k for k in got if ":" in k):  # the cuDNN build, against the CPU
+                rows[f"{other} worst vs CPU"] = {
+                    "cuda": None, "cpu": None, "reference": None,
+                    "rel_cuda_cpu": max([rel(got[other]["style"][l], got["cpu"]["style"][l])
+                                         for l in want["style_weighted_100"]]
+                                        + [rel(got[other]["tv"], got["cpu"]["tv"])])}
             worst_ref = max([worst_ref] + [v["rel_cuda_ref"] for k, v in rows.items()
                                            if "rel_cuda_ref" in v and (k in exact or k == "tv")])
             worst_cpu = max([worst_cpu] + [v["rel_cuda_cpu"] for k, v in rows.items() if "rel_cuda_cpu" in v])
@@ -292,7 +307,7 @@ class Check:
         plan += [("ours", b, m) for b in self.bins if b != "atelier" for m in ("f32", "tf32")]
         for who, bin_name, mode in plan:
             if left() < 30:
-                self.r["notes"].append(f"speed: {who} {bin_name or ''} {mode} skipped, out of time")
+                self.r["notes"].append(f"speed: {bin_name or 'torch'} {mode} skipped, out of time")
                 continue
             if who == "ours":
                 out["ours"][f"{bin_name}:{mode}"] = self._ours(bin_name, mode)
@@ -303,7 +318,8 @@ class Check:
         return out
 
     def _ours(self, bin_name, mode):
-        env = self.env_with(ATELIER_CUDA_TF32="1") if mode == "tf32" else self.env
+        # f32: no TF32 anywhere (cuBLAS and, in the cuDNN build, cuDNN, whose default allows it).
+        env = self.env_with(ATELIER_CUDA_TF32="1") if mode == "tf32" else self.env_with(NVIDIA_TF32_OVERRIDE="0")
         res = {}
         for size in SIZES:
             reps = "5" if size < 2048 else "3"
@@ -486,7 +502,7 @@ def main():
         print(f"  budget {BUDGET_S:.0f} s (GPU_CHECK_BUDGET_S); results in $OUT: report.json, report.md, log.txt")
         return
     os.makedirs(OUT, exist_ok=True)
-    if not os.path.exists(os.path.join(GPU, "atelier.xz")):
+    if not glob.glob(os.path.join(GPU, "atelier*.xz")):
         sys.exit(".gpu/atelier.xz is missing: run scripts/gpu-check.sh --prepare here first (docs/gpu.md)")
     unpack()
     log(f"unpacked to {WORK}")
