@@ -161,6 +161,10 @@ def run(argv, env, timeout):
             (e.stderr or b"").decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
     wall = time.time() - t0
     tail = "\n".join(err.strip().splitlines()[-8:])
+    if rc == 124:
+        tail = f"timed out after {timeout:.0f} s (budget left)\n{tail}".strip()
+    elif rc != 0 and not tail:
+        tail = f"exit {rc}"
     if rc != 0:
         log(f"  exit {rc} after {wall:.1f}s: {tail}")
     last = None
@@ -472,10 +476,14 @@ def markdown(r):
     if sp.get("ours") or sp.get("torch"):
         lines += ["", "## Speed (medians)", "", "| who | size | forward | fwd+bwd | L-BFGS iteration | syncs/it |",
                   "| --- | --- | --- | --- | --- | --- |"]
+        errors = []
         for who, table in list(sp.get("ours", {}).items()) + list(sp.get("torch", {}).items()):
             for size, v in table.items():
                 lines.append(f"| {who} | {size} | {fmt(v.get('median_fwd_s'))} | {fmt(v.get('median_fwd_bwd_s'))} | "
                              f"{fmt(v.get('median_lbfgs_iter_s'))} | {v.get('host_syncs_per_iteration', '–')} |")
+                if v.get("error"):
+                    errors.append(f"- {who} {size}: " + str(v["error"]).strip().splitlines()[-1])
+        lines += [""] + errors
     rd = s.get("renders", {})
     for size, v in rd.items() if isinstance(rd, dict) else []:
         if isinstance(v, dict) and "wall_s" in v:
