@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 GPU = os.path.join(ROOT, ".gpu")
 OUT = os.environ.get("OUT") or "/tmp/gpu-check-out"
 WORK = "/tmp/atelier-gpu"
-BUDGET_S = float(os.environ.get("GPU_CHECK_BUDGET_S", "420"))
+BUDGET_S = float(os.environ.get("GPU_CHECK_BUDGET_S", "390"))
 START = time.time()
 # GPU_CHECK_DRY=1 rehearses the whole check on the CPU at small sizes (a CPU build in .gpu/,
 # see scripts/gpu-check.sh): it tests this script, not the GPU.
