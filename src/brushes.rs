@@ -15,7 +15,11 @@ pub const THUMBNAIL: u32 = 96;
 
 /// The folder brushes are kept in (not created here).
 pub fn dir() -> Option<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = env("ATELIER_DATA_DIR") {
         return Some(d.join("brushes"));
     }
@@ -120,8 +124,12 @@ pub fn save_in(
     replace: bool,
 ) -> Result<PathBuf> {
     let name = safe_name(name)?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create the brush folder {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::io(
+            format!("cannot create the brush folder {}", dir.display()),
+            e,
+        )
+    })?;
     let path = dir.join(format!("{name}.{EXTENSION}"));
     if path.exists() && !replace {
         return Err(Error::Settings(format!(

@@ -96,8 +96,18 @@ fn discriminator_gradients_match_finite_differences() {
     check_param_gradients(&d.params, &|| d.forward(&x).unwrap(), "discriminator");
     // And the hinge loss reaches the fake picture (the generator's gradient).
     let fake = candle_core::Var::from_tensor(&x).unwrap();
-    let g = d.generator_loss(fake.as_tensor()).unwrap().backward().unwrap();
-    let gx = g.get(fake.as_tensor()).unwrap().abs().unwrap().sum_all().unwrap();
+    let g = d
+        .generator_loss(fake.as_tensor())
+        .unwrap()
+        .backward()
+        .unwrap();
+    let gx = g
+        .get(fake.as_tensor())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .sum_all()
+        .unwrap();
     assert!(gx.to_scalar::<f64>().unwrap() > 0.0);
 }
 
@@ -122,7 +132,13 @@ fn tiny_vgg() -> Vgg {
     for (i, _) in Arch::Vgg16.conv_shapes().iter().enumerate() {
         let cout = 3 + i % 3;
         let scale = (2.0 / (9.0 * cin as f64)).sqrt() * 1.7;
-        let w = noise(100 + i as u64, &[cout, cin, 3, 3], -scale, scale, DType::F32);
+        let w = noise(
+            100 + i as u64,
+            &[cout, cin, 3, 3],
+            -scale,
+            scale,
+            DType::F32,
+        );
         let b = noise(200 + i as u64, &[cout], -0.05, 0.05, DType::F32);
         convs.push(ConvLayer::new(w, b).unwrap());
         cin = cout;
@@ -159,7 +175,10 @@ fn a_tiny_training_lowers_the_loss() {
         .collect();
     let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
     let (first, last) = (mean(&losses[..10]), mean(&losses[50..]));
-    assert!(last < 0.7 * first, "loss went from {first} to {last}: {losses:?}");
+    assert!(
+        last < 0.7 * first,
+        "loss went from {first} to {last}: {losses:?}"
+    );
 }
 
 #[test]
@@ -169,7 +188,14 @@ fn the_discriminator_trains_alongside() {
         adversarial: 0.1,
         ..tiny_config()
     };
-    let mut t = Trainer::new(cfg, &vgg, &picture(9, 80, 64), vec![picture(1, 60, 50)], None).unwrap();
+    let mut t = Trainer::new(
+        cfg,
+        &vgg,
+        &picture(9, 80, 64),
+        vec![picture(1, 60, 50)],
+        None,
+    )
+    .unwrap();
     assert!(t.has_discriminator());
     let p = t.step(&vgg, 0.5).unwrap();
     assert!(p.disc > 0.0 && p.adversarial != 0.0, "{p:?}");
@@ -196,7 +222,9 @@ fn brush_of(arch: GenArch) -> Brush {
 }
 
 fn load_err(path: &Path) -> String {
-    Brush::load(path).expect_err("should be refused").to_string()
+    Brush::load(path)
+        .expect_err("should be refused")
+        .to_string()
 }
 
 #[test]
@@ -221,11 +249,18 @@ fn brush_files_round_trip_and_bad_ones_are_refused_clearly() {
     // Not safetensors at all.
     let junk = dir.path().join("junk.safetensors");
     std::fs::write(&junk, b"hello, not a brush").unwrap();
-    assert!(load_err(&junk).contains("not a safetensors file"), "{}", load_err(&junk));
+    assert!(
+        load_err(&junk).contains("not a safetensors file"),
+        "{}",
+        load_err(&junk)
+    );
 
     // A VGG file.
     let e = load_err(&common::test_vgg16_file());
-    assert!(e.contains("not an Atelier brush") && e.contains("VGG"), "{e}");
+    assert!(
+        e.contains("not an Atelier brush") && e.contains("VGG"),
+        "{e}"
+    );
 
     // Another program's safetensors file.
     let other = dir.path().join("other.safetensors");
@@ -283,7 +318,10 @@ fn the_brush_collection_lists_saves_loads_and_deletes() {
     assert!(atelier::brushes::load_in(&lib, "Starry night").is_ok());
     atelier::brushes::delete_in(&lib, "Starry night").unwrap();
     assert!(!p.exists() && !p.with_extension("png").exists());
-    assert!(atelier::brushes::safe_name("../../etc/passwd").unwrap().find('/').is_none());
+    assert!(atelier::brushes::safe_name("../../etc/passwd")
+        .unwrap()
+        .find('/')
+        .is_none());
 }
 
 #[test]
@@ -324,7 +362,14 @@ fn cli_trains_resumes_and_paints_with_a_brush() {
     let train = |extra: &[&str]| {
         atelier()
             .args(["train", "--json", "--threads", "1", "--size", "32"])
-            .args(["--photo-scale", "64", "--style-size", "64", "--distill", "0"])
+            .args([
+                "--photo-scale",
+                "64",
+                "--style-size",
+                "64",
+                "--distill",
+                "0",
+            ])
             .arg("--weights")
             .arg(common::test_vgg16_file())
             .arg("--style")
@@ -379,4 +424,83 @@ fn cli_trains_resumes_and_paints_with_a_brush() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not an Atelier brush"));
+}
+
+#[test]
+fn the_worker_trains_previews_pauses_and_saves_a_brush() {
+    use atelier::worker::{
+        Command as C, Event, FinishReason, TrainBudget, TrainRequest, TrainingEvent as T, Worker,
+    };
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::spawn(Box::new(|| {}));
+    let wait = |pred: &dyn Fn(&Event) -> bool| -> Vec<Event> {
+        let t0 = Instant::now();
+        let mut seen = Vec::new();
+        loop {
+            while let Some(e) = worker.try_recv() {
+                let done = pred(&e);
+                seen.push(e);
+                if done {
+                    return seen;
+                }
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(120),
+                "timed out; saw {seen:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    // Without a network it is refused, with a reason.
+    let out = dir.path().join("w.safetensors");
+    let req = TrainRequest {
+        id: 7,
+        painting: Arc::new(picture(9, 96, 80)),
+        painting_name: "painting.png".into(),
+        photos: vec![Arc::new(picture(1, 90, 70))],
+        config: TrainConfig {
+            grow_from: 0,
+            ..tiny_config()
+        },
+        budget: TrainBudget::Steps(4),
+        out: out.clone(),
+        resume: false,
+        preview: Some(Arc::new(picture(3, 50, 40))),
+        preview_size: 40,
+        preview_every: Duration::ZERO,
+    };
+    wait(&|e| matches!(e, Event::Devices(_)));
+    worker.send(C::StartTraining(Box::new(req.clone())));
+    wait(&|e| matches!(e, Event::Training(T::Refused { message }) if message.contains("VGG")));
+    worker.send(C::LoadNetwork(Some(common::test_vgg16_file())));
+    wait(&|e| matches!(e, Event::WeightsLoaded(_)));
+    worker.send(C::StartTraining(Box::new(req)));
+    worker.send(C::PauseTraining);
+    let seen = wait(&|e| matches!(e, Event::Training(T::Paused { id: 7, .. })));
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e, Event::Training(T::Started { id: 7, .. }))));
+    worker.send(C::ResumeTraining);
+    let seen = wait(&|e| matches!(e, Event::Training(T::Finished { .. })));
+    let progress = seen
+        .iter()
+        .filter(|e| matches!(e, Event::Training(T::Progress { .. })))
+        .count();
+    assert!(progress >= 1, "{seen:?}");
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e, Event::Training(T::Preview { image, .. }) if image.width() == 40)));
+    let Some(Event::Training(T::Finished {
+        reason, path, step, ..
+    })) = seen.last()
+    else {
+        unreachable!()
+    };
+    assert_eq!(*reason, FinishReason::Completed);
+    assert_eq!(*step, 4);
+    assert_eq!(path.as_deref(), Some(out.as_path()));
+    assert!(out.with_extension("png").is_file());
+    assert_eq!(Brush::load(&out).unwrap().info.steps, 4);
 }

@@ -116,7 +116,9 @@ fn config(args: &TrainArgs, distill: f32) -> TrainConfig {
         content_weight: args.content_weight,
         style_weight: args.style_weight,
         tv_weight: args.tv_weight,
-        adversarial: args.adversarial.unwrap_or(TrainConfig::default().adversarial),
+        adversarial: args
+            .adversarial
+            .unwrap_or(TrainConfig::default().adversarial),
         learning_rate: args.lr,
         seed: args.seed,
         ..TrainConfig::default()
@@ -150,7 +152,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         (None, None) => Budget::Seconds(600.0),
     };
     if args.threads > atelier::settings::MAX_THREADS {
-        anyhow::bail!("--threads {} is more than {}: use 0 for all cores", args.threads, atelier::settings::MAX_THREADS);
+        anyhow::bail!(
+            "--threads {} is more than {}: use 0 for all cores",
+            args.threads,
+            atelier::settings::MAX_THREADS
+        );
     }
     if args.checkpoint_secs == 0 {
         anyhow::bail!("--checkpoint-secs must be at least 1");
@@ -203,7 +209,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         None => config(args, args.distill.unwrap_or(TrainConfig::default().distill)),
     };
     let teacher = if cfg.distill > 0.0 {
-        match instant::locate(None).map_err(atelier::Error::from).and_then(|d| Arbitrary::load(&d, &device)) {
+        match instant::locate(None)
+            .map_err(atelier::Error::from)
+            .and_then(|d| Arbitrary::load(&d, &device))
+        {
             Ok(net) => Some(Teacher::new(net, &painting)?),
             Err(e) => {
                 eprintln!("note: training from scratch, without distillation: {e}");
@@ -222,15 +231,26 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let state = if sp.is_file() {
             Some(TrainState::load(&sp)?)
         } else {
-            eprintln!("note: no training state beside the brush ({}); the optimizer starts afresh", sp.display());
+            eprintln!(
+                "note: no training state beside the brush ({}); the optimizer starts afresh",
+                sp.display()
+            );
             None
         };
-        trainer.restore(&b.weights, state.as_ref().map(|s| (&s.tensors, &s.counters)), b.info.steps)?;
+        trainer.restore(
+            &b.weights,
+            state.as_ref().map(|s| (&s.tensors, &s.counters)),
+            b.info.steps,
+        )?;
         seconds_before = b.info.seconds;
         if let Some(s) = state {
             curve = s.curve;
         }
-        eprintln!("resuming at step {} ({:.1} min trained)", trainer.step, seconds_before / 60.0);
+        eprintln!(
+            "resuming at step {} ({:.1} min trained)",
+            trainer.step,
+            seconds_before / 60.0
+        );
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -272,7 +292,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         };
         let (tensors, counters) = trainer.state()?;
         // The state first: a brush never points at an older state than its own.
-        TrainState { tensors, counters, curve: curve.to_vec() }.save(&state_path(&args.out))?;
+        TrainState {
+            tensors,
+            counters,
+            curve: curve.to_vec(),
+        }
+        .save(&state_path(&args.out))?;
         brush.save(&args.out)?;
         Ok(())
     };

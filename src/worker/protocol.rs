@@ -72,7 +72,10 @@ pub enum Command {
     /// says where.
     StopTraining,
     /// Paint the training previews on this picture from now on, at longest side `size`.
-    SetTrainingPreview { content: Arc<RgbImage>, size: u32 },
+    SetTrainingPreview {
+        content: Arc<RgbImage>,
+        size: u32,
+    },
     /// Leave the worker loop (sent when the window closes); a running download is cancelled.
     Shutdown,
 }
@@ -147,12 +150,23 @@ pub enum TrainingEvent {
         image: Arc<RgbImage>,
     },
     /// A checkpoint was written to `path` (every minute).
-    Checkpoint { id: u64, step: u64, path: PathBuf },
+    Checkpoint {
+        id: u64,
+        step: u64,
+        path: PathBuf,
+    },
     /// `reason`: why, when the worker paused it (a paint run started).
-    Paused { id: u64, reason: Option<String> },
-    Resumed { id: u64 },
+    Paused {
+        id: u64,
+        reason: Option<String>,
+    },
+    Resumed {
+        id: u64,
+    },
     /// A `StartTraining`/`ResumeTraining` that can't be done now; `message` says why and what to do.
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
     /// The training ended: `path` is the saved brush (None when saving failed or it never
     /// started; `message` says why).
     Finished {

@@ -149,8 +149,8 @@ impl Training {
         let point = self.trainer.step(&self.vgg, progress)?;
         self.curve.push(point);
         self.session_steps += 1;
-        let active = self.session_seconds
-            + self.active_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        let active =
+            self.session_seconds + self.active_since.map_or(0.0, |t| t.elapsed().as_secs_f64());
         let rate = self.session_steps as f64 / active.max(1e-9);
         let progress = self.progress().min(1.0);
         let seconds_left = match self.req.budget {
@@ -233,7 +233,11 @@ impl Training {
         self.pause();
         let id = self.req.id;
         let saved = self.checkpoint().and_then(|()| {
-            let sample = self.req.preview.clone().unwrap_or_else(|| self.req.painting.clone());
+            let sample = self
+                .req
+                .preview
+                .clone()
+                .unwrap_or_else(|| self.req.painting.clone());
             let net = BrushNet::from_generator(&self.trainer.generator)?;
             let thumb = net.stylize(&sample, crate::brushes::THUMBNAIL.max(32))?;
             let mut png = Vec::new();
@@ -293,7 +297,9 @@ impl super::Engine {
                     let note = self.pause_run_for_training(out);
                     if let Some(t) = self.training.as_mut() {
                         t.resume();
-                        out.send(super::Event::Training(TrainingEvent::Resumed { id: t.id() }));
+                        out.send(super::Event::Training(TrainingEvent::Resumed {
+                            id: t.id(),
+                        }));
                     }
                     if let Some(message) = note {
                         out.send(super::Event::Error { message });
@@ -376,7 +382,11 @@ impl super::Engine {
                 }
                 self.training = Some(t);
                 let note = (!notes.is_empty()).then(|| notes.join("; "));
-                out.send(super::Event::Training(TrainingEvent::Started { id, info, note }));
+                out.send(super::Event::Training(TrainingEvent::Started {
+                    id,
+                    info,
+                    note,
+                }));
             }
             Err(e) => out.send(super::Event::Training(TrainingEvent::Finished {
                 id,

@@ -122,8 +122,12 @@ impl Brush {
         })?;
         let _ = n;
         let meta = header.metadata().clone().unwrap_or_default();
-        let st = safetensors::SafeTensors::deserialize(bytes)
-            .map_err(|e| err(path, format!("the file is damaged ({e}); copy it again or train it again")))?;
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| {
+            err(
+                path,
+                format!("the file is damaged ({e}); copy it again or train it again"),
+            )
+        })?;
         match meta.get("format").map(String::as_str) {
             Some(FORMAT) => {}
             Some(STATE_FORMAT) => {
@@ -145,7 +149,9 @@ impl Brush {
                 };
                 return Err(err(
                     path,
-                    format!("this is not an Atelier brush: {what}. Brushes are made by `atelier train`"),
+                    format!(
+                        "this is not an Atelier brush: {what}. Brushes are made by `atelier train`"
+                    ),
                 ));
             }
         }
@@ -165,25 +171,43 @@ impl Brush {
         let arch: GenArch = meta
             .get("arch")
             .and_then(|a| serde_json::from_str(a).ok())
-            .ok_or_else(|| err(path, "the brush does not say its architecture; train it again"))?;
+            .ok_or_else(|| {
+                err(
+                    path,
+                    "the brush does not say its architecture; train it again",
+                )
+            })?;
         if arch.channels.iter().any(|&c| c == 0 || c > 1024) || arch.blocks > 64 {
-            return Err(err(path, format!("implausible architecture {arch:?}; the file is damaged")));
+            return Err(err(
+                path,
+                format!("implausible architecture {arch:?}; the file is damaged"),
+            ));
         }
         let mut weights = BTreeMap::new();
         for (name, shape) in arch.shapes() {
             let view = st.tensor(&name).map_err(|_| {
-                err(path, format!("tensor {name} is missing; the file is damaged: train it again"))
+                err(
+                    path,
+                    format!("tensor {name} is missing; the file is damaged: train it again"),
+                )
             })?;
             weights.insert(name.clone(), read_tensor(path, &name, &view, &shape)?);
         }
         let info = BrushInfo {
             version,
             arch,
-            settings: meta.get("settings").and_then(|v| serde_json::from_str(v).ok()),
+            settings: meta
+                .get("settings")
+                .and_then(|v| serde_json::from_str(v).ok()),
             painting: meta.get("painting").cloned().unwrap_or_default(),
             steps: meta.get("steps").and_then(|s| s.parse().ok()).unwrap_or(0),
-            seconds: meta.get("seconds").and_then(|s| s.parse().ok()).unwrap_or(0.0),
-            losses: meta.get("losses").and_then(|v| serde_json::from_str(v).ok()),
+            seconds: meta
+                .get("seconds")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0.0),
+            losses: meta
+                .get("losses")
+                .and_then(|v| serde_json::from_str(v).ok()),
         };
         Ok(Self { info, weights })
     }
@@ -196,7 +220,10 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, BrushError> {
     if len > MAX_BYTES {
         return Err(err(
             path,
-            format!("it is {} MB, far larger than any brush; pass a brush made by `atelier train`", len >> 20),
+            format!(
+                "it is {} MB, far larger than any brush; pass a brush made by `atelier train`",
+                len >> 20
+            ),
         ));
     }
     std::fs::read(path).map_err(|e| err(path, format!("cannot read it ({e})")))
@@ -224,12 +251,12 @@ fn read_tensor(
         Dtype::F16 => DType::F16,
         Dtype::BF16 => DType::BF16,
         Dtype::F64 => DType::F64,
-        other => {
-            return Err(err(
-                path,
-                format!("tensor {name} has dtype {other:?}, expected a float type; train the brush again"),
-            ))
-        }
+        other => return Err(err(
+            path,
+            format!(
+                "tensor {name} has dtype {other:?}, expected a float type; train the brush again"
+            ),
+        )),
     };
     let bad = |e: candle_core::Error| err(path, format!("tensor {name} could not be read: {e}"));
     let t = Tensor::from_raw_buffer(view.data(), dtype, shape, &Device::Cpu)
@@ -276,7 +303,12 @@ impl TrainState {
 
     pub fn load(path: &Path) -> Result<Self, BrushError> {
         let bytes = read_limited(path)?;
-        let damaged = |m: String| err(path, format!("{m}; delete it to resume from the brush's weights alone"));
+        let damaged = |m: String| {
+            err(
+                path,
+                format!("{m}; delete it to resume from the brush's weights alone"),
+            )
+        };
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| damaged(format!("the training state is damaged ({e})")))?;
         let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)

@@ -83,7 +83,10 @@ impl GenArch {
     }
 
     pub fn parameter_count(&self) -> usize {
-        self.shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+        self.shapes()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
     }
 
     /// Fresh random parameters (He init; the residual branches start small so each block is
@@ -101,7 +104,11 @@ impl GenArch {
                 Tensor::zeros(shape[0], dtype, device)?
             } else {
                 let (o, i, k) = (shape[0], shape[1], shape[2]);
-                let fan_in = if name.contains(".dw") { k * k } else { i * k * k };
+                let fan_in = if name.contains(".dw") {
+                    k * k
+                } else {
+                    i * k * k
+                };
                 let w = nn::conv_init(&mut rng, (o, i, k, k), fan_in, dtype, device)?;
                 if name == "out.weight" {
                     (w * 0.1)?
@@ -329,6 +336,10 @@ impl Fast {
             let h = cpu::depthwise3x3(&h, &l.dw.0, &l.dw.1, 1, Act::None)?;
             x = cpu::instance_norm(&h, &l.gamma, &l.beta, nn::EPS, 0, Act::Relu)?;
         }
-        cpu::conv_kxk(&cpu::upsample_reflect_pad(&x, 1, 1)?, &self.out, Act::Sigmoid)
+        cpu::conv_kxk(
+            &cpu::upsample_reflect_pad(&x, 1, 1)?,
+            &self.out,
+            Act::Sigmoid,
+        )
     }
 }

@@ -83,7 +83,8 @@ pub fn conv_init(
 ) -> Result<Tensor> {
     use rand_distr::Distribution;
     let std = (2.0 / fan_in.max(1) as f64).sqrt();
-    let normal = rand_distr::Normal::new(0.0, std).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    let normal =
+        rand_distr::Normal::new(0.0, std).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
     let n = shape.0 * shape.1 * shape.2 * shape.3;
     let v: Vec<f64> = (0..n).map(|_| normal.sample(rng)).collect();
     Tensor::from_vec(v, shape, device)?.to_dtype(dtype)

@@ -91,7 +91,10 @@ impl TrainConfig {
             ));
         }
         if !(0.0..=1.0).contains(&self.distill) {
-            return bad(format!("distill must be a fraction 0..1, got {}", self.distill));
+            return bad(format!(
+                "distill must be a fraction 0..1, got {}",
+                self.distill
+            ));
         }
         for (name, v) in [
             ("content weight", self.content_weight),
@@ -239,7 +242,11 @@ impl Trainer {
         let device = vgg.device().clone();
         let generator = Generator::new(config.arch, config.seed, DType::F32, &device)?;
         let discriminator = if config.adversarial > 0.0 {
-            Some(Discriminator::new(config.seed ^ 0xd15c, DType::F32, &device)?)
+            Some(Discriminator::new(
+                config.seed ^ 0xd15c,
+                DType::F32,
+                &device,
+            )?)
         } else {
             None
         };
@@ -302,9 +309,10 @@ impl Trainer {
         };
         let total = match kind {
             StepKind::Distill => {
-                let teacher = self.teacher.as_ref().ok_or_else(|| {
-                    Error::Settings("distillation step without a teacher".into())
-                })?;
+                let teacher = self
+                    .teacher
+                    .as_ref()
+                    .ok_or_else(|| Error::Settings("distillation step without a teacher".into()))?;
                 let t = teacher.paint(&x)?;
                 // Mean squared error in 0..255 units /100, so it reads like the style terms.
                 let l = ((&y - &t)?.sqr()?.mean_all()? * (255.0 * 255.0 / 100.0))?;
@@ -324,7 +332,9 @@ impl Trainer {
         drop(grads);
         if kind == StepKind::Style {
             if let Some(d) = &self.discriminator {
-                let real = self.painting_crops.crop(&mut self.rng, side, &self.device)?;
+                let real = self
+                    .painting_crops
+                    .crop(&mut self.rng, side, &self.device)?;
                 let dl = d.loss(&real, &y.detach())?;
                 point.disc = scalar(&dl)?;
                 let grads = dl.backward()?;
@@ -335,7 +345,13 @@ impl Trainer {
         Ok(point)
     }
 
-    fn style_loss(&self, vgg: &Vgg, x: &Tensor, y: &Tensor, point: &mut LossPoint) -> Result<Tensor> {
+    fn style_loss(
+        &self,
+        vgg: &Vgg,
+        x: &Tensor,
+        y: &Tensor,
+        point: &mut LossPoint,
+    ) -> Result<Tensor> {
         let c = &self.config;
         let px_x = (x * 255.0)?;
         let px_y = (y * 255.0)?;
@@ -419,7 +435,9 @@ impl Trainer {
             if let Some(d) = &mut self.discriminator {
                 let disc: BTreeMap<String, Tensor> = tensors
                     .iter()
-                    .filter_map(|(k, v)| k.strip_prefix("disc.").map(|n| (n.to_string(), v.clone())))
+                    .filter_map(|(k, v)| {
+                        k.strip_prefix("disc.").map(|n| (n.to_string(), v.clone()))
+                    })
                     .collect();
                 if !disc.is_empty() {
                     d.params.load(&disc)?;
