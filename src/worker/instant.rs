@@ -113,6 +113,12 @@ impl InstantEngine {
         Ok(self.arbitrary.as_ref().expect("loaded above"))
     }
 
+    /// A fresh copy of the arbitrary network on `device` (a brush training's teacher owns one).
+    pub(super) fn load_arbitrary(&mut self, device: &Device) -> Result<Arbitrary> {
+        let dir = self.dir()?;
+        Arbitrary::load(&dir, device)
+    }
+
     fn multistyle(&mut self) -> Result<&Multistyle> {
         if self.multistyle.is_none() {
             let dir = self.dir()?;

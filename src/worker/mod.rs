@@ -8,6 +8,7 @@
 mod downloads;
 mod instant;
 pub mod protocol;
+mod training;
 pub use protocol::*;
 
 use crate::engine::{memory, RunImages, Schedule, Start, TransferConfig};
@@ -189,6 +190,9 @@ struct Engine {
     network: Option<(NetworkKey, Network)>,
     run: Option<Run>,
     instant: instant::InstantEngine,
+    /// A brush being trained; it steps when no paint run is active (never both: see
+    /// `Command::StartTraining`).
+    training: Option<training::Training>,
     /// Commands read past a coalesced `Instant`, handled before the channel's next ones.
     pending: VecDeque<Command>,
 }
@@ -207,7 +211,8 @@ impl Engine {
             )));
         });
         loop {
-            let busy = self.run.as_ref().is_some_and(|r| !r.paused);
+            let busy = self.run.as_ref().is_some_and(|r| !r.paused)
+                || self.training.as_ref().is_some_and(|t| !t.paused);
             let cmd = if let Some(c) = self.pending.pop_front() {
                 Some(c)
             } else if busy {
@@ -229,6 +234,7 @@ impl Engine {
                 other => other,
             };
             let had_run = self.run.is_some();
+            let had_training = self.training.is_some();
             let reloads = matches!(
                 cmd,
                 Some(Command::LoadNetwork(_) | Command::LoadSavedNetwork(_))
@@ -236,9 +242,15 @@ impl Engine {
             match cmd {
                 Some(Command::Shutdown) => return,
                 Some(cmd) => self.guarded(out, |e| e.handle(cmd, out)),
-                None => self.guarded(out, |e| e.step(out)),
+                None if self.run.as_ref().is_some_and(|r| !r.paused) => {
+                    self.guarded(out, |e| e.step(out));
+                }
+                None => self.step_training(out),
             }
-            if (had_run && self.run.is_none()) || reloads {
+            if (had_run && self.run.is_none())
+                || (had_training && self.training.is_none())
+                || reloads
+            {
                 // What the run (or the old network) used goes back to the system.
                 crate::engine::release_memory();
             }
@@ -282,6 +294,7 @@ impl Engine {
             }
             Command::Start(req) => {
                 self.stop(out);
+                self.pause_training_for_paint(out);
                 self.start(*req, out);
             }
             Command::Pause => {
@@ -291,6 +304,9 @@ impl Engine {
                 }
             }
             Command::Resume => {
+                if self.run.as_ref().is_some_and(|r| r.paused) {
+                    self.pause_training_for_paint(out);
+                }
                 if let Some(run) = self.run.as_mut().filter(|r| r.paused) {
                     run.paused = false;
                     out.send(Event::Resumed);
@@ -316,6 +332,11 @@ impl Engine {
                     }),
                 }
             }
+            cmd @ (Command::StartTraining(_)
+            | Command::PauseTraining
+            | Command::ResumeTraining
+            | Command::StopTraining
+            | Command::SetTrainingPreview { .. }) => self.handle_training(cmd, out),
             // `Worker::send` handles these on the caller's thread; they never get here.
             Command::DownloadWeights(_) | Command::CancelDownload => {}
             Command::Shutdown => {}
