@@ -35,6 +35,8 @@ pub struct WorkerConfig {
     /// The assets folder the studio resolved; the instant networks are in its `instant/`.
     /// `None`: [`crate::assets::locate`].
     pub assets_dir: Option<PathBuf>,
+    /// The brush collection's folder; `None`: [`crate::brushes::dir`].
+    pub brushes_dir: Option<PathBuf>,
 }
 
 /// Handle to the worker thread. Dropping it asks the thread to leave.
@@ -71,6 +73,7 @@ impl Worker {
                 .weights_search
                 .clone()
                 .map_or(Search::Process(config.hub.clone()), Search::Fixed),
+            brushes_dir: config.brushes_dir.clone(),
             ..Engine::default()
         };
         let downloads = Downloads::new(config.hub, outbox.clone(), cmd_tx.clone());
@@ -195,6 +198,7 @@ struct Engine {
     training: Option<training::Training>,
     /// Commands read past a coalesced `Instant`, handled before the channel's next ones.
     pending: VecDeque<Command>,
+    brushes_dir: Option<PathBuf>,
 }
 
 struct Run {
@@ -323,6 +327,9 @@ impl Engine {
             }
             Command::Stop => self.stop(out),
             Command::PaintInstant(req) => self.paint_instant(&req, out),
+            Command::ListBrushes => {
+                out.send(Event::Brushes(self.instant.brushes(self.brushes_dir.clone())));
+            }
             Command::InstantThumbnails { sample, size } => {
                 match self.instant.thumbnails(&sample, size) {
                     Ok(t) => out.send(Event::InstantThumbnails(t)),

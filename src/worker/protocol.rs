@@ -76,6 +76,8 @@ pub enum Command {
         content: Arc<RgbImage>,
         size: u32,
     },
+    /// List the user's brush collection (`crate::brushes`); answered by `Event::Brushes`.
+    ListBrushes,
     /// Leave the worker loop (sent when the window closes); a running download is cancelled.
     Shutdown,
 }
@@ -179,6 +181,29 @@ pub enum TrainingEvent {
     },
 }
 
+/// One brush of the collection, as the palette shows it.
+#[derive(Debug, Clone)]
+pub struct BrushEntry {
+    pub name: String,
+    pub path: PathBuf,
+    /// The thumbnail saved beside the brush, decoded.
+    pub thumbnail: Option<Arc<RgbImage>>,
+    /// The painting it was trained on (file name) and for how long.
+    pub painting: String,
+    pub steps: u64,
+    pub seconds: f64,
+}
+
+/// The collection: the usable brushes, the damaged files with why, and where they live (`None`
+/// when the user has no data folder, said in `problem`).
+#[derive(Debug, Clone, Default)]
+pub struct BrushList {
+    pub brushes: Vec<BrushEntry>,
+    pub damaged: Vec<(PathBuf, String)>,
+    pub dir: Option<PathBuf>,
+    pub problem: Option<String>,
+}
+
 /// What an instant picture is painted with.
 #[derive(Debug, Clone)]
 pub enum InstantSource {
@@ -188,6 +213,9 @@ pub enum InstantSource {
     Style { image: Arc<RgbImage>, strength: f32 },
     /// A blend of the 26 built-in styles; `strength` mixes the pixels with the photo.
     Builtin { blend: Blend, strength: f32 },
+    /// A trained brush file; `strength` mixes the pixels with the photo. The network is kept
+    /// and reloaded only when the file changes (a training's checkpoints rewrite it).
+    Brush { path: PathBuf, strength: f32 },
 }
 
 /// One instant picture: `content` painted at longest side `size`.
@@ -316,6 +344,8 @@ pub enum Event {
     InstantThumbnails(Vec<Arc<RgbImage>>),
     /// Brush training (see [`TrainingEvent`]).
     Training(TrainingEvent),
+    /// The brush collection, by name (see `Command::ListBrushes`).
+    Brushes(BrushList),
 }
 
 /// The newest preview image; the worker overwrites it, the UI takes it.
