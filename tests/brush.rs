@@ -160,6 +160,7 @@ fn tiny_config() -> TrainConfig {
         photo_scale: 48,
         style_size: 64,
         arch: TINY,
+        adversarial: 0.0,
         learning_rate: 1e-2,
         ..TrainConfig::default()
     }

@@ -251,12 +251,14 @@ fn read_tensor(
         Dtype::F16 => DType::F16,
         Dtype::BF16 => DType::BF16,
         Dtype::F64 => DType::F64,
-        other => return Err(err(
-            path,
-            format!(
+        other => {
+            return Err(err(
+                path,
+                format!(
                 "tensor {name} has dtype {other:?}, expected a float type; train the brush again"
             ),
-        )),
+            ))
+        }
     };
     let bad = |e: candle_core::Error| err(path, format!("tensor {name} could not be read: {e}"));
     let t = Tensor::from_raw_buffer(view.data(), dtype, shape, &Device::Cpu)

@@ -61,7 +61,8 @@ impl Default for TrainConfig {
             content_weight: 1e3,
             style_weight: 1e4,
             tv_weight: 1e-5,
-            adversarial: 0.0,
+            // Crisper outlines and strokes in the with/without comparison (docs/brushes.md).
+            adversarial: 1000.0,
             learning_rate: 2e-3,
             disc_learning_rate: 2e-4,
             content_layers: vec!["relu4_2".into()],
