@@ -111,7 +111,7 @@ impl Brush {
 
     /// Validates `bytes` as a brush (`path` only names it in errors).
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self, BrushError> {
-        let (n, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| {
+        let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| {
             err(
                 path,
                 format!(
@@ -120,7 +120,6 @@ impl Brush {
                 ),
             )
         })?;
-        let _ = n;
         let meta = header.metadata().clone().unwrap_or_default();
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| {
             err(
