@@ -79,7 +79,7 @@ impl TrainConfig {
     /// Range checks, each naming the setting.
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Settings(m));
-        if !(32..=1024).contains(&self.size) || self.size % 16 != 0 {
+        if !(32..=1024).contains(&self.size) || !self.size.is_multiple_of(16) {
             return bad(format!(
                 "size must be a multiple of 16 from 32 to 1024, got {}",
                 self.size
