@@ -40,6 +40,9 @@ fn no_dir() -> Error {
     )
 }
 
+/// Files that are not valid brushes, with why.
+pub type Damaged = Vec<(PathBuf, String)>;
+
 /// One brush in the collection.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -53,7 +56,7 @@ pub struct Entry {
 
 /// The collection in `dir` (see [`dir`]): every valid brush, by name; damaged files are listed in
 /// the second vector with their error instead of hiding the rest.
-pub fn list_in(dir: &Path) -> (Vec<Entry>, Vec<(PathBuf, String)>) {
+pub fn list_in(dir: &Path) -> (Vec<Entry>, Damaged) {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     let Ok(read) = std::fs::read_dir(dir) else {
@@ -82,7 +85,7 @@ pub fn list_in(dir: &Path) -> (Vec<Entry>, Vec<(PathBuf, String)>) {
 }
 
 /// [`list_in`] for the user's folder.
-pub fn list() -> Result<(Vec<Entry>, Vec<(PathBuf, String)>)> {
+pub fn list() -> Result<(Vec<Entry>, Damaged)> {
     Ok(list_in(&dir().ok_or_else(no_dir)?))
 }
 

@@ -63,8 +63,7 @@ fn check_param_gradients(params: &Params, f: &dyn Fn() -> Tensor, what: &str) {
                 v[i] += d;
                 var.set(&Tensor::from_vec(v, var.dims(), &Device::Cpu).unwrap())
                     .unwrap();
-                let y = loss(f()).to_scalar::<f64>().unwrap();
-                y
+                loss(f()).to_scalar::<f64>().unwrap()
             };
             let fd = (at(eps) - at(-eps)) / (2.0 * eps);
             var.set(&Tensor::from_vec(base.clone(), var.dims(), &Device::Cpu).unwrap())
@@ -160,6 +159,7 @@ fn tiny_config() -> TrainConfig {
         photo_scale: 48,
         style_size: 64,
         arch: TINY,
+        adversarial: 0.0,
         learning_rate: 1e-2,
         ..TrainConfig::default()
     }

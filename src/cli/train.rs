@@ -53,7 +53,7 @@ pub struct TrainArgs {
     pub style_weight: f32,
     #[arg(long, default_value_t = 1e-5)]
     pub tv_weight: f32,
-    /// Weight of the patch discriminator's loss (0 = no discriminator)
+    /// Weight of the patch discriminator's loss (0 = no discriminator) [default: 1000]
     #[arg(long)]
     pub adversarial: Option<f32>,
     /// Adam's learning rate for the generator

@@ -292,18 +292,16 @@ impl super::Engine {
                     }));
                 }
             }
-            Command::ResumeTraining => {
-                if self.training.as_ref().is_some_and(|t| t.paused) {
-                    let note = self.pause_run_for_training(out);
-                    if let Some(t) = self.training.as_mut() {
-                        t.resume();
-                        out.send(super::Event::Training(TrainingEvent::Resumed {
-                            id: t.id(),
-                        }));
-                    }
-                    if let Some(message) = note {
-                        out.send(super::Event::Error { message });
-                    }
+            Command::ResumeTraining if self.training.as_ref().is_some_and(|t| t.paused) => {
+                let note = self.pause_run_for_training(out);
+                if let Some(t) = self.training.as_mut() {
+                    t.resume();
+                    out.send(super::Event::Training(TrainingEvent::Resumed {
+                        id: t.id(),
+                    }));
+                }
+                if let Some(message) = note {
+                    out.send(super::Event::Error { message });
                 }
             }
             Command::StopTraining => {

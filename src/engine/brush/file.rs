@@ -111,7 +111,7 @@ impl Brush {
 
     /// Validates `bytes` as a brush (`path` only names it in errors).
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self, BrushError> {
-        let (n, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| {
+        let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| {
             err(
                 path,
                 format!(
@@ -120,7 +120,6 @@ impl Brush {
                 ),
             )
         })?;
-        let _ = n;
         let meta = header.metadata().clone().unwrap_or_default();
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| {
             err(
@@ -251,12 +250,14 @@ fn read_tensor(
         Dtype::F16 => DType::F16,
         Dtype::BF16 => DType::BF16,
         Dtype::F64 => DType::F64,
-        other => return Err(err(
-            path,
-            format!(
+        other => {
+            return Err(err(
+                path,
+                format!(
                 "tensor {name} has dtype {other:?}, expected a float type; train the brush again"
             ),
-        )),
+            ))
+        }
     };
     let bad = |e: candle_core::Error| err(path, format!("tensor {name} could not be read: {e}"));
     let t = Tensor::from_raw_buffer(view.data(), dtype, shape, &Device::Cpu)

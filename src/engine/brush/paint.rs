@@ -11,7 +11,7 @@ use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
 
 enum Net {
-    Fast(Fast),
+    Fast(Box<Fast>),
     Graph(Generator),
 }
 
@@ -24,7 +24,7 @@ pub struct BrushNet {
 impl BrushNet {
     pub fn new(brush: &Brush, device: &Device) -> Result<Self> {
         let net = if device.is_cpu() {
-            Net::Fast(Fast::new(brush.info.arch, &brush.weights)?)
+            Net::Fast(Box::new(Fast::new(brush.info.arch, &brush.weights)?))
         } else {
             let mut g = Generator::new(brush.info.arch, 0, DType::F32, device)?;
             g.params.load(&brush.weights)?;
@@ -39,7 +39,7 @@ impl BrushNet {
     /// The same, from a generator being trained (previews).
     pub fn from_generator(g: &Generator) -> Result<Self> {
         Ok(Self {
-            net: Net::Fast(g.fast()?),
+            net: Net::Fast(Box::new(g.fast()?)),
             device: Device::Cpu,
         })
     }

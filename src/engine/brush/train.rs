@@ -61,7 +61,8 @@ impl Default for TrainConfig {
             content_weight: 1e3,
             style_weight: 1e4,
             tv_weight: 1e-5,
-            adversarial: 0.0,
+            // Crisper outlines and strokes in the with/without comparison (docs/brushes.md).
+            adversarial: 1000.0,
             learning_rate: 2e-3,
             disc_learning_rate: 2e-4,
             content_layers: vec!["relu4_2".into()],
@@ -78,7 +79,7 @@ impl TrainConfig {
     /// Range checks, each naming the setting.
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Settings(m));
-        if !(32..=1024).contains(&self.size) || self.size % 16 != 0 {
+        if !(32..=1024).contains(&self.size) || !self.size.is_multiple_of(16) {
             return bad(format!(
                 "size must be a multiple of 16 from 32 to 1024, got {}",
                 self.size
