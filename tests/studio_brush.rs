@@ -6,12 +6,14 @@ mod common;
 use atelier::engine::brush::{GenArch, TrainConfig};
 use atelier::worker::TrainBudget;
 use common::studio::*;
+use egui_kittest::kittest::Queryable;
 
 /// Small enough to train a few steps in seconds on the test's random VGG.
 fn tiny() -> TrainConfig {
     TrainConfig {
         size: 32,
         distill: 0.0,
+        adversarial: 0.0,
         photo_scale: 48,
         style_size: 64,
         arch: GenArch {
@@ -24,9 +26,11 @@ fn tiny() -> TrainConfig {
 
 #[test]
 fn a_brush_trained_in_the_studio_joins_the_palette_and_paints() {
-    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // A first brush: its folder doesn't exist yet.
+    let dir = tmp.path().join("brushes");
     let mut opts = options();
-    opts.brushes_dir = Some(dir.path().to_path_buf());
+    opts.brushes_dir = Some(dir.clone());
     let mut h = harness(opts);
     h.state_mut().set_instant_size(64);
     h.state_mut().set_training(tiny(), TrainBudget::Steps(3));
@@ -40,7 +44,7 @@ fn a_brush_trained_in_the_studio_joins_the_palette_and_paints() {
     assert!(completed, "notices: {:#?}", h.state().view().notices());
     let saved = saved.expect("a saved brush").to_path_buf();
     // Named after the painting, in the brush folder, with its thumbnail beside it.
-    assert_eq!(saved, dir.path().join("starry_night.safetensors"));
+    assert_eq!(saved, dir.join("starry_night.safetensors"));
     assert!(saved.with_extension("png").is_file(), "thumbnail");
     wait_until(&mut h, "the brush in the palette", |v| {
         v.brush_names() == ["starry_night"]
@@ -63,7 +67,9 @@ fn a_brush_trained_in_the_studio_joins_the_palette_and_paints() {
         })
     });
     wait_until(&mut h, "both brushes in the palette", |v| {
-        v.brush_names() == ["starry_night", "starry_night-2"]
+        let mut names = v.brush_names();
+        names.sort();
+        names == ["starry_night", "starry_night-2"]
     });
     assert!(saved.is_file());
 }
@@ -74,7 +80,9 @@ fn training_needs_a_painting_and_a_network() {
     let mut opts = options();
     opts.weights = Some(std::path::PathBuf::from("/no/such/weights.safetensors"));
     let mut h = harness(opts);
-    wait_until(&mut h, "weights missing", |v| v.weights_missing().is_some());
+    wait_until(&mut h, "weights missing and the painting in", |v| {
+        v.weights_missing().is_some() && v.image_size(atelier::studio::SlotKind::Style).is_some()
+    });
     let why = h.state().view().train_blocker().expect("blocked");
     assert!(why.contains("VGG network"), "{why}");
 }

@@ -39,6 +39,18 @@ impl Training {
         vgg: Arc<Vgg>,
         teacher_net: Option<Arbitrary>,
     ) -> crate::Result<(Self, BrushTraining)> {
+        // The brush folder of a first training doesn't exist yet.
+        if let Some(dir) = req.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                crate::Error::io(
+                    format!(
+                        "cannot create the folder {} for the brush; choose another place",
+                        dir.display()
+                    ),
+                    e,
+                )
+            })?;
+        }
         let mut config = req.config.clone();
         let previous = if req.resume {
             Some(Brush::load(&req.out)?)

@@ -20,8 +20,9 @@ use std::time::Duration;
 const PHOTO_LONGEST: u32 = 1024;
 /// More photos than this add memory, not variety.
 const MAX_PHOTOS: usize = 200;
-/// The adversarial weight the Discriminator box turns on when the defaults have none.
-const ADVERSARIAL_ON: f32 = 0.05;
+/// The adversarial weight the Discriminator box turns on when the settings have none (what
+/// `atelier train` uses by default, docs/brushes.md).
+const ADVERSARIAL_ON: f32 = 1000.0;
 /// Previews of the generator on the content: this long side, this often.
 const PREVIEW_SIZE: u32 = 256;
 const PREVIEW_EVERY: Duration = Duration::from_secs(3);
@@ -136,14 +137,7 @@ impl StudioApp {
     pub(super) fn on_brush_event(&mut self, event: Event) {
         match event {
             Event::Training(e) => {
-                if let TrainingEvent::Finished {
-                    message: Some(m),
-                    path: None,
-                    ..
-                } = &e
-                {
-                    self.notices.error(Topic::Training, m.clone());
-                }
+                // A failed step already came as an error notice; the end shows in the panel.
                 if let TrainingEvent::Refused { message } = &e {
                     self.notices.error(Topic::Training, message.clone());
                 }

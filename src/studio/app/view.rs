@@ -172,7 +172,7 @@ impl<'a> StudioView<'a> {
     }
 
     /// The brush training: its phase and numbers (tests).
-    pub fn training_finished(&self) -> Option<(bool, Option<&std::path::Path>)> {
+    pub fn training_finished(&self) -> Option<(bool, Option<&'a std::path::Path>)> {
         match self.app.training.phase() {
             crate::studio::training::TrainPhase::Finished { reason, saved, .. } => Some((
                 *reason == crate::worker::FinishReason::Completed,

@@ -31,7 +31,8 @@ impl Default for TrainPanel {
             name: String::new(),
             photos_text: String::new(),
             minutes: DEFAULT_MINUTES,
-            adversarial: false,
+            // As `atelier train`: on when the engine's defaults have it.
+            adversarial: crate::engine::brush::TrainConfig::default().adversarial > 0.0,
             preview: None,
         }
     }
