@@ -29,3 +29,15 @@ pub fn locate() -> PathBuf {
         .cloned()
         .unwrap_or_else(|| PathBuf::from("assets"))
 }
+
+/// The bundled sample photos (not the paintings): `atelier train`'s default training set.
+pub const SAMPLE_PHOTOS: [&str; 4] = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"];
+
+/// [`SAMPLE_PHOTOS`] that exist in `assets/samples` of `assets`.
+pub fn sample_photos(assets: &std::path::Path) -> Vec<PathBuf> {
+    SAMPLE_PHOTOS
+        .iter()
+        .map(|n| assets.join("samples").join(n))
+        .filter(|p| p.is_file())
+        .collect()
+}

@@ -34,6 +34,9 @@ pub enum Error {
     #[error(transparent)]
     Instant(#[from] crate::engine::instant::InstantError),
 
+    #[error(transparent)]
+    Brush(#[from] crate::engine::brush::BrushError),
+
     #[error("device: {0}")]
     Device(String),
 

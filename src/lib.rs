@@ -1,6 +1,7 @@
 //! Atelier: neural style transfer with a live studio, a headless CLI, one native binary.
 
 pub mod assets;
+pub mod brushes;
 pub mod device;
 pub mod engine;
 pub mod error;

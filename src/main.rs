@@ -40,6 +40,8 @@ enum Command {
     },
     /// Stylize in one pass with a feed-forward network (any style picture, or built-in styles)
     Instant(cli::instant::InstantArgs),
+    /// Train a style brush: a small fast network that paints like one painting
+    Train(cli::train::TrainArgs),
     /// Measure forward, forward+backward and a full optimizer iteration (JSON)
     Bench(cli::bench::BenchArgs),
     /// Download, list or verify VGG weights
@@ -62,6 +64,7 @@ fn main() -> std::process::ExitCode {
             cli::render::losses(&args, image.as_deref(), json)
         }
         Some(Command::Instant(a)) => cli::instant::run(&a),
+        Some(Command::Train(a)) => cli::train::run(&a),
         Some(Command::Bench(a)) => cli::bench::bench(&a),
         Some(Command::Weights(c)) => cli::weights_cmd::run(&c),
     };

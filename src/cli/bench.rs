@@ -2,7 +2,7 @@
 //! the PyTorch reference (`ref_gatys.py --bench-fwd-bwd`).
 
 use super::args::device_choice;
-use super::report::{median, peak_rss_mib};
+use super::report::{cpu_seconds, median, peak_rss_mib};
 use anyhow::{Context, Result};
 use atelier::engine::instant::{self, Arbitrary, Blend, Multistyle};
 use atelier::engine::{pixels, Transfer};
@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// Measure instant mode (the feed-forward networks) instead of the optimizer
     #[arg(long)]
     pub instant: bool,
+    /// Measure a brush (`atelier train`) at 512 px and at 1920×1080 instead
+    #[arg(long, conflicts_with = "instant")]
+    pub brush: Option<PathBuf>,
 }
 
 fn sample(name: &str) -> Result<PathBuf> {
@@ -70,6 +73,9 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     };
     if args.instant {
         return instant_bench(args, content_path, style_path);
+    }
+    if let Some(brush) = &args.brush {
+        return brush_bench(args, brush, content_path);
     }
     let content = image_io::load_image(&content_path)?;
     let style = image_io::load_image(&style_path)?;
@@ -186,6 +192,59 @@ fn instant_bench(args: &BenchArgs, content: PathBuf, style: PathBuf) -> Result<(
         "median_builtin_s": median(&builtin),
         "gpu_memory": atelier::gpu::memory(&dev.device),
         "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{out}");
+    Ok(())
+}
+
+/// `atelier bench --brush P`: medians of one brush picture at 512 px (longest side of the
+/// content) and at exactly 1920×1080, with the CPU time per picture (on a shared machine,
+/// CPU time ÷ threads is what the wall time would be with the cores to itself) and the peak
+/// memory after each size.
+fn brush_bench(args: &BenchArgs, brush: &std::path::Path, content: PathBuf) -> Result<()> {
+    use atelier::engine::brush::{Brush, BrushNet};
+    let dev = atelier::device::select(device_choice(args.device), atelier::engine::threads())?;
+    let b = Brush::load(brush)?;
+    let net = BrushNet::new(&b, &dev.device)?;
+    let content = image_io::load_image(&content)?;
+    let mut sizes = Vec::new();
+    for (label, img) in [
+        ("512", image_io::resize_longest(&content, 512)),
+        ("1920x1080", image_io::resize_to(&content, 1920, 1080)),
+    ] {
+        let longest = img.width().max(img.height());
+        let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+        for rep in 0..args.reps + 1 {
+            let (t0, c0) = (Instant::now(), cpu_seconds());
+            let out = net.stylize(&img, longest)?;
+            let (t1, c1) = (Instant::now(), cpu_seconds());
+            anyhow::ensure!(out.dimensions() == img.dimensions());
+            if rep > 0 {
+                wall.push((t1 - t0).as_secs_f64());
+                if let (Some(a), Some(b)) = (c0, c1) {
+                    cpu.push(b - a);
+                }
+            }
+        }
+        sizes.push(json!({
+            "size": label,
+            "hw": [img.height(), img.width()],
+            "median_s": median(&wall),
+            "min_s": wall.iter().cloned().fold(f64::INFINITY, f64::min),
+            "median_cpu_s": if cpu.is_empty() { None } else { Some(median(&cpu)) },
+            "peak_rss_mib": peak_rss_mib(),
+        }));
+    }
+    let arch = b.info.arch;
+    let out = json!({
+        "kind": "brush",
+        "brush": brush.display().to_string(),
+        "parameters": arch.parameter_count(),
+        "macs_per_pixel": arch.macs_per_pixel(),
+        "threads": atelier::engine::threads(),
+        "device": dev.label,
+        "reps": args.reps,
+        "sizes": sizes,
     });
     println!("{out}");
     Ok(())

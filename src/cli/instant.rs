@@ -18,13 +18,16 @@ pub struct InstantArgs {
     #[arg(long, conflicts_with = "builtin")]
     pub style: Option<PathBuf>,
     /// Built-in styles 0-25, blended: `7` or `3:0.5,12:0.5` (weights are normalized)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "brush")]
     pub builtin: Option<String>,
+    /// A brush made by `atelier train` (a .safetensors file)
+    #[arg(long, conflicts_with = "style")]
+    pub brush: Option<PathBuf>,
     /// Output PNG
     #[arg(long)]
     pub out: PathBuf,
     /// 0..1. With --style: moves the style vector from the content's own style (0) to the
-    /// style image's (1). With --builtin: mixes the painted pixels with the content's.
+    /// style image's (1). With --builtin or --brush: mixes the painted pixels with the content's.
     #[arg(long, default_value_t = 1.0)]
     pub strength: f32,
     /// Longest side the network runs at (strokes scale with it) and of the output
@@ -51,10 +54,11 @@ pub struct InstantArgs {
 
 pub fn run(args: &InstantArgs) -> Result<()> {
     let builtin = match (&args.style, &args.builtin) {
-        (None, None) => anyhow::bail!(
-            "give a style: --style PICTURE for any painting, or --builtin N (0-25, or a blend \
-             such as 3:0.5,12:0.5) for a built-in one"
+        (None, None) if args.brush.is_none() => anyhow::bail!(
+            "give a style: --style PICTURE for any painting, --builtin N (0-25, or a blend \
+             such as 3:0.5,12:0.5) for a built-in one, or --brush FILE for a trained brush"
         ),
+        (None, None) => None,
         (_, Some(spec)) => Some(Blend::parse(spec)?),
         (Some(_), None) => None,
     };
@@ -86,8 +90,8 @@ pub fn run(args: &InstantArgs) -> Result<()> {
     }
     atelier::engine::set_threads(args.threads);
     super::render::check_output(&args.out, args.force, &[&args.content])?;
-    if let Some(style) = &args.style {
-        super::render::check_output(&args.out, args.force, &[style])?;
+    for input in args.style.iter().chain(&args.brush) {
+        super::render::check_output(&args.out, args.force, &[input])?;
     }
     let content = image_io::load_image(&args.content).context("content image")?;
     let (cw, ch) = content.dimensions();
@@ -102,14 +106,28 @@ pub fn run(args: &InstantArgs) -> Result<()> {
         Some(p) => Some(image_io::load_image(p).context("style image")?),
         None => None,
     };
-    let dir = instant::locate(args.models.as_deref())?;
     let dev = atelier::device::select(device_choice(args.device), atelier::engine::threads())?;
     if let Some(note) = &dev.fallback_note {
         eprintln!("note: {note}");
     }
     let t0 = Instant::now();
-    let (mut img, mode) = match (builtin, style) {
-        (Some(blend), _) => {
+    let painted = if let Some(path) = &args.brush {
+        let brush = atelier::engine::brush::Brush::load(path)?;
+        let net = atelier::engine::brush::BrushNet::new(&brush, &dev.device)?;
+        let out = net.stylize(&content, args.size)?;
+        let out = if args.strength < 1.0 {
+            instant::mix_with_content(&out, &content, args.strength)?
+        } else {
+            out
+        };
+        Some((out, "brush"))
+    } else {
+        None
+    };
+    let (mut img, mode) = match (painted, builtin, style) {
+        (Some(p), _, _) => p,
+        (None, Some(blend), _) => {
+            let dir = instant::locate(args.models.as_deref())?;
             let net = Multistyle::load(&dir, &dev.device)?;
             let out = net.stylize(&content, &blend, args.size)?;
             let out = if args.strength < 1.0 {
@@ -119,7 +137,8 @@ pub fn run(args: &InstantArgs) -> Result<()> {
             };
             (out, "builtin")
         }
-        (None, Some(style)) => {
+        (None, None, Some(style)) => {
+            let dir = instant::locate(args.models.as_deref())?;
             let net = Arbitrary::load(&dir, &dev.device)?;
             let mut v = net.style_vector(&style)?;
             if args.strength < 1.0 {
@@ -128,7 +147,7 @@ pub fn run(args: &InstantArgs) -> Result<()> {
             }
             (net.stylize(&content, &v, args.size)?, "style")
         }
-        (None, None) => unreachable!("checked above"),
+        (None, None, None) => anyhow::bail!("give --style, --builtin or --brush"),
     };
     if let Some(n) = args.out_size {
         img = instant::resize_result(&img, n);

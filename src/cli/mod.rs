@@ -5,6 +5,7 @@ pub mod bench;
 pub mod instant;
 pub mod render;
 pub mod report;
+pub mod train;
 pub mod weights_cmd;
 
 /// Opens the studio window.

@@ -4,6 +4,7 @@
 
 pub mod adam;
 pub mod arch;
+pub mod brush;
 pub mod colour;
 pub mod config;
 pub mod cpu;

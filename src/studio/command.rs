@@ -9,6 +9,7 @@ use super::dialogs::{Outcome, Purpose};
 use super::export::Saved;
 use super::notices::{Level, Topic};
 use super::slots::SlotKind;
+use super::training::{Gathered, TrainPlan};
 use crate::settings::Settings;
 use crate::weights::Model;
 use crate::worker::{Event, Frame, InstantRequest};
@@ -82,6 +83,20 @@ pub(crate) enum Command {
         size: u32,
     },
 
+    // ----- brushes ------------------------------------------------------------------------------
+    /// Ask the worker for the brush collection (the palette's Brushes).
+    ListBrushes,
+    /// Train a brush on the painting in the Style slot.
+    StartTraining(TrainPlan),
+    /// Pause a running training, resume a paused one.
+    TogglePauseTraining,
+    /// Stop the training, keeping the brush as it is.
+    StopTraining,
+    /// The folder of photos the next training learns from.
+    SetTrainPhotos(PathBuf),
+    /// The training's previews paint this content from now on (it changed mid-training).
+    TrainingPreview(Arc<RgbImage>),
+
     // ----- notices ------------------------------------------------------------------------------
     Notify(Level, Topic, String),
     DismissNotice(u64),
@@ -97,6 +112,8 @@ pub(crate) enum Command {
     ImageLoaded(LoadResult),
     DialogClosed(Purpose, Outcome),
     ExportFinished(Result<Saved, String>),
+    /// The photos for a training were decoded (or couldn't be).
+    TrainPhotosGathered(Gathered),
     /// The worker thread is gone.
     WorkerDied,
 }
@@ -131,6 +148,13 @@ impl std::fmt::Debug for Command {
             Command::ShowMode => "ShowMode",
             Command::PaintInstant(_) => "PaintInstant",
             Command::DrawSwatches { .. } => "DrawSwatches",
+            Command::ListBrushes => "ListBrushes",
+            Command::StartTraining(_) => "StartTraining",
+            Command::TogglePauseTraining => "TogglePauseTraining",
+            Command::StopTraining => "StopTraining",
+            Command::SetTrainPhotos(_) => "SetTrainPhotos",
+            Command::TrainingPreview(_) => "TrainingPreview",
+            Command::TrainPhotosGathered(_) => "TrainPhotosGathered",
             Command::Notify(..) => "Notify",
             Command::DismissNotice(_) => "DismissNotice",
             Command::Worker(_) => "Worker",

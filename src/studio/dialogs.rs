@@ -18,6 +18,8 @@ pub(crate) enum Purpose {
     /// An Atelier PNG or a JSON preset whose settings come back.
     OpenSettings,
     SavePreset,
+    /// A folder of photos to train a brush on.
+    PhotosFolder,
 }
 
 pub(crate) struct PendingDialog {
@@ -78,6 +80,7 @@ pub(crate) fn spawn(
                     .set_file_name(file_name.unwrap_or_default())
                     .add_filter("Atelier preset", &["json"])
                     .save_file(),
+                Purpose::PhotosFolder => d.set_title("Photos to train the brush on").pick_folder(),
             };
             let _ = tx.send(picked);
             ctx.request_repaint();

@@ -28,6 +28,7 @@ mod shortcuts;
 mod slots;
 mod task;
 mod theme;
+mod training;
 
 pub use app::{StudioApp, StudioView};
 pub use network::DownloadState;
@@ -59,6 +60,8 @@ pub struct StudioOptions {
     /// Where "Download" fetches weights from and stores them; `None` reads the `HF_*`
     /// variables when the download starts (tests point this at a local server).
     pub hub: Option<HubConfig>,
+    /// The brush collection's folder; `None`: the user's (`crate::brushes::dir`).
+    pub brushes_dir: Option<PathBuf>,
 }
 
 impl Default for StudioOptions {
@@ -68,6 +71,7 @@ impl Default for StudioOptions {
             weights: None,
             persist: true,
             hub: None,
+            brushes_dir: None,
         }
     }
 }

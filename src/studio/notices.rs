@@ -30,6 +30,8 @@ pub enum Topic {
     LastSession,
     FileDialog,
     Drop,
+    /// Brushes: training them, the collection.
+    Training,
     /// An image slot ("Content image", "Style 2 image").
     Image(SlotKind),
 }
@@ -48,6 +50,7 @@ impl Topic {
             Topic::Samples => "Samples".into(),
             Topic::LastSession => "Last session".into(),
             Topic::FileDialog => "File dialog".into(),
+            Topic::Training => "Brush".into(),
             Topic::Drop => "Drop".into(),
             Topic::Image(kind) => format!("{} image", kind.label()),
         }

@@ -2,7 +2,8 @@
 //! caches that make a slider drag cheap (style vectors per image, the content's own vector, the
 //! built-in swatches).
 
-use super::protocol::{InstantRequest, InstantSource};
+use super::protocol::{BrushEntry, BrushList, InstantRequest, InstantSource};
+use crate::engine::brush::{Brush, BrushNet};
 use crate::engine::instant::{self, Arbitrary, Multistyle, StyleVector};
 use crate::error::Result;
 use candle_core::Device;
@@ -23,6 +24,8 @@ pub(super) struct InstantEngine {
     /// reused by another image. Content images share it (for the "own" vector).
     vectors: Vec<(Arc<RgbImage>, StyleVector)>,
     thumbnails: Option<(PathBuf, u32, Vec<Arc<RgbImage>>)>,
+    /// The brush last painted with, and the file's modification time when it was loaded.
+    brush: Option<(PathBuf, Option<std::time::SystemTime>, BrushNet)>,
 }
 
 impl InstantEngine {
@@ -50,13 +53,31 @@ impl InstantEngine {
             }
             InstantSource::Builtin { blend, strength } => {
                 let out = self.multistyle()?.stylize(&req.content, blend, req.size)?;
-                if *strength >= 1.0 {
-                    Ok(out)
-                } else {
-                    instant::mix_with_content(&out, &req.content, *strength)
-                }
+                mixed(out, &req.content, *strength)
+            }
+            InstantSource::Brush { path, strength } => {
+                let out = self.brush(path)?.stylize(&req.content, req.size)?;
+                mixed(out, &req.content, *strength)
             }
         }
+    }
+
+    /// The brush at `path`, loaded again when the file changed since (a checkpoint, a retrain).
+    fn brush(&mut self, path: &Path) -> Result<&BrushNet> {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let fresh = self
+            .brush
+            .as_ref()
+            .is_some_and(|(p, m, _)| p == path && *m == modified && modified.is_some());
+        if !fresh {
+            let brush = Brush::load(path)?;
+            self.brush = Some((
+                path.to_path_buf(),
+                modified,
+                BrushNet::new(&brush, &Device::Cpu)?,
+            ));
+        }
+        Ok(&self.brush.as_ref().expect("loaded above").2)
     }
 
     /// The 26 swatches of `sample` at `size`, rendered once per sample and size.
@@ -75,6 +96,42 @@ impl InstantEngine {
             .collect();
         self.thumbnails = Some((sample.to_path_buf(), size, t.clone()));
         Ok(t)
+    }
+
+    /// The user's brush collection with decoded thumbnails (file work: on this thread, never
+    /// the UI's).
+    pub(super) fn brushes(&self, dir: Option<PathBuf>) -> BrushList {
+        let Some(dir) = dir.or_else(crate::brushes::dir) else {
+            return BrushList {
+                problem: Some(
+                    "no data folder for brushes: set HOME, XDG_DATA_HOME or ATELIER_DATA_DIR"
+                        .into(),
+                ),
+                ..BrushList::default()
+            };
+        };
+        let (good, damaged) = crate::brushes::list_in(&dir);
+        let brushes = good
+            .into_iter()
+            .map(|e| BrushEntry {
+                thumbnail: e
+                    .thumbnail
+                    .as_deref()
+                    .and_then(|t| crate::image_io::load_image(t).ok())
+                    .map(Arc::new),
+                painting: e.info.painting,
+                steps: e.info.steps,
+                seconds: e.info.seconds,
+                name: e.name,
+                path: e.path,
+            })
+            .collect();
+        BrushList {
+            brushes,
+            damaged,
+            dir: Some(dir),
+            problem: None,
+        }
     }
 
     /// How many style vectors the predictor has computed so far (for tests of the cache).
@@ -113,12 +170,28 @@ impl InstantEngine {
         Ok(self.arbitrary.as_ref().expect("loaded above"))
     }
 
+    /// A fresh copy of the arbitrary network on `device` (a brush training's teacher owns one).
+    pub(super) fn load_arbitrary(&mut self, device: &Device) -> Result<Arbitrary> {
+        let dir = self.dir()?;
+        Arbitrary::load(&dir, device)
+    }
+
     fn multistyle(&mut self) -> Result<&Multistyle> {
         if self.multistyle.is_none() {
             let dir = self.dir()?;
             self.multistyle = Some(Multistyle::load(&dir, &Device::Cpu)?);
         }
         Ok(self.multistyle.as_ref().expect("loaded above"))
+    }
+}
+
+/// `strength`·painted + (1 − `strength`)·content: how the built-in styles and brushes, which
+/// have no "content's own style", go part of the way.
+fn mixed(painted: RgbImage, content: &RgbImage, strength: f32) -> Result<RgbImage> {
+    if strength >= 1.0 {
+        Ok(painted)
+    } else {
+        instant::mix_with_content(&painted, content, strength)
     }
 }
 

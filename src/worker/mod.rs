@@ -8,6 +8,7 @@
 mod downloads;
 mod instant;
 pub mod protocol;
+mod training;
 pub use protocol::*;
 
 use crate::engine::{memory, RunImages, Schedule, Start, TransferConfig};
@@ -34,6 +35,8 @@ pub struct WorkerConfig {
     /// The assets folder the studio resolved; the instant networks are in its `instant/`.
     /// `None`: [`crate::assets::locate`].
     pub assets_dir: Option<PathBuf>,
+    /// The brush collection's folder; `None`: [`crate::brushes::dir`].
+    pub brushes_dir: Option<PathBuf>,
 }
 
 /// Handle to the worker thread. Dropping it asks the thread to leave.
@@ -70,6 +73,7 @@ impl Worker {
                 .weights_search
                 .clone()
                 .map_or(Search::Process(config.hub.clone()), Search::Fixed),
+            brushes_dir: config.brushes_dir.clone(),
             ..Engine::default()
         };
         let downloads = Downloads::new(config.hub, outbox.clone(), cmd_tx.clone());
@@ -189,8 +193,12 @@ struct Engine {
     network: Option<(NetworkKey, Network)>,
     run: Option<Run>,
     instant: instant::InstantEngine,
+    /// A brush being trained; it steps when no paint run is active (never both: see
+    /// `Command::StartTraining`).
+    training: Option<training::Training>,
     /// Commands read past a coalesced `Instant`, handled before the channel's next ones.
     pending: VecDeque<Command>,
+    brushes_dir: Option<PathBuf>,
 }
 
 struct Run {
@@ -207,7 +215,8 @@ impl Engine {
             )));
         });
         loop {
-            let busy = self.run.as_ref().is_some_and(|r| !r.paused);
+            let busy = self.run.as_ref().is_some_and(|r| !r.paused)
+                || self.training.as_ref().is_some_and(|t| !t.paused);
             let cmd = if let Some(c) = self.pending.pop_front() {
                 Some(c)
             } else if busy {
@@ -229,6 +238,7 @@ impl Engine {
                 other => other,
             };
             let had_run = self.run.is_some();
+            let had_training = self.training.is_some();
             let reloads = matches!(
                 cmd,
                 Some(Command::LoadNetwork(_) | Command::LoadSavedNetwork(_))
@@ -236,9 +246,15 @@ impl Engine {
             match cmd {
                 Some(Command::Shutdown) => return,
                 Some(cmd) => self.guarded(out, |e| e.handle(cmd, out)),
-                None => self.guarded(out, |e| e.step(out)),
+                None if self.run.as_ref().is_some_and(|r| !r.paused) => {
+                    self.guarded(out, |e| e.step(out));
+                }
+                None => self.step_training(out),
             }
-            if (had_run && self.run.is_none()) || reloads {
+            if (had_run && self.run.is_none())
+                || (had_training && self.training.is_none())
+                || reloads
+            {
                 // What the run (or the old network) used goes back to the system.
                 crate::engine::release_memory();
             }
@@ -282,6 +298,7 @@ impl Engine {
             }
             Command::Start(req) => {
                 self.stop(out);
+                self.pause_training_for_paint(out);
                 self.start(*req, out);
             }
             Command::Pause => {
@@ -291,6 +308,9 @@ impl Engine {
                 }
             }
             Command::Resume => {
+                if self.run.as_ref().is_some_and(|r| r.paused) {
+                    self.pause_training_for_paint(out);
+                }
                 if let Some(run) = self.run.as_mut().filter(|r| r.paused) {
                     run.paused = false;
                     out.send(Event::Resumed);
@@ -307,6 +327,9 @@ impl Engine {
             }
             Command::Stop => self.stop(out),
             Command::PaintInstant(req) => self.paint_instant(&req, out),
+            Command::ListBrushes => {
+                out.send(Event::Brushes(self.instant.brushes(self.brushes_dir.clone())));
+            }
             Command::InstantThumbnails { sample, size } => {
                 match self.instant.thumbnails(&sample, size) {
                     Ok(t) => out.send(Event::InstantThumbnails(t)),
@@ -316,6 +339,11 @@ impl Engine {
                     }),
                 }
             }
+            cmd @ (Command::StartTraining(_)
+            | Command::PauseTraining
+            | Command::ResumeTraining
+            | Command::StopTraining
+            | Command::SetTrainingPreview { .. }) => self.handle_training(cmd, out),
             // `Worker::send` handles these on the caller's thread; they never get here.
             Command::DownloadWeights(_) | Command::CancelDownload => {}
             Command::Shutdown => {}

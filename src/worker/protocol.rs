@@ -59,8 +59,149 @@ pub enum Command {
         sample: PathBuf,
         size: u32,
     },
+    /// Train a style brush (see [`TrainRequest`]). Refused with `TrainingEvent::Refused` while
+    /// another training is loaded (stop it first). A paint run in progress is paused (its
+    /// `Paused` event follows, with `TrainingEvent::Started.note` saying why): the two never
+    /// share the cores. Needs a loaded network (`LoadNetwork`).
+    StartTraining(Box<TrainRequest>),
+    /// Pause the training (it keeps its place; nothing is computed until `ResumeTraining`).
+    PauseTraining,
+    /// Resume a paused training; a paint run in progress is paused first, as for `StartTraining`.
+    ResumeTraining,
+    /// Stop the training: the brush is saved (with a thumbnail) and `TrainingEvent::Finished`
+    /// says where.
+    StopTraining,
+    /// Paint the training previews on this picture from now on, at longest side `size`.
+    SetTrainingPreview {
+        content: Arc<RgbImage>,
+        size: u32,
+    },
+    /// List the user's brush collection (`crate::brushes`); answered by `Event::Brushes`.
+    ListBrushes,
     /// Leave the worker loop (sent when the window closes); a running download is cancelled.
     Shutdown,
+}
+
+/// How long a training runs: a time budget (active seconds, pauses excluded) or a step count,
+/// over the whole brush (a resumed brush counts what it already had).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrainBudget {
+    Seconds(f64),
+    Steps(u64),
+}
+
+/// A brush training: the painting and photos already decoded, the engine's settings, where the
+/// brush goes (`brushes::dir()/NAME.safetensors` puts it in the palette's collection).
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    /// Echoed in every `TrainingEvent`.
+    pub id: u64,
+    pub painting: Arc<RgbImage>,
+    /// The painting's file name, stored in the brush.
+    pub painting_name: String,
+    /// Training photos (at least one); the studio passes the bundled samples or a folder's.
+    pub photos: Vec<Arc<RgbImage>>,
+    pub config: crate::engine::brush::TrainConfig,
+    pub budget: TrainBudget,
+    /// The brush file; checkpoints overwrite it, its training state goes beside it (`.train`),
+    /// and the thumbnail at the end (`.png`).
+    pub out: PathBuf,
+    /// Continue the brush at `out` (its own settings win over `config`).
+    pub resume: bool,
+    /// The picture previews are painted on (the studio's content), at longest side `preview_size`.
+    pub preview: Option<Arc<RgbImage>>,
+    pub preview_size: u32,
+    pub preview_every: std::time::Duration,
+}
+
+/// What a training says when it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrushTraining {
+    /// Steps and seconds already trained (a resumed brush), the loss curve so far.
+    pub steps: u64,
+    pub seconds: f64,
+    pub curve: Vec<crate::engine::brush::LossPoint>,
+    pub parameters: usize,
+    /// The fraction of the budget spent distilling (0 when the teacher is missing).
+    pub distill: f32,
+    pub discriminator: bool,
+}
+
+/// The training's events, inside [`Event::Training`].
+#[derive(Debug, Clone)]
+pub enum TrainingEvent {
+    Started {
+        id: u64,
+        info: BrushTraining,
+        /// E.g. that the paint run was paused to free the cores, or that the teacher was missing.
+        note: Option<String>,
+    },
+    /// After every step: its losses (append to the curve), the share of the budget used.
+    Progress {
+        id: u64,
+        point: crate::engine::brush::LossPoint,
+        progress: f64,
+        steps_per_second: f64,
+        seconds: f64,
+        seconds_left: f64,
+    },
+    /// The generator's picture of the preview content (every `preview_every`).
+    Preview {
+        id: u64,
+        step: u64,
+        image: Arc<RgbImage>,
+    },
+    /// A checkpoint was written to `path` (every minute).
+    Checkpoint {
+        id: u64,
+        step: u64,
+        path: PathBuf,
+    },
+    /// `reason`: why, when the worker paused it (a paint run started).
+    Paused {
+        id: u64,
+        reason: Option<String>,
+    },
+    Resumed {
+        id: u64,
+    },
+    /// A `StartTraining`/`ResumeTraining` that can't be done now; `message` says why and what to do.
+    Refused {
+        message: String,
+    },
+    /// The training ended: `path` is the saved brush (None when saving failed or it never
+    /// started; `message` says why).
+    Finished {
+        id: u64,
+        reason: FinishReason,
+        step: u64,
+        seconds: f64,
+        path: Option<PathBuf>,
+        message: Option<String>,
+    },
+}
+
+/// One brush of the collection, as the palette shows it.
+#[derive(Debug, Clone)]
+pub struct BrushEntry {
+    pub name: String,
+    pub path: PathBuf,
+    /// The thumbnail saved beside the brush, decoded.
+    pub thumbnail: Option<Arc<RgbImage>>,
+    /// The painting it was trained on (file name) and for how long.
+    pub painting: String,
+    pub steps: u64,
+    pub seconds: f64,
+}
+
+/// The collection: the usable brushes, the damaged files with why, and where they live (`None`
+/// when the user has no data folder, said in `problem`).
+#[derive(Debug, Clone, Default)]
+pub struct BrushList {
+    pub brushes: Vec<BrushEntry>,
+    pub damaged: Vec<(PathBuf, String)>,
+    pub dir: Option<PathBuf>,
+    pub problem: Option<String>,
 }
 
 /// What an instant picture is painted with.
@@ -72,6 +213,9 @@ pub enum InstantSource {
     Style { image: Arc<RgbImage>, strength: f32 },
     /// A blend of the 26 built-in styles; `strength` mixes the pixels with the photo.
     Builtin { blend: Blend, strength: f32 },
+    /// A trained brush file; `strength` mixes the pixels with the photo. The network is kept
+    /// and reloaded only when the file changes (a training's checkpoints rewrite it).
+    Brush { path: PathBuf, strength: f32 },
 }
 
 /// One instant picture: `content` painted at longest side `size`.
@@ -198,6 +342,10 @@ pub enum Event {
     },
     /// The built-in styles' swatches, in index order (26).
     InstantThumbnails(Vec<Arc<RgbImage>>),
+    /// Brush training (see [`TrainingEvent`]).
+    Training(TrainingEvent),
+    /// The brush collection, by name (see `Command::ListBrushes`).
+    Brushes(BrushList),
 }
 
 /// The newest preview image; the worker overwrites it, the UI takes it.

@@ -29,7 +29,13 @@ pub fn options() -> StudioOptions {
         weights: Some(test_weights()),
         persist: false,
         hub: None,
+        brushes_dir: Some(brushes_dir()),
     }
+}
+
+/// A brush folder of this test process's own: tests never touch the user's brushes.
+pub fn brushes_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("atelier-test-brushes-{}", std::process::id()))
 }
 
 /// A studio in a window of a laptop's size.

@@ -92,6 +92,14 @@ impl StudioApp {
                 self.worker.send(Job::InstantThumbnails { sample, size });
             }
 
+            c @ (Command::ListBrushes
+            | Command::StartTraining(_)
+            | Command::TrainPhotosGathered(_)
+            | Command::TogglePauseTraining
+            | Command::StopTraining
+            | Command::SetTrainPhotos(_)
+            | Command::TrainingPreview(_)) => self.execute_brush(c, ctx),
+
             Command::Notify(level, topic, message) => self.notices.push(level, topic, message),
             Command::DismissNotice(id) => self.notices.dismiss(id),
 
@@ -308,7 +316,7 @@ impl StudioApp {
                     .and_then(|p| p.parent().map(Path::to_path_buf)),
                 None,
             ),
-            Purpose::OpenWeights | Purpose::OpenSettings => (None, None),
+            Purpose::OpenWeights | Purpose::OpenSettings | Purpose::PhotosFolder => (None, None),
             Purpose::SavePreset => (export_dir(), Some("atelier-preset.json".to_owned())),
             // Ctrl+S before the first frame: nothing to export.
             Purpose::ExportPng if self.panels.preview.frame().is_none() => return,

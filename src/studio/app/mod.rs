@@ -4,6 +4,7 @@
 //! status and history below, Instant right) and carries out every command they return in one
 //! place (execute.rs). Tests and embedders read it through [`StudioView`] (view.rs).
 
+mod brushes;
 mod execute;
 mod reports;
 mod view;
@@ -26,16 +27,19 @@ use super::panels::network::NetworkPanel;
 use super::panels::preview::{PreviewPanel, PreviewView};
 use super::panels::status::{StatusPanel, StatusView};
 use super::panels::toolbar::{ToolbarPanel, ToolbarView};
+use super::panels::train::TrainView;
 use super::panels::Panels;
 use super::persist::{self, Persisted, UiPrefs};
 use super::run_state::RunStatus;
 use super::shortcuts::Shortcuts;
 use super::slots::{SlotKind, Slots};
 use super::theme;
+use super::training::Training;
 use super::{StudioOptions, APP_NAME};
 use crate::device;
 use crate::settings::{DeviceChoice, LossWeights, Settings};
 use crate::worker::{Command as Job, RunRequest, Worker, WorkerConfig};
+use egui::RichText;
 use std::path::{Path, PathBuf};
 
 /// Sample pair loaded on first launch so Start works at once.
@@ -83,6 +87,12 @@ pub struct StudioApp {
     /// The first load of the network has answered (the first launch's mode depends on it).
     first_network_answer_seen: bool,
 
+    /// The brush training, if any, and the settings the next one starts from.
+    training: Training,
+    train_config: crate::engine::brush::TrainConfig,
+    /// Replaces the Minutes slider's budget (tests train a few steps).
+    train_budget: Option<crate::worker::TrainBudget>,
+
     shortcuts: Shortcuts,
     drops: Drops,
     panels: Panels,
@@ -122,6 +132,7 @@ impl StudioApp {
             notices: Default::default(),
             preview: PreviewPanel::new(prefs.compare),
             instant: InstantPanel::new(&options.assets_dir),
+            train: Default::default(),
         };
         if let Some(w) = &weights {
             panels.network.show_path(w);
@@ -173,6 +184,9 @@ impl StudioApp {
             autostart: false,
             pending_settings: None,
             first_network_answer_seen: false,
+            training: Training::default(),
+            train_config: brushes::default_config(),
+            train_budget: None,
             shortcuts: Shortcuts::default(),
             drops: Drops::default(),
             panels,
@@ -200,6 +214,17 @@ impl StudioApp {
     /// Longest side of instant pictures (tests use small ones).
     pub fn set_instant_size(&mut self, size: u32) {
         self.panels.instant.set_size(size);
+    }
+
+    /// The settings and budget of the next brush training, instead of the defaults and the
+    /// Minutes slider (tests train a tiny network for a few steps).
+    pub fn set_training(
+        &mut self,
+        config: crate::engine::brush::TrainConfig,
+        budget: crate::worker::TrainBudget,
+    ) {
+        self.train_config = config;
+        self.train_budget = Some(budget);
     }
 
     /// Ends the worker thread as a crash would (tests of the dead-worker replacement).
@@ -270,6 +295,8 @@ impl StudioApp {
                     .auto_shrink([false, false])
                     .show(ui, |ui| {
                         sent.extend(self.panels.instant.ui(ui, blocker.is_none()));
+                        ui.add_space(8.0);
+                        sent.extend(self.train_section(ui));
                     });
             });
         let preview = PreviewView {
@@ -301,6 +328,27 @@ impl StudioApp {
                 sent.extend(panels.preview.ui(ui, &preview));
             });
         sent
+    }
+
+    /// "Train a brush", under the Instant panel.
+    fn train_section(&mut self, ui: &mut egui::Ui) -> Vec<Command> {
+        let view = TrainView {
+            training: &self.training,
+            painting: self
+                .slots
+                .get(SlotKind::Style)
+                .and_then(|s| s.path.as_deref())
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str()),
+            blocker: self.view().train_blocker(),
+            dialog_open: self.dialog.is_some(),
+        };
+        let panel = &mut self.panels.train;
+        egui::CollapsingHeader::new(RichText::new("Train a brush").strong().size(14.0))
+            .default_open(false)
+            .show(ui, |ui| panel.ui(ui, &view))
+            .body_returned
+            .unwrap_or_default()
     }
 
     /// The left column: images, the knobs, the settings file and the network.
@@ -381,6 +429,7 @@ fn spawn_worker(ctx: &egui::Context, options: &StudioOptions) -> Worker {
         WorkerConfig {
             hub: options.hub.clone(),
             assets_dir: Some(options.assets_dir.clone()),
+            brushes_dir: options.brushes_dir.clone(),
             ..WorkerConfig::default()
         },
     )
@@ -436,7 +485,9 @@ impl eframe::App for StudioApp {
             .slots
             .get(SlotKind::Style)
             .and_then(|s| s.image.as_ref());
-        for command in self.panels.instant.sync(content, style) {
+        let mut follow = self.panels.instant.sync(content, style);
+        follow.extend(self.training.follow(content).map(Command::TrainingPreview));
+        for command in follow {
             self.execute(command, &ctx);
         }
         self.sync_live_weights();

@@ -57,6 +57,10 @@ impl StudioApp {
         if let Some(result) = self.export.poll() {
             self.execute(Command::ExportFinished(result), ctx);
         }
+        let gathered = self.training.gathering.as_ref().and_then(|rx| rx.try_recv().ok());
+        if let Some(gathered) = gathered {
+            self.execute(Command::TrainPhotosGathered(gathered), ctx);
+        }
         if let Some(next) = self.notices.expire() {
             ctx.request_repaint_after(next + Duration::from_millis(50));
         }
@@ -74,6 +78,9 @@ impl StudioApp {
         let Some(event) = self.panels.instant.absorb(event) else {
             return;
         };
+        if matches!(event, Event::Training(_) | Event::Brushes(_)) {
+            return self.on_brush_event(event);
+        }
         match &event {
             Event::Progress(p) => self.logs.run(format_args!(
                 "progress {} {} {:.2}",
@@ -322,6 +329,7 @@ impl StudioApp {
                         path,
                         confirmed: true,
                     },
+                    Purpose::PhotosFolder => Command::SetTrainPhotos(path),
                 },
                 ctx,
             ),
@@ -336,6 +344,7 @@ impl StudioApp {
                     Purpose::ExportPng => "type a path in the Export field under the picture and press Save.".into(),
                     Purpose::OpenSettings => "type the file's path in the Settings file field (left panel) and press Load, or drop the file on that area.".into(),
                     Purpose::SavePreset => "type a path in the Settings file field (left panel) and press Save preset.".into(),
+                    Purpose::PhotosFolder => "type the folder's path in the Photos field of Train a brush.".into(),
                 };
                 self.notices.push(
                     Level::Warning,

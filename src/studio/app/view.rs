@@ -149,6 +149,44 @@ impl<'a> StudioView<'a> {
         run_plan::start_blocker(&self.readiness())
     }
 
+    /// Why Train brush is unavailable, in words for its tooltip.
+    pub fn train_blocker(&self) -> Option<String> {
+        let app = self.app;
+        let style = app.slots.get(SlotKind::Style);
+        if style.is_some_and(|s| s.loading.is_some()) {
+            return Some("The painting is still loading".into());
+        }
+        if style.and_then(|s| s.image.as_ref()).is_none() {
+            return Some("Drop a painting on Style first: the brush learns its style".into());
+        }
+        if app.network.info().is_none() {
+            return Some(
+                "Training measures the style with the VGG network: load or download it first"
+                    .into(),
+            );
+        }
+        if app.training.is_active() {
+            return Some("A brush is training: stop it first".into());
+        }
+        None
+    }
+
+    /// The brush training: its phase and numbers (tests).
+    pub fn training_finished(&self) -> Option<(bool, Option<&'a std::path::Path>)> {
+        match self.app.training.phase() {
+            crate::studio::training::TrainPhase::Finished { reason, saved, .. } => Some((
+                *reason == crate::worker::FinishReason::Completed,
+                saved.as_deref(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The brushes the Instant palette lists, by name.
+    pub fn brush_names(&self) -> Vec<String> {
+        self.app.panels.instant.brush_names()
+    }
+
     /// What the artist changed that only a restart applies ("output size", "seed", …).
     pub fn restart_reasons(&self) -> Vec<&'static str> {
         let app = self.app;

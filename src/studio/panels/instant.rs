@@ -1,7 +1,8 @@
 //! The Instant panel: a mode switch (Instant shows a one-pass picture the moment anything
 //! changes; Paint shows the optimization), the source (the style image through the arbitrary
-//! network, or a blend of the 26 built-in styles picked on a thumbnail palette), a strength
-//! slider, and Refine, which starts the optimization from the instant picture.
+//! network, a blend of the 26 built-in styles, or one of the artist's trained brushes, both
+//! picked on a thumbnail palette), a strength slider, and Refine, which starts the optimization
+//! from the instant picture.
 //!
 //! The panel only decides *when* to ask: [`InstantPanel::sync`] returns a `PaintInstant` command
 //! whenever the content, style, source, blend, strength or size differs from the last one sent.
@@ -9,9 +10,10 @@
 //! the hand without a queue building up. It takes its events from the worker with
 //! [`InstantPanel::absorb`] and holds back run frames while it shows the instant picture.
 
+use super::palette::{self, Brushes};
 use super::Command;
 use crate::engine::instant::NUM_BUILTIN;
-use crate::worker::{Blend, Event, Frame, InstantRequest, InstantSource};
+use crate::worker::{Blend, BrushList, Event, Frame, InstantRequest, InstantSource};
 use egui::RichText;
 use image::RgbImage;
 use std::path::PathBuf;
@@ -24,8 +26,6 @@ pub const DEFAULT_SIZE: u32 = 512;
 const SIZES: [u32; 4] = [256, 384, 512, 768];
 /// The swatches are rendered at this longest side (once, by the worker) and shown smaller.
 const THUMB_SIZE: u32 = 96;
-const THUMB_SHOWN: f32 = 58.0;
-const PALETTE_COLUMNS: usize = 4;
 /// The palette's sample picture, in `assets/samples`.
 const THUMB_SAMPLE: &str = "chelsea.png";
 
@@ -43,6 +43,8 @@ pub enum Mode {
 pub enum SourceKind {
     StyleImage,
     Builtin,
+    /// A brush trained with "Train a brush".
+    Brush,
 }
 
 /// What the last request was made of; a difference means a new request.
@@ -54,6 +56,9 @@ struct Sent {
     strength: f32,
     weights: [f32; NUM_BUILTIN],
     size: u32,
+    brush: Option<PathBuf>,
+    /// Bumped when the brush files may have changed (a training saved one).
+    brushes_version: u64,
 }
 
 impl Sent {
@@ -68,6 +73,8 @@ impl Sent {
             && self.strength == o.strength
             && self.weights == o.weights
             && self.size == o.size
+            && self.brush == o.brush
+            && self.brushes_version == o.brushes_version
     }
 }
 
@@ -101,6 +108,10 @@ pub(crate) struct InstantPanel {
     /// The starting picture for the next Start (set by Refine).
     init: Option<Arc<RgbImage>>,
     sample: PathBuf,
+    brushes: Brushes,
+    brushes_asked: bool,
+    brushes_version: u64,
+    brush: Option<PathBuf>,
 }
 
 impl InstantPanel {
@@ -128,6 +139,10 @@ impl InstantPanel {
             held_frame: None,
             init: None,
             sample: assets.join("samples").join(THUMB_SAMPLE),
+            brushes: Brushes::default(),
+            brushes_asked: false,
+            brushes_version: 0,
+            brush: None,
         }
     }
 
@@ -175,6 +190,27 @@ impl InstantPanel {
         self.sent = None;
         self.waiting = None;
         self.thumbs_asked = false;
+        self.brushes_asked = false;
+    }
+
+    /// The worker's listing of the brush collection.
+    pub(crate) fn set_brushes(&mut self, list: BrushList) {
+        self.brushes.set(list);
+        if self.brush.as_ref().is_some_and(|b| !self.brushes.contains(b)) {
+            self.brush = None;
+        }
+    }
+
+    /// A brush just trained: picked, and painted afresh (its file is new).
+    pub(crate) fn pick_brush(&mut self, path: PathBuf) {
+        self.source = SourceKind::Brush;
+        self.brush = Some(path);
+        self.brushes_version += 1;
+    }
+
+    /// The brushes listed, by name.
+    pub(crate) fn brush_names(&self) -> Vec<String> {
+        self.brushes.names()
     }
 
     /// Run frames are held back while the preview shows the instant picture.
@@ -274,6 +310,10 @@ impl InstantPanel {
                 size: THUMB_SIZE,
             });
         }
+        if !self.brushes_asked {
+            self.brushes_asked = true;
+            sent.push(Command::ListBrushes);
+        }
         let Some(content) = content else { return sent };
         let now = Sent {
             content: content.clone(),
@@ -282,6 +322,8 @@ impl InstantPanel {
             strength: self.strength,
             weights: self.weights,
             size: self.size,
+            brush: self.brush.clone(),
+            brushes_version: self.brushes_version,
         };
         if self.sent.as_ref().is_some_and(|s| s.same(&now)) {
             return sent;
@@ -310,6 +352,13 @@ impl InstantPanel {
                     Err(_) => return sent, // nothing selected: keep the last picture
                 }
             }
+            SourceKind::Brush => match &self.brush {
+                Some(path) => InstantSource::Brush {
+                    path: path.clone(),
+                    strength: self.strength,
+                },
+                None => return sent,
+            },
         };
         let id = self.next_id;
         self.next_id += 1;
@@ -364,8 +413,10 @@ impl InstantPanel {
                 .on_hover_text(
                     "The painting in the Style slot, through the arbitrary-style network",
                 );
-            ui.selectable_value(&mut self.source, SourceKind::Builtin, "Built-in styles")
+            ui.selectable_value(&mut self.source, SourceKind::Builtin, "Built-in")
                 .on_hover_text("A blend of the 26 built-in styles: pick them below");
+            ui.selectable_value(&mut self.source, SourceKind::Brush, "Brushes")
+                .on_hover_text("Your brushes: networks trained on one painting each");
         });
         ui.horizontal(|ui| {
             ui.label("Strength");
@@ -376,7 +427,9 @@ impl InstantPanel {
                         "Moves the style towards the photo's own: lower keeps a painted look \
                          with the photo's colours and textures"
                     }
-                    SourceKind::Builtin => "Mixes the painted picture with the photo",
+                    SourceKind::Builtin | SourceKind::Brush => {
+                        "Mixes the painted picture with the photo"
+                    }
                 });
         });
         ui.horizontal(|ui| {
@@ -393,9 +446,16 @@ impl InstantPanel {
                 .accessible_name("Preview size");
         });
 
-        if self.source == SourceKind::Builtin {
-            ui.add_space(4.0);
-            self.palette_ui(ui);
+        match self.source {
+            SourceKind::Builtin => {
+                ui.add_space(4.0);
+                palette::builtin_ui(ui, &mut self.weights, &self.thumbs);
+            }
+            SourceKind::Brush => {
+                ui.add_space(4.0);
+                palette::brushes_ui(ui, &mut self.brushes, &mut self.brush);
+            }
+            SourceKind::StyleImage => {}
         }
 
         ui.add_space(6.0);
@@ -425,88 +485,6 @@ impl InstantPanel {
         }
         sent
     }
-
-    /// 26 swatches: click picks one style, Ctrl/⌘-click adds or removes it from the blend;
-    /// the blend's styles get a weight slider each.
-    fn palette_ui(&mut self, ui: &mut egui::Ui) {
-        ui.label(
-            RichText::new("Click a style; Ctrl-click to blend several.")
-                .small()
-                .weak(),
-        );
-        if self.thumbs.len() != NUM_BUILTIN {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(RichText::new("Drawing the palette…").weak());
-            });
-        }
-        let add = ui.input(|i| i.modifiers.command);
-        let mut clicked = None;
-        // Fixed: a width-based count feeds back into the panel's width and makes it grow.
-        let cols = PALETTE_COLUMNS;
-        egui::Grid::new("builtin-palette")
-            .spacing([4.0, 4.0])
-            .show(ui, |ui| {
-                for i in 0..NUM_BUILTIN {
-                    let selected = self.weights[i] > 0.0;
-                    let name = format!("Built-in style {}", i + 1);
-                    let button = match self.thumbs.get(i) {
-                        Some(t) => egui::Button::image(
-                            egui::Image::new(t)
-                                .fit_to_exact_size(egui::vec2(THUMB_SHOWN, THUMB_SHOWN)),
-                        ),
-                        None => egui::Button::new(format!("{}", i + 1))
-                            .min_size(egui::vec2(THUMB_SHOWN, THUMB_SHOWN)),
-                    };
-                    let r = ui
-                        .add(button.selected(selected))
-                        .accessible_name(name.clone())
-                        .on_hover_text(name);
-                    if r.clicked() {
-                        clicked = Some(i);
-                    }
-                    if (i + 1) % cols == 0 {
-                        ui.end_row();
-                    }
-                }
-            });
-        if let Some(i) = clicked {
-            if add {
-                let others = self
-                    .weights
-                    .iter()
-                    .enumerate()
-                    .any(|(j, w)| j != i && *w > 0.0);
-                self.weights[i] = if self.weights[i] > 0.0 && others {
-                    0.0
-                } else {
-                    1.0
-                };
-            } else {
-                self.weights = [0.0; NUM_BUILTIN];
-                self.weights[i] = 1.0;
-            }
-        }
-        let chosen: Vec<usize> = (0..NUM_BUILTIN)
-            .filter(|&i| self.weights[i] > 0.0)
-            .collect();
-        if chosen.len() > 1 {
-            ui.add_space(4.0);
-            ui.label(RichText::new("Blend weights").strong());
-            for i in chosen {
-                ui.horizontal(|ui| {
-                    if let Some(t) = self.thumbs.get(i) {
-                        ui.add(egui::Image::new(t).fit_to_exact_size(egui::vec2(20.0, 20.0)));
-                    }
-                    ui.add(
-                        egui::Slider::new(&mut self.weights[i], 0.05..=1.0)
-                            .text(format!("Style {}", i + 1))
-                            .fixed_decimals(2),
-                    );
-                });
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -530,7 +508,7 @@ mod tests {
         assert_eq!(panel.mode(), Mode::Instant);
         let (content, style) = (Arc::new(RgbImage::new(4, 4)), Arc::new(RgbImage::new(4, 4)));
         let first = panel.sync(Some(&content), Some(&style));
-        assert_eq!(names(&first), ["DrawSwatches", "PaintInstant"]);
+        assert_eq!(names(&first), ["DrawSwatches", "ListBrushes", "PaintInstant"]);
         assert!(panel.sync(Some(&content), Some(&style)).is_empty());
         panel.set_size(256);
         assert_eq!(

@@ -11,10 +11,12 @@ pub(crate) mod instant;
 mod loss_plot;
 pub(crate) mod network;
 pub(crate) mod notices;
+mod palette;
 pub(crate) mod preview;
 pub(crate) mod settings_file;
 pub(crate) mod status;
 pub(crate) mod toolbar;
+pub(crate) mod train;
 
 pub use canvas::CompareMode;
 
@@ -34,6 +36,7 @@ pub(crate) struct Panels {
     pub(crate) notices: notices::NoticesPanel,
     pub(crate) preview: preview::PreviewPanel,
     pub(crate) instant: instant::InstantPanel,
+    pub(crate) train: train::TrainPanel,
 }
 
 /// A section heading with a one-line explanation underneath.
