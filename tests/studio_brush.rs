@@ -62,9 +62,8 @@ fn a_brush_trained_in_the_studio_joins_the_palette_and_paints() {
     // A second brush from the same painting never replaces the first.
     click(&mut h, "Train brush");
     wait_until(&mut h, "the second training to end", |v| {
-        v.training_finished().is_some_and(|(_, p)| {
-            p.is_some_and(|p| p.ends_with("starry_night-2.safetensors"))
-        })
+        v.training_finished()
+            .is_some_and(|(_, p)| p.is_some_and(|p| p.ends_with("starry_night-2.safetensors")))
     });
     wait_until(&mut h, "both brushes in the palette", |v| {
         let mut names = v.brush_names();

@@ -231,7 +231,6 @@ impl Training {
     pub(crate) fn note(&self) -> Option<&str> {
         self.note.as_deref()
     }
-
 }
 
 /// `name.safetensors` in `dir`, or `name-2`, `name-3`… when taken: a training never replaces a

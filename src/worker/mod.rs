@@ -328,7 +328,9 @@ impl Engine {
             Command::Stop => self.stop(out),
             Command::PaintInstant(req) => self.paint_instant(&req, out),
             Command::ListBrushes => {
-                out.send(Event::Brushes(self.instant.brushes(self.brushes_dir.clone())));
+                out.send(Event::Brushes(
+                    self.instant.brushes(self.brushes_dir.clone()),
+                ));
             }
             Command::InstantThumbnails { sample, size } => {
                 match self.instant.thumbnails(&sample, size) {

@@ -64,10 +64,8 @@ impl StudioApp {
                     self.worker.send(Job::PauseTraining);
                 }
             }
-            Command::StopTraining => {
-                if self.training.is_on_worker() {
-                    self.worker.send(Job::StopTraining);
-                }
+            Command::StopTraining if self.training.is_on_worker() => {
+                self.worker.send(Job::StopTraining);
             }
             Command::SetTrainPhotos(dir) => self.panels.train.set_photos(&dir),
             Command::TrainingPreview(content) => self.worker.send(Job::SetTrainingPreview {
@@ -94,9 +92,9 @@ impl StudioApp {
                 .fail("the Style slot is empty: drop a painting on it".into());
         };
         let Some(dir) = self.brushes_dir() else {
-            return self.training.fail(
-                "no folder for brushes: set HOME, XDG_DATA_HOME or ATELIER_DATA_DIR".into(),
-            );
+            return self
+                .training
+                .fail("no folder for brushes: set HOME, XDG_DATA_HOME or ATELIER_DATA_DIR".into());
         };
         let out = match fresh_brush_path(&dir, &plan.name) {
             Ok(p) => p,

@@ -57,7 +57,11 @@ impl StudioApp {
         if let Some(result) = self.export.poll() {
             self.execute(Command::ExportFinished(result), ctx);
         }
-        let gathered = self.training.gathering.as_ref().and_then(|rx| rx.try_recv().ok());
+        let gathered = self
+            .training
+            .gathering
+            .as_ref()
+            .and_then(|rx| rx.try_recv().ok());
         if let Some(gathered) = gathered {
             self.execute(Command::TrainPhotosGathered(gathered), ctx);
         }

@@ -196,7 +196,11 @@ impl InstantPanel {
     /// The worker's listing of the brush collection.
     pub(crate) fn set_brushes(&mut self, list: BrushList) {
         self.brushes.set(list);
-        if self.brush.as_ref().is_some_and(|b| !self.brushes.contains(b)) {
+        if self
+            .brush
+            .as_ref()
+            .is_some_and(|b| !self.brushes.contains(b))
+        {
             self.brush = None;
         }
     }
@@ -508,7 +512,10 @@ mod tests {
         assert_eq!(panel.mode(), Mode::Instant);
         let (content, style) = (Arc::new(RgbImage::new(4, 4)), Arc::new(RgbImage::new(4, 4)));
         let first = panel.sync(Some(&content), Some(&style));
-        assert_eq!(names(&first), ["DrawSwatches", "ListBrushes", "PaintInstant"]);
+        assert_eq!(
+            names(&first),
+            ["DrawSwatches", "ListBrushes", "PaintInstant"]
+        );
         assert!(panel.sync(Some(&content), Some(&style)).is_empty());
         panel.set_size(256);
         assert_eq!(

@@ -36,13 +36,12 @@ pub(crate) fn builtin_ui(
     egui::Grid::new("builtin-palette")
         .spacing([4.0, 4.0])
         .show(ui, |ui| {
-            for i in 0..NUM_BUILTIN {
-                let selected = weights[i] > 0.0;
+            for (i, weight) in weights.iter().enumerate() {
+                let selected = *weight > 0.0;
                 let name = format!("Built-in style {}", i + 1);
                 let button = match thumbs.get(i) {
                     Some(t) => egui::Button::image(
-                        egui::Image::new(t)
-                            .fit_to_exact_size(egui::vec2(THUMB_SHOWN, THUMB_SHOWN)),
+                        egui::Image::new(t).fit_to_exact_size(egui::vec2(THUMB_SHOWN, THUMB_SHOWN)),
                     ),
                     None => egui::Button::new(format!("{}", i + 1))
                         .min_size(egui::vec2(THUMB_SHOWN, THUMB_SHOWN)),
@@ -61,23 +60,14 @@ pub(crate) fn builtin_ui(
         });
     if let Some(i) = clicked {
         if add {
-            let others = weights
-                .iter()
-                .enumerate()
-                .any(|(j, w)| j != i && *w > 0.0);
-            weights[i] = if weights[i] > 0.0 && others {
-                0.0
-            } else {
-                1.0
-            };
+            let others = weights.iter().enumerate().any(|(j, w)| j != i && *w > 0.0);
+            weights[i] = if weights[i] > 0.0 && others { 0.0 } else { 1.0 };
         } else {
             *weights = [0.0; NUM_BUILTIN];
             weights[i] = 1.0;
         }
     }
-    let chosen: Vec<usize> = (0..NUM_BUILTIN)
-        .filter(|&i| weights[i] > 0.0)
-        .collect();
+    let chosen: Vec<usize> = (0..NUM_BUILTIN).filter(|&i| weights[i] > 0.0).collect();
     if chosen.len() > 1 {
         ui.add_space(4.0);
         ui.label(RichText::new("Blend weights").strong());
@@ -181,8 +171,9 @@ pub(crate) fn brushes_ui(ui: &mut egui::Ui, brushes: &mut Brushes, selected: &mu
                 let size = egui::vec2(THUMB_SHOWN, THUMB_SHOWN);
                 let button = match brushes.textures.get(i).and_then(Option::as_ref) {
                     Some(t) => egui::Button::image(egui::Image::new(t).fit_to_exact_size(size)),
-                    None => egui::Button::new(b.name.chars().take(6).collect::<String>())
-                        .min_size(size),
+                    None => {
+                        egui::Button::new(b.name.chars().take(6).collect::<String>()).min_size(size)
+                    }
                 };
                 let hover = format!(
                     "{}: trained on {} for {} steps ({:.0} min)",

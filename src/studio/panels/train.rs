@@ -96,7 +96,11 @@ impl TrainPanel {
             TrainPhase::Running | TrainPhase::Paused(_) => {
                 ui.horizontal(|ui| {
                     let paused = matches!(t.phase(), TrainPhase::Paused(_));
-                    let label = if paused { "Resume training" } else { "Pause training" };
+                    let label = if paused {
+                        "Resume training"
+                    } else {
+                        "Pause training"
+                    };
                     if ui.button(label).clicked() {
                         sent.push(Command::TogglePauseTraining);
                     }
