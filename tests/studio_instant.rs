@@ -107,7 +107,7 @@ fn changing_the_style_repaints_the_instant_preview_without_a_run() {
 fn the_palette_selects_built_in_styles_and_refine_starts_from_the_instant_picture() {
     let mut h = harness(options());
     let first = instant_ready(&mut h);
-    click(&mut h, "Built-in styles");
+    click(&mut h, "Built-in");
     let builtin = wait_for_new_picture(&mut h, &first);
     assert_ne!(
         *first, *builtin,
