@@ -63,6 +63,19 @@ pub enum ColourMode {
     Histogram,
 }
 
+/// How the network pools between its blocks (`engine::pooling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The maximum of each 2×2 window, as VGG was trained. What files without this field were
+    /// made with.
+    #[default]
+    Max,
+    /// The window's average (Gatys et al.'s choice): the gradient reaches every pixel, so
+    /// strokes come out longer and more coherent.
+    Average,
+}
+
 /// One more style image, blended with the main one (neural-style's `-style_blend_weights`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StyleRef {
@@ -100,6 +113,38 @@ pub enum LossScale {
     Normalized,
 }
 
+/// What a style layer's term compares between the image and the painting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StyleLoss {
+    /// Gram matrices' mean squared difference (Gatys et al.). What files without this field
+    /// were made with.
+    #[default]
+    Gram,
+    /// The 2-Wasserstein distance between the features' means and covariances on the layers
+    /// of at most [`MIXED_MAX_CHANNELS`] channels (VGG's relu1–relu3: colour, contrast, brush
+    /// texture), Gram matrices on the wider ones: W2's colours for a few percent of an
+    /// iteration, where W2 on the 512-channel layers costs 20–70 % more per iteration.
+    Mixed,
+    /// The 2-Wasserstein distance between the features' means and covariances on every style
+    /// layer (`engine::wasserstein`).
+    Wasserstein,
+}
+
+/// The widest layer [`StyleLoss::Mixed`] compares by its Wasserstein distance.
+pub const MIXED_MAX_CHANNELS: usize = 256;
+
+impl StyleLoss {
+    /// Whether a style layer of `channels` channels takes the Wasserstein term.
+    pub fn wasserstein_at(self, channels: usize) -> bool {
+        match self {
+            StyleLoss::Gram => false,
+            StyleLoss::Mixed => channels <= MIXED_MAX_CHANNELS,
+            StyleLoss::Wasserstein => true,
+        }
+    }
+}
+
 /// The loss weights that may change while a run is going (the artist steers live).
 /// Missing fields take the defaults (a hand-written preset may give only some), except `scale`:
 /// files from before it existed were made with the classic terms.
@@ -119,6 +164,18 @@ pub struct LossWeights {
     pub style_layers: Vec<LayerWeight>,
     #[serde(default)]
     pub scale: LossScale,
+    /// Files without it were made with Gram matrices.
+    #[serde(default)]
+    pub style_loss: StyleLoss,
+    /// The content weight of the output-size stage of a coarse-to-fine run, as a multiple of
+    /// α: the coarse stages lay down large strokes at α, the last one keeps the photo's edges
+    /// under them ([`LossWeights::at_stage`]). Files without it were made with 1.
+    #[serde(default = "one")]
+    pub detail_weight: f32,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl LossWeights {
@@ -131,6 +188,7 @@ impl LossWeights {
             ("style_weight", "style weight", w.style_weight),
             ("tv_weight", "TV weight", w.tv_weight),
             ("range_weight", "range weight", w.range_weight),
+            ("detail_weight", "detail weight", w.detail_weight),
         ] {
             if !v.is_finite() || v < 0.0 {
                 return bad(
@@ -158,14 +216,24 @@ impl LossWeights {
         }
         Ok(())
     }
+
+    /// The weights one stage optimizes: the last stage of a coarse-to-fine run (`fine`) weighs
+    /// the content by `α · detail_weight`, every other stage (and a single-stage run) by α.
+    pub fn at_stage(&self, fine: bool) -> LossWeights {
+        let mut w = self.clone();
+        if fine {
+            w.content_weight *= self.detail_weight;
+        }
+        w
+    }
 }
 
 impl Default for LossWeights {
     fn default() -> Self {
         Self {
             // Chosen by looking (docs/gallery.md): with normalized terms, β/α = 10 gives Van
-            // Gogh's large strokes on still recognizable houses; the magnitudes keep the total
-            // in the hundreds to thousands, where L-BFGS's absolute tolerances behave.
+            // Gogh's large strokes at the coarse stages; the magnitudes keep the total in the
+            // hundreds to thousands, where L-BFGS's absolute tolerances behave.
             content_weight: 1e3,
             style_weight: 1e4,
             tv_weight: 1e-5,
@@ -177,6 +245,12 @@ impl Default for LossWeights {
                 .map(|l| LayerWeight::new(l, 1.0))
                 .collect(),
             scale: LossScale::Normalized,
+            // Over the nine pairs of [12], darker, richer colours and crisper structures than
+            // Gram matrices, for a few percent of an iteration (docs/gallery.md).
+            style_loss: StyleLoss::Mixed,
+            // α×5 at 512 px keeps houses, spires and faces legible under those strokes (at α×3
+            // everywhere instead, Van Gogh's swirls broke up; [12], docs/gallery.md).
+            detail_weight: 5.0,
         }
     }
 }
@@ -227,6 +301,9 @@ pub struct Settings {
     pub preprocess: Option<Preprocess>,
     /// Style image's longest side relative to the output's.
     pub style_scale: f32,
+    /// The network's pooling; max pooling, as files without this field were made.
+    #[serde(default)]
+    pub pooling: Pooling,
 }
 
 /// The stage sizes for a run: `[size]` when multi-scale is off (0) or starts at or above `size`.
@@ -273,6 +350,8 @@ impl Default for Settings {
             weights_path: None,
             preprocess: None,
             style_scale: 1.0,
+            // Average pooling gave longer strokes but blurred the photo's edges ([12]).
+            pooling: Pooling::Max,
         }
     }
 }

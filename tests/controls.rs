@@ -1093,3 +1093,40 @@ fn the_loader_and_the_inspection_judge_a_weights_file_alike() {
     let vgg = Vgg::load(&good, &Device::Cpu, None).unwrap();
     assert_eq!(info.arch, vgg.arch());
 }
+
+/// [12]: files written before the style match and pooling options existed load as what made
+/// them (Gram matrices, max pooling), not as today's defaults; both options change the loss.
+#[test]
+fn presets_from_before_the_style_match_keep_gram_and_max_pooling() {
+    use atelier::settings::{Pooling, StyleLoss};
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/preset-before-12.json");
+    let old = Settings::load_preset(&fixture).expect("the old preset loads");
+    assert_eq!(old.weights.style_loss, StyleLoss::Gram);
+    assert_eq!(old.pooling, Pooling::Max);
+    let now = Settings::default();
+    assert_ne!(
+        (now.weights.style_loss, now.pooling),
+        (old.weights.style_loss, old.pooling),
+        "the defaults moved on, so an old file must say what it was"
+    );
+    // Each option changes what the style term measures.
+    let (content, style) = (picture(40, 32, 1), picture(36, 36, 2));
+    let mut s = settings(40, 1);
+    s.weights.style_loss = StyleLoss::Gram;
+    s.pooling = Pooling::Max;
+    let gram_max = losses(&s, &content, &[(&style, 1.0)]);
+    s.weights.style_loss = StyleLoss::Mixed;
+    let mixed_max = losses(&s, &content, &[(&style, 1.0)]);
+    s.pooling = Pooling::Average;
+    let mixed_avg = losses(&s, &content, &[(&style, 1.0)]);
+    assert!(gram_max.is_finite() && mixed_max.is_finite() && mixed_avg.is_finite());
+    assert!(
+        !close(gram_max, mixed_max, 1e-3),
+        "{gram_max} vs {mixed_max}"
+    );
+    assert!(
+        !close(mixed_max, mixed_avg, 1e-3),
+        "{mixed_max} vs {mixed_avg}"
+    );
+}

@@ -6,7 +6,7 @@ use atelier::engine::arch::Arch;
 use atelier::engine::loss::{tv_loss, Targets};
 use atelier::engine::ops::{max_pool2x2, ConvLayer};
 use atelier::engine::{pixels, Vgg};
-use atelier::settings::{LayerWeight, LossScale, LossWeights, Preprocess};
+use atelier::settings::{LayerWeight, LossScale, LossWeights, Pooling, Preprocess, StyleLoss};
 use candle_core::{DType, Device, Tensor, Var};
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,7 +47,8 @@ fn losses_match_the_pytorch_reference_at_256_and_512() {
         let r = shared.join("reference/ref_inputs");
         let out = atelier()
             .args(["losses", "--json", "--size", size, "--tv-weight", "1e-3"])
-            .args(["--loss-scale", "classic", "--content-weight", "5"])
+            .args(["--loss-scale", "classic", "--style-loss", "gram"])
+            .args(["--content-weight", "5"])
             .args(["--style-weight", "100"])
             .arg("--content")
             .arg(r.join(format!("tubingen_{size}.png")))
@@ -91,7 +92,7 @@ fn full_runs_reach_the_reference_losses() {
     for (opt, limit, max_evals) in [("lbfgs", 1.03 * 449.1, 62), ("adam", 1.03 * 571.5, 50)] {
         let out = atelier()
             .args(["render", "--json", "--size", "256", "--iters", "50"])
-            .args(["--loss-scale", "classic"])
+            .args(["--loss-scale", "classic", "--style-loss", "gram"])
             .args([
                 "--content-weight",
                 "5",
@@ -174,12 +175,83 @@ fn random_image(seed: u64, h: usize, w: usize) -> Tensor {
 
 #[test]
 fn whole_loss_gradient_matches_finite_differences() {
-    for (pre, (h, w), scale, range_weight) in [
-        (Preprocess::Caffe, (19, 17), LossScale::Classic, 0.0),
-        (Preprocess::Torch, (16, 22), LossScale::Classic, 0.0),
-        (Preprocess::Caffe, (18, 20), LossScale::Normalized, 0.0),
+    use Pooling::{Average, Max};
+    for (pre, (h, w), scale, range_weight, style_loss, pooling) in [
+        (
+            Preprocess::Caffe,
+            (19, 17),
+            LossScale::Classic,
+            0.0,
+            StyleLoss::Gram,
+            Max,
+        ),
+        (
+            Preprocess::Torch,
+            (16, 22),
+            LossScale::Classic,
+            0.0,
+            StyleLoss::Gram,
+            Max,
+        ),
+        (
+            Preprocess::Caffe,
+            (18, 20),
+            LossScale::Normalized,
+            0.0,
+            StyleLoss::Gram,
+            Max,
+        ),
         // The range penalty, on a picture that strays below 0 and above 255.
-        (Preprocess::Caffe, (17, 18), LossScale::Normalized, 1e-2),
+        (
+            Preprocess::Caffe,
+            (17, 18),
+            LossScale::Normalized,
+            1e-2,
+            StyleLoss::Gram,
+            Max,
+        ),
+        // The Wasserstein term's closed-form gradient against its value.
+        (
+            Preprocess::Caffe,
+            (19, 17),
+            LossScale::Classic,
+            0.0,
+            StyleLoss::Wasserstein,
+            Max,
+        ),
+        (
+            Preprocess::Torch,
+            (18, 20),
+            LossScale::Normalized,
+            0.0,
+            StyleLoss::Wasserstein,
+            Max,
+        ),
+        // Average pooling (odd sides: partial windows), alone and under the default's mix.
+        (
+            Preprocess::Caffe,
+            (19, 17),
+            LossScale::Normalized,
+            0.0,
+            StyleLoss::Gram,
+            Average,
+        ),
+        (
+            Preprocess::Caffe,
+            (17, 21),
+            LossScale::Normalized,
+            1e-2,
+            StyleLoss::Mixed,
+            Average,
+        ),
+        (
+            Preprocess::Torch,
+            (18, 20),
+            LossScale::Normalized,
+            0.0,
+            StyleLoss::Mixed,
+            Max,
+        ),
     ] {
         let vgg = tiny_vgg(pre);
         let weights = LossWeights {
@@ -195,10 +267,14 @@ fn whole_loss_gradient_matches_finite_differences() {
                 LayerWeight::new("relu4_1", 1.0),
             ],
             scale,
+            style_loss,
+            detail_weight: 1.0,
         };
         let content = random_image(1, h, w);
         let style = random_image(2, 15, 13);
-        let mut targets = Targets::new(content, vec![(style, 1.0)]).unwrap();
+        let mut targets = Targets::new(content, vec![(style, 1.0)])
+            .unwrap()
+            .with_pooling(pooling);
         targets.ensure(&vgg, &weights).unwrap();
         let x = random_image(3, h, w);
         // Pixels spread over -60..316 where the range term is on, so some lie outside.
@@ -245,7 +321,7 @@ fn whole_loss_gradient_matches_finite_differences() {
         assert!(gmax > 0.0, "gradient is zero everywhere");
         assert!(
             worst < 1e-4,
-            "{pre:?} {scale:?}: worst relative gradient error {worst:e}"
+            "{pre:?} {scale:?} {style_loss:?} {pooling:?}: worst relative gradient error {worst:e}"
         );
     }
 }

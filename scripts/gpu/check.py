@@ -259,7 +259,7 @@ class Check:
             for bin_name, dev in runs:
                 argv = [self.atelier(bin_name), "losses", "--json", "--device", DEV if dev == "cuda" else dev,
                         "--size", size,
-                        "--tv-weight", "1e-3", "--loss-scale", "classic", "--content-weight", "5",
+                        "--tv-weight", "1e-3", "--loss-scale", "classic", "--style-loss", "gram", "--content-weight", "5",
                         "--style-weight", "100", "--weights", self.weights,
                         "--content", os.path.join(WORK, "ref_inputs", f"tubingen_{size}.png"),
                         "--style", os.path.join(WORK, "ref_inputs", f"starry_night_{size}.png")]

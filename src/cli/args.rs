@@ -1,8 +1,8 @@
 //! Command-line flags, parsed into the one `Settings` type.
 
 use atelier::settings::{
-    ColourMode, DeviceChoice, InitKind, Invalid, LayerWeight, LossScale, OptimizerKind, Preprocess,
-    Settings, StyleRef,
+    ColourMode, DeviceChoice, InitKind, Invalid, LayerWeight, LossScale, OptimizerKind, Pooling,
+    Preprocess, Settings, StyleLoss, StyleRef,
 };
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -54,6 +54,24 @@ pub enum LossScaleArg {
     Normalized,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StyleLossArg {
+    /// Gram matrices' squared difference (Gatys et al., neural-style)
+    Gram,
+    /// Wasserstein on the layers of up to 256 channels, Gram on the wider ones
+    Mixed,
+    /// 2-Wasserstein distance between the features' means and covariances, every layer
+    Wasserstein,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PoolingArg {
+    /// The maximum of each window, as VGG was trained
+    Max,
+    /// The window's average: longer strokes, softer edges
+    Average,
+}
+
 /// Flags shared by every command that builds a network.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
@@ -98,6 +116,9 @@ pub struct LossArgs {
     /// Style weight (beta)
     #[arg(long, allow_negative_numbers = true)]
     pub style_weight: Option<f32>,
+    /// Content weight of the last coarse-to-fine stage, times alpha (default: 5)
+    #[arg(long, allow_negative_numbers = true)]
+    pub detail_weight: Option<f32>,
     /// Total-variation weight (smoothness)
     #[arg(long, allow_negative_numbers = true)]
     pub tv_weight: Option<f32>,
@@ -119,6 +140,12 @@ pub struct LossArgs {
     /// How layer terms are scaled before the weights apply (default: normalized)
     #[arg(long, value_enum)]
     pub loss_scale: Option<LossScaleArg>,
+    /// What each style layer compares (default: mixed)
+    #[arg(long, value_enum)]
+    pub style_loss: Option<StyleLossArg>,
+    /// The network's pooling layers (default: max)
+    #[arg(long, value_enum)]
+    pub pooling: Option<PoolingArg>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -171,6 +198,9 @@ impl LossArgs {
         if let Some(v) = self.size {
             s.size = v;
         }
+        if let Some(v) = self.detail_weight {
+            s.weights.detail_weight = v;
+        }
         if let Some(v) = self.content_weight {
             s.weights.content_weight = v;
         }
@@ -190,6 +220,19 @@ impl LossArgs {
             s.weights.scale = match v {
                 LossScaleArg::Classic => LossScale::Classic,
                 LossScaleArg::Normalized => LossScale::Normalized,
+            };
+        }
+        if let Some(v) = self.style_loss {
+            s.weights.style_loss = match v {
+                StyleLossArg::Gram => StyleLoss::Gram,
+                StyleLossArg::Mixed => StyleLoss::Mixed,
+                StyleLossArg::Wasserstein => StyleLoss::Wasserstein,
+            };
+        }
+        if let Some(v) = self.pooling {
+            s.pooling = match v {
+                PoolingArg::Max => Pooling::Max,
+                PoolingArg::Average => Pooling::Average,
             };
         }
         if let Some(v) = &self.content_layers {
@@ -241,6 +284,7 @@ pub fn flag_error(e: Invalid) -> String {
     let flag = match e.field {
         "size" => "--size",
         "content_weight" => "--content-weight",
+        "detail_weight" => "--detail-weight",
         "style_weight" => "--style-weight",
         "tv_weight" => "--tv-weight",
         "range_weight" => "--range-weight",

@@ -8,7 +8,7 @@ use atelier::engine::instant::{self, Arbitrary, Blend, Multistyle};
 use atelier::engine::{pixels, Transfer};
 use atelier::image_io;
 use atelier::network::Network;
-use atelier::settings::Settings;
+use atelier::settings::{Pooling, Settings, StyleLoss};
 use candle_core::Var;
 use clap::Args;
 use serde_json::json;
@@ -103,13 +103,16 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             fb.push((t2 - t1).as_secs_f64());
         }
     }
-    // The reference's iteration: plain pixels, no range term (the same work as ref_gatys.py).
+    // The reference's iteration: plain pixels, no range term, max pooling and Gram matrices
+    // (the same work as ref_gatys.py).
     let mut s = Settings {
         iterations: (args.reps + 2) as u32,
         pyramid_levels: 1,
+        pooling: Pooling::Max,
         ..settings.clone()
     };
     s.weights.range_weight = 0.0;
+    s.weights.style_loss = StyleLoss::Gram;
     let mut transfer = Transfer::new(vgg.clone(), &(&s).into(), &content, &[(&style, 1.0)])?;
     let mut iters = Vec::new();
     let mut syncs = 0;

@@ -333,7 +333,7 @@ pub fn losses(args: &LossArgs, image: Option<&std::path::Path>, json_out: bool) 
         spx.push((pixels::to_tensor(img, &device)?, f64::from(*w)));
     }
     let (style_width, style_height) = styles.first().map_or((0, 0), |(i, _)| i.dimensions());
-    let mut targets = Targets::new(cpx.clone(), spx)?;
+    let mut targets = Targets::new(cpx.clone(), spx)?.with_pooling(settings.pooling);
     targets.ensure(&net.vgg, &settings.weights)?;
     let scored = match image {
         Some(p) => {

@@ -3,7 +3,7 @@
 //! weights, which device); the engine takes this slice of it, already checked where the
 //! settings entered (the CLI's flags, the worker's Start), and trusts it.
 
-use crate::settings::{ColourMode, InitKind, LossWeights, OptimizerKind, Settings};
+use crate::settings::{ColourMode, InitKind, LossWeights, OptimizerKind, Pooling, Settings};
 
 /// One run's optimization, as the engine sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,8 @@ pub struct TransferConfig {
     pub colour: ColourMode,
     /// The style image's longest side relative to the output's.
     pub style_scale: f32,
+    /// The network's pooling layers.
+    pub pooling: Pooling,
 }
 
 impl From<&Settings> for TransferConfig {
@@ -46,6 +48,7 @@ impl From<&Settings> for TransferConfig {
             seed: s.seed,
             colour: s.colour,
             style_scale: s.style_scale,
+            pooling: s.pooling,
         }
     }
 }

@@ -1,11 +1,14 @@
 //! Gatys et al.'s objective in neural-style's formulation (see shared/reference/README.md):
 //! content = α·mean((F−P)²), style = β·Σ_l w_l·mean((G_l−A_l)²) with G = F Fᵀ/(C·H·W),
-//! tv = λ·½·Σ (right and down neighbour differences)², on the 0..255 pixel image.
+//! tv = λ·½·Σ (right and down neighbour differences)², on the 0..255 pixel image. A style layer
+//! may instead compare the features' means and covariances by their Wasserstein distance
+//! ([`super::wasserstein`], chosen per layer by [`crate::settings::StyleLoss`]).
 
 use super::ops::gram;
 use super::vgg::Vgg;
+use super::wasserstein::{w2_term, W2Target};
 use crate::error::Result;
-use crate::settings::{LossScale, LossWeights};
+use crate::settings::{LossScale, LossWeights, Pooling};
 use candle_core::Tensor;
 use std::collections::HashMap;
 
@@ -127,10 +130,12 @@ pub struct Targets {
     /// Style images with their blend weights (normalized to sum to one).
     styles: Vec<(Tensor, f64)>,
     content: HashMap<String, Target>,
-    style: HashMap<String, Target>,
+    style: HashMap<String, StyleTarget>,
     /// Masked runs: the mask at each layer size `(h, w)`, `[1,1,h,w]`, with `mean(m²)`, so a
     /// style layer's Gram covers only the masked region (see [`Targets::set_style_mask`]).
     style_masks: HashMap<(usize, usize), (Tensor, f64)>,
+    /// The network's pooling for every feature this objective reads.
+    pooling: Pooling,
 }
 
 /// A target tensor and its mean square, the divisor of [`LossScale::Normalized`].
@@ -155,6 +160,36 @@ impl Target {
     }
 }
 
+/// A style layer's statistics: the blended Gram matrix and feature mean, and the mean and
+/// covariance's square root once a Wasserstein term asks for them.
+struct StyleTarget {
+    gram: Target,
+    /// `[C]`.
+    mean: Tensor,
+    w2: Option<W2Target>,
+}
+
+impl StyleTarget {
+    /// The Wasserstein statistics, from the Gram (`E[f fᵀ]/C`) and the mean.
+    fn ensure_w2(&mut self) -> Result<()> {
+        if self.w2.is_none() {
+            let c = self.mean.dim(0)?;
+            let second_moment = (&self.gram.value * c as f64)?;
+            self.w2 = Some(W2Target::new(&self.mean, &second_moment)?);
+        }
+        Ok(())
+    }
+}
+
+/// The mean `[C]` of `[N,C,H,W]` features over everything but the channel, as one contiguous
+/// last-axis sum: candle's reduction over the strided axes (0, 2, 3) walks every element by
+/// index and cost a third of an iteration at 512 px.
+fn channel_mean(feat: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = feat.dims4()?;
+    let per_image = feat.reshape((n, c, h * w))?.sum(2)?;
+    Ok((per_image.sum(0)? / (n * h * w) as f64)?)
+}
+
 impl Targets {
     /// `styles` pairs each style image (`[1,3,H,W]` pixels) with a blend weight.
     pub fn new(content_pixels: Tensor, styles: Vec<(Tensor, f64)>) -> Result<Self> {
@@ -171,7 +206,14 @@ impl Targets {
             content: HashMap::new(),
             style: HashMap::new(),
             style_masks: HashMap::new(),
+            pooling: Pooling::Max,
         })
+    }
+
+    /// The same targets read through a network with `pooling` (before any are computed).
+    pub fn with_pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = pooling;
+        self
     }
 
     /// Restricts the style statistics to a region: each style layer's Gram is taken over
@@ -211,6 +253,18 @@ impl Targets {
         }
     }
 
+    /// The mean `[C]` and second raw moment `E[f fᵀ]` `[C, C]` of a layer's features, over the
+    /// masked region when a style mask is set (weighted by `m²`, as [`Targets::style_gram`]).
+    fn style_moments(&self, feat: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (_, c, h, w) = feat.dims4()?;
+        let g = self.style_gram(feat)?;
+        let mean = match self.style_masks.get(&(h, w)) {
+            Some((m, norm)) => (channel_mean(&feat.broadcast_mul(&m.sqr()?)?)? / *norm)?,
+            None => channel_mean(feat)?,
+        };
+        Ok((mean, (g * c as f64)?))
+    }
+
     /// Computes whatever targets `weights` needs and does not have yet.
     pub fn ensure(&mut self, vgg: &Vgg, weights: &LossWeights) -> Result<()> {
         let need_c: Vec<&str> = weights
@@ -220,7 +274,7 @@ impl Targets {
             .filter(|l| !self.content.contains_key(*l))
             .collect();
         if !need_c.is_empty() {
-            let f = vgg.features(&self.content_pixels, &need_c)?;
+            let f = vgg.features_pooled(&self.content_pixels, &need_c, self.pooling)?;
             for (k, v) in f {
                 self.content.insert(k, Target::new(v.detach())?);
             }
@@ -232,20 +286,33 @@ impl Targets {
             .filter(|l| !self.style.contains_key(*l))
             .collect();
         if !need_s.is_empty() {
-            let mut blended: HashMap<String, Tensor> = HashMap::new();
+            let mut blended: HashMap<String, (Tensor, Tensor)> = HashMap::new();
             for (px, w) in &self.styles {
-                let f = vgg.features(px, &need_s)?;
+                let f = vgg.features_pooled(px, &need_s, self.pooling)?;
                 for (k, v) in f {
                     let g = (gram(&v)?.detach() * *w)?;
+                    let m = (channel_mean(&v.detach())? * *w)?;
                     let acc = match blended.remove(&k) {
-                        Some(a) => (a + g)?,
-                        None => g,
+                        Some((ag, am)) => ((ag + g)?, (am + m)?),
+                        None => (g, m),
                     };
                     blended.insert(k, acc);
                 }
             }
-            for (k, v) in blended {
-                self.style.insert(k, Target::new(v)?);
+            for (k, (g, mean)) in blended {
+                let target = StyleTarget {
+                    gram: Target::new(g)?,
+                    mean,
+                    w2: None,
+                };
+                self.style.insert(k, target);
+            }
+        }
+        for l in &weights.style_layers {
+            if let Some(t) = self.style.get_mut(&l.layer) {
+                if weights.style_loss.wasserstein_at(t.mean.dim(0)?) {
+                    t.ensure_w2()?;
+                }
             }
         }
         Ok(())
@@ -259,7 +326,7 @@ impl Targets {
                 taps.push(&l.layer);
             }
         }
-        let f = vgg.features(pixels, &taps)?;
+        let f = vgg.features_pooled(pixels, &taps, self.pooling)?;
         let missing =
             |l: &str| crate::error::Error::Settings(format!("no target computed for layer {l}"));
         let mut content = Vec::new();
@@ -278,13 +345,29 @@ impl Targets {
             let (Some(feat), Some(target)) = (feat, target) else {
                 return Err(missing(&lw.layer));
             };
-            let w = f64::from(weights.style_weight)
-                * f64::from(lw.weight)
-                * target.scale(weights.scale);
-            let loss = ((self.style_gram(feat)? - &target.value)?
-                .sqr()?
-                .mean_all()?
-                * w)?;
+            let w = f64::from(weights.style_weight) * f64::from(lw.weight);
+            let w2 = weights
+                .style_loss
+                .wasserstein_at(target.mean.dim(0)?)
+                .then_some(&target.w2);
+            let loss = match w2 {
+                None => {
+                    let w = w * target.gram.scale(weights.scale);
+                    ((self.style_gram(feat)? - &target.gram.value)?
+                        .sqr()?
+                        .mean_all()?
+                        * w)?
+                }
+                Some(Some(w2)) => {
+                    let w = match weights.scale {
+                        LossScale::Classic => w,
+                        LossScale::Normalized => w / w2.mean_square.max(1e-12),
+                    };
+                    let (mean, second_moment) = self.style_moments(feat)?;
+                    (w2_term(&mean, &second_moment, w2)? * w)?
+                }
+                Some(None) => return Err(missing(&lw.layer)),
+            };
             style.push((lw.layer.clone(), loss));
         }
         let tv = (tv_loss(pixels)? * f64::from(weights.tv_weight))?;

@@ -15,11 +15,13 @@ pub mod loss;
 pub mod memory;
 pub mod ops;
 pub mod pixels;
+pub mod pooling;
 pub mod prepare;
 pub mod pyramid;
 pub mod schedule;
 pub mod transfer;
 pub mod vgg;
+pub mod wasserstein;
 
 pub use config::TransferConfig;
 pub use loss::LossBreakdown;

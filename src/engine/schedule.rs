@@ -333,8 +333,9 @@ impl Schedule {
 
     /// New loss weights from the next iteration on; later stages use them too.
     pub fn set_weights(&mut self, weights: LossWeights) -> Result<()> {
+        let fine = (self.stages.get(self.stage)).is_some_and(|s| is_fine(&self.config, *s));
         if let Some(t) = self.transfer.as_mut() {
-            t.set_weights(weights.clone())?;
+            t.set_weights(weights.at_stage(fine))?;
         }
         self.config.weights = weights;
         Ok(())
@@ -454,6 +455,12 @@ fn stranded() -> Error {
     Error::Settings("the next multi-scale stage could not be set up; start the run again".into())
 }
 
+/// Whether `stage` is the output-size stage of a coarse-to-fine run, the one that weighs the
+/// content by [`LossWeights::detail_weight`].
+fn is_fine(config: &TransferConfig, stage: Stage) -> bool {
+    stage_sizes(config.multiscale_start, config.size).len() > 1 && stage.size == config.size
+}
+
 /// One stage's [`Transfer`]: the run's config at the stage's size and iteration count.
 fn build(
     vgg: &Arc<Vgg>,
@@ -463,7 +470,8 @@ fn build(
     stage: Stage,
     options: TransferOptions<'_>,
 ) -> Result<Transfer> {
-    let c = config.single_stage(stage.size, stage.iterations);
+    let mut c = config.single_stage(stage.size, stage.iterations);
+    c.weights = config.weights.at_stage(is_fine(config, stage));
     let refs: Vec<(&RgbImage, f32)> = styles.iter().map(|(i, w)| (i.as_ref(), *w)).collect();
     Transfer::with_options(vgg.clone(), &c, content, &refs, options)
 }

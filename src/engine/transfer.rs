@@ -199,7 +199,7 @@ impl Transfer {
             None => None,
         };
         let chroma_from = (config.colour == ColourMode::Luminance).then(|| content.clone());
-        let mut targets = Targets::new(content_px, style_px)?;
+        let mut targets = Targets::new(content_px, style_px)?.with_pooling(config.pooling);
         if let Some(m) = options.mask {
             targets.set_style_mask(m, w, h, &device)?;
         }

@@ -5,9 +5,9 @@
 //! deepest layer asked for, which is most of the saving when only shallow layers are selected.
 
 use super::arch::{Arch, Layer, LayerKind};
-use super::ops::{self, ConvLayer};
+use super::ops::ConvLayer;
 use crate::error::{Error, Result};
-use crate::settings::Preprocess;
+use crate::settings::{Pooling, Preprocess};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -210,6 +210,16 @@ impl Vgg {
     /// Runs the network on `[1,3,H,W]` pixels (0..255 RGB) up to the deepest of `taps` and
     /// returns the tapped activations.
     pub fn features(&self, pixels: &Tensor, taps: &[&str]) -> Result<Features> {
+        self.features_pooled(pixels, taps, Pooling::Max)
+    }
+
+    /// [`Vgg::features`] with the pooling layers of `pooling` (see [`super::pooling`]).
+    pub fn features_pooled(
+        &self,
+        pixels: &Tensor,
+        taps: &[&str],
+        pooling: Pooling,
+    ) -> Result<Features> {
         for t in taps {
             self.check_layer(t)?;
         }
@@ -245,7 +255,7 @@ impl Vgg {
                 }
                 LayerKind::Relu => {}
                 LayerKind::Pool => {
-                    x = ops::max_pool2x2(&x)?;
+                    x = super::pooling::pool2x2(&x, pooling)?;
                     if taps.contains(&layer.name.as_str()) {
                         out.insert(layer.name.clone(), x.clone());
                     }

@@ -158,6 +158,7 @@ pub(crate) fn restart_reasons(
     check(ws.seed != ns.seed, "seed");
     check(ws.device != ns.device, "device");
     check(ws.style_scale != ns.style_scale, "style scale");
+    check(ws.pooling != ns.pooling, "pooling");
     check(ws.lbfgs_history != ns.lbfgs_history, "L-BFGS history");
     check(ws.threads != ns.threads, "CPU threads");
     check(ws.preprocess != ns.preprocess, "preprocessing");

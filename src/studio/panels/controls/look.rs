@@ -1,7 +1,8 @@
-//! The Look section: whose colours the result has, and coarse to fine (painting a small version
-//! first). Both apply on the next start.
+//! The Look section: whose colours the result has, how the painting's style is matched, the
+//! network's pooling, and coarse to fine (painting a small version first). The style match
+//! steers a running picture; the others apply on the next start.
 
-use crate::settings::{stage_sizes, ColourMode, Settings};
+use crate::settings::{stage_sizes, ColourMode, Pooling, Settings, StyleLoss};
 use egui::{DragValue, RichText};
 
 const COLOUR_CHOICES: [(ColourMode, &str, &str); 3] = [
@@ -22,6 +23,25 @@ const COLOUR_CHOICES: [(ColourMode, &str, &str); 3] = [
     ),
 ];
 
+const STYLE_LOSS_CHOICES: [(StyleLoss, &str, &str); 3] = [
+    (
+        StyleLoss::Mixed,
+        "Mixed (default)",
+        "Means and covariances on the shallow layers (colour, contrast, brush texture), Gram \
+         matrices on the deep ones: rich darks and a legible photo for a few percent more time.",
+    ),
+    (
+        StyleLoss::Gram,
+        "Gram matrices",
+        "The classic method (Gatys et al., neural-style).",
+    ),
+    (
+        StyleLoss::Wasserstein,
+        "Means and covariances",
+        "On every layer (style-transfer-pytorch's loss): slower per step.",
+    ),
+];
+
 /// The first stage when coarse-to-fine is switched on: 256 px as the default settings (where
 /// the painting's strokes get their size), always below the output size.
 fn default_multiscale_start(size: u32) -> u32 {
@@ -39,6 +59,28 @@ pub(crate) fn show_look(ui: &mut egui::Ui, s: &mut Settings) {
             .accessible_name(text)
             .on_hover_text(tip);
     }
+    ui.add_space(6.0);
+    let label = ui
+        .label("Style match")
+        .on_hover_text("What the picture's features must share with the painting's.");
+    for (kind, text, tip) in STYLE_LOSS_CHOICES {
+        ui.radio_value(&mut s.weights.style_loss, kind, text)
+            .labelled_by(label.id)
+            .accessible_name(format!("Style match: {text}"))
+            .on_hover_text(tip);
+    }
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        let label = ui.label("Pooling").on_hover_text(
+            "How the network shrinks its maps between blocks: the maximum, as VGG was trained, \
+             or the average (Gatys et al.'s choice), whose gradient reaches every pixel.",
+        );
+        for (kind, text) in [(Pooling::Max, "Max"), (Pooling::Average, "Average")] {
+            ui.selectable_value(&mut s.pooling, kind, text)
+                .labelled_by(label.id)
+                .accessible_name(format!("Pooling: {text}"));
+        }
+    });
     ui.add_space(6.0);
     let mut on = s.multiscale_start > 0;
     let tip = "Paint a small version first, then enlarge and refine it: bigger coherent \

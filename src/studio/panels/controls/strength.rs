@@ -1,5 +1,6 @@
 //! The Strength section: content weight α, style weight β and smoothness, each a logarithmic
-//! slider with a typed value box; the three weights a running picture can be steered by.
+//! slider with a typed value box, and the detail weight of the last coarse-to-fine stage; the
+//! weights a running picture can be steered by.
 
 use crate::settings::Settings;
 use egui::{DragValue, RichText, Slider, SliderClamping};
@@ -7,12 +8,16 @@ use egui::{DragValue, RichText, Slider, SliderClamping};
 const ALPHA_NAME: &str = "Content weight α";
 const BETA_NAME: &str = "Style weight β";
 const TV_NAME: &str = "Smoothness (TV)";
+const DETAIL_NAME: &str = "Detail ×α";
 
 const ALPHA_TIP: &str = "How much of the photo's structure survives: outlines, faces, the shapes \
     of things. Raise it when the subject dissolves into brushwork.";
 const BETA_TIP: &str = "How strongly the painting's colours, strokes and textures are applied. \
     Raise it for a more painterly picture. What counts is the balance β/α, not either number \
     alone. Can be changed while the picture is painting.";
+const DETAIL_TIP: &str = "Coarse to fine only: the content weight of the last, full-size stage \
+    as a multiple of α. The small stages lay down large strokes; a higher detail keeps the \
+    photo's edges, buildings and faces legible under them. 1 weighs every stage alike.";
 const TV_TIP: &str = "Smooths away speckle and pixel noise. Too much and the result looks blurry \
     or plastic; zero keeps every grain.";
 
@@ -109,6 +114,16 @@ pub(crate) fn show_strength(ui: &mut egui::Ui, s: &mut Settings) {
                 BETA_TIP,
             );
             log_slider(ui, &mut w.tv_weight, (0.1, 100.0), 1e-8, TV_NAME, TV_TIP);
+            if s.multiscale_start > 0 {
+                log_slider(
+                    ui,
+                    &mut w.detail_weight,
+                    (20.0, 1000.0),
+                    0.1,
+                    DETAIL_NAME,
+                    DETAIL_TIP,
+                );
+            }
         });
     let w = &s.weights;
     let balance = if w.content_weight > 0.0 {
