@@ -122,17 +122,19 @@ pub enum StyleLoss {
     #[default]
     Gram,
     /// The 2-Wasserstein distance between the features' means and covariances on the layers
-    /// of at most [`MIXED_MAX_CHANNELS`] channels (VGG's relu1–relu3: colour, contrast, brush
-    /// texture), Gram matrices on the wider ones: W2's colours for a few percent of an
-    /// iteration, where W2 on the 512-channel layers costs 20–70 % more per iteration.
+    /// of at most [`MIXED_MAX_CHANNELS`] channels (VGG's relu1_x and relu2_x: colour,
+    /// contrast, fine brush texture), Gram matrices on the wider ones: W2's colours for ~3 %
+    /// of an iteration. relu3_1 (256 channels) too looked the same and cost 10 % more at
+    /// 256 px; W2 on the 512-channel layers costs 20–70 % more.
     Mixed,
     /// The 2-Wasserstein distance between the features' means and covariances on every style
     /// layer (`engine::wasserstein`).
     Wasserstein,
 }
 
-/// The widest layer [`StyleLoss::Mixed`] compares by its Wasserstein distance.
-pub const MIXED_MAX_CHANNELS: usize = 256;
+/// The widest layer [`StyleLoss::Mixed`] compares by its Wasserstein distance: the matrix
+/// square roots cost `C³` a step, so 256 channels cost eight times 128 ([12], docs/gallery.md).
+pub const MIXED_MAX_CHANNELS: usize = 128;
 
 impl StyleLoss {
     /// Whether a style layer of `channels` channels takes the Wasserstein term.
@@ -246,7 +248,7 @@ impl Default for LossWeights {
                 .collect(),
             scale: LossScale::Normalized,
             // Over the nine pairs of [12], darker, richer colours and crisper structures than
-            // Gram matrices, for a few percent of an iteration (docs/gallery.md).
+            // Gram matrices, for ~3 % of an iteration (docs/gallery.md).
             style_loss: StyleLoss::Mixed,
             // α×5 at 512 px keeps houses, spires and faces legible under those strokes (at α×3
             // everywhere instead, Van Gogh's swirls broke up; [12], docs/gallery.md).

@@ -1,7 +1,7 @@
 //! Each kernel against plain reference code (naive f64 loops or candle's own ops), plus finite
 //! differences for every gradient and a small end-to-end network.
 
-use atelier::engine::cpu::{conv3x3, gram, max_pool2x2, set_threads, Conv3x3};
+use atelier::engine::cpu::{conv3x3, gram, gram_and_mean, max_pool2x2, set_threads, Conv3x3};
 use candle_core::{Device, Module, Result, Tensor, Var, D};
 use std::sync::{Arc, Mutex};
 
@@ -458,6 +458,41 @@ fn gram_matches_matmul_and_gradient() -> Result<()> {
             let want = ((&r + &r.t()?)?.matmul(&f)? / norm)?.reshape((1, c, h, w))?;
             let d = (dx - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
             assert!(d < 1e-5, "gram grad c{c}: diff {d}");
+        }
+    }
+    Ok(())
+}
+
+/// [12]'s moments op: the Gram matrix beside the channel means, and one backward for both
+/// that equals the two gradients added (the Gram's and the mean's broadcast).
+#[test]
+fn gram_and_mean_match_their_parts_and_gradients() -> Result<()> {
+    let _g = lock();
+    let mut rng = Rng(0x6a4a_0000_0000_0015);
+    for threads in [1, 2] {
+        set_threads(threads);
+        for (c, h, w) in [(1, 1, 1), (3, 5, 7), (64, 9, 13), (130, 23, 47)] {
+            let x = t4(rng.vec(c * h * w, 1.0), (1, c, h, w));
+            let xv = Var::from_tensor(&x)?;
+            let both = gram_and_mean(xv.as_tensor())?;
+            assert_eq!(both.dims(), [c, c + 1]);
+            let f = x.reshape((c, h * w))?;
+            let (cn, hw) = ((c * h * w) as f64, (h * w) as f64);
+            let want_g = (f.matmul(&f.t()?)? / cn)?;
+            let want_m = (f.sum_keepdim(1)? / hw)?;
+            let want = Tensor::cat(&[&want_g, &want_m], 1)?;
+            let d = (&both - &want)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(d < 1e-5, "moments c{c}: diff {d}");
+            // Σ R ⊙ [G | μ]: (R_G + R_Gᵀ) F / (C·H·W) + r_μ 1ᵀ / (H·W)
+            let r = Tensor::from_vec(rng.vec(c * (c + 1), 1.0), (c, c + 1), &Device::Cpu)?;
+            let dx = both.mul(&r)?.sum_all()?.backward()?;
+            let dx = dx.get(xv.as_tensor()).unwrap();
+            let rg = r.narrow(1, 0, c)?.contiguous()?;
+            let rm = r.narrow(1, c, 1)?;
+            let want = (((&rg + &rg.t()?)?.matmul(&f)? / cn)?.broadcast_add(&(rm / hw)?)?)
+                .reshape((1, c, h, w))?;
+            let d = (dx - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(d < 1e-5, "moments grad c{c}: diff {d}");
         }
     }
     Ok(())

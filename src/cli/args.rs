@@ -58,7 +58,7 @@ pub enum LossScaleArg {
 pub enum StyleLossArg {
     /// Gram matrices' squared difference (Gatys et al., neural-style)
     Gram,
-    /// Wasserstein on the layers of up to 256 channels, Gram on the wider ones
+    /// Wasserstein on the layers of up to 128 channels (relu1_x, relu2_x), Gram on the wider ones
     Mixed,
     /// 2-Wasserstein distance between the features' means and covariances, every layer
     Wasserstein,

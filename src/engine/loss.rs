@@ -4,7 +4,7 @@
 //! may instead compare the features' means and covariances by their Wasserstein distance
 //! ([`super::wasserstein`], chosen per layer by [`crate::settings::StyleLoss`]).
 
-use super::ops::gram;
+use super::ops::{gram, gram_and_mean};
 use super::vgg::Vgg;
 use super::wasserstein::{w2_term, W2Target};
 use crate::error::Result;
@@ -257,10 +257,15 @@ impl Targets {
     /// masked region when a style mask is set (weighted by `m²`, as [`Targets::style_gram`]).
     fn style_moments(&self, feat: &Tensor) -> Result<(Tensor, Tensor)> {
         let (_, c, h, w) = feat.dims4()?;
-        let g = self.style_gram(feat)?;
-        let mean = match self.style_masks.get(&(h, w)) {
-            Some((m, norm)) => (channel_mean(&feat.broadcast_mul(&m.sqr()?)?)? / *norm)?,
-            None => channel_mean(feat)?,
+        let (g, mean) = match self.style_masks.get(&(h, w)) {
+            Some((m, norm)) => (
+                self.style_gram(feat)?,
+                (channel_mean(&feat.broadcast_mul(&m.sqr()?)?)? / *norm)?,
+            ),
+            None => {
+                let both = gram_and_mean(feat)?;
+                (both.narrow(1, 0, c)?, both.narrow(1, c, 1)?.squeeze(1)?)
+            }
         };
         Ok((mean, (g * c as f64)?))
     }

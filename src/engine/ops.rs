@@ -174,6 +174,22 @@ pub fn max_pool2x2_generic(x: &Tensor) -> Result<Tensor> {
 }
 
 /// Gram matrix `F Fᵀ / (C·H·W)` of `[1, C, H, W]` features.
+/// The Gram matrix and the channel means of `f` [1,C,H,W] side by side, `[C, C+1]` (the
+/// moments a Wasserstein style term compares); one op with one backward pass on the CPU.
+pub fn gram_and_mean(f: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = f.dims4()?;
+    if n != 1 {
+        candle_core::bail!("gram_and_mean: expected a batch of one image, got {n}");
+    }
+    if fast_cpu(f) {
+        return cpu::gram_and_mean(f);
+    }
+    let m = f.reshape((c, h * w))?;
+    let g = (m.matmul(&m.t()?)? / (c * h * w) as f64)?;
+    let mean = (m.sum_keepdim(1)? / (h * w) as f64)?;
+    Tensor::cat(&[&g, &mean], 1)
+}
+
 pub fn gram(f: &Tensor) -> Result<Tensor> {
     let (n, c, h, w) = f.dims4()?;
     if n != 1 {

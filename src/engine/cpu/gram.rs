@@ -225,3 +225,107 @@ impl CustomOp2 for GramBwd {
 pub fn gram(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(GramFwd)
 }
+
+/// Per-channel means of `F` [c × hw], each row summed in order (no thread changes a sum).
+fn channel_means(f: &[f32], c: usize, hw: usize) -> Vec<f32> {
+    let mut means = vec![0f32; c];
+    let mp = SyncPtr(means.as_mut_ptr());
+    parallel_for(c, |i| {
+        // 16 f32 lanes (vectorized), added up in f64 at the end.
+        let row = &f[i * hw..(i + 1) * hw];
+        let mut lanes = [0f32; 16];
+        let mut chunks = row.chunks_exact(16);
+        for chunk in &mut chunks {
+            for (l, v) in lanes.iter_mut().zip(chunk) {
+                *l += v;
+            }
+        }
+        let tail: f64 = chunks.remainder().iter().map(|v| f64::from(*v)).sum();
+        let sum = lanes.iter().map(|v| f64::from(*v)).sum::<f64>() + tail;
+        // SAFETY: item i writes entry i only.
+        unsafe { *mp.ptr().add(i) = (sum / hw as f64) as f32 };
+    });
+    means
+}
+
+/// `[G | μ]` of `F`: the Gram matrix and the channel means side by side, `[c, c + 1]`.
+struct MomentsFwd;
+
+impl CustomOp1 for MomentsFwd {
+    fn name(&self) -> &'static str {
+        "atelier-moments"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = four_dims(l, "moments")?;
+        if n != 1 {
+            bail!("moments: expected a batch of 1, got {n}");
+        }
+        let f = cpu_slice(s, l, "moments")?;
+        let hw = h * w;
+        let g = gram_forward(f, c, hw, 1.0 / (c * hw) as f32);
+        let means = channel_means(f, c, hw);
+        let mut out = Vec::with_capacity(c * (c + 1));
+        for i in 0..c {
+            out.extend_from_slice(&g[i * c..(i + 1) * c]);
+            out.push(means[i]);
+        }
+        Ok((CpuStorage::F32(out), Shape::from((c, c + 1))))
+    }
+
+    fn bwd(&self, x: &Tensor, _m: &Tensor, dm: &Tensor) -> Result<Option<Tensor>> {
+        let x = x.detach().contiguous()?;
+        let dm = dm.contiguous()?;
+        Ok(Some(dm.apply_op2_no_bwd(&x, &MomentsBwd)?))
+    }
+}
+
+/// `dF = (dG + dGᵀ) F / (C·H·W) + dμ 1ᵀ / (H·W)`: the mean's gradient added to each row of
+/// the Gram's in one parallel pass, where candle's broadcast and sum would take several.
+struct MomentsBwd;
+
+impl CustomOp2 for MomentsBwd {
+    fn name(&self) -> &'static str {
+        "atelier-moments-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = four_dims(l2, "moments backward")?;
+        if l1.dims() != [c, c + 1] || n != 1 {
+            bail!("moments backward: gradient shape {:?}", l1.shape());
+        }
+        let dm = cpu_slice(s1, l1, "moments backward")?;
+        let f = cpu_slice(s2, l2, "moments backward")?;
+        let k = c + 1;
+        let mut sym = vec![0f32; c * c];
+        for i in 0..c {
+            for j in 0..c {
+                sym[i * c + j] = dm[i * k + j] + dm[j * k + i];
+            }
+        }
+        let hw = h * w;
+        let mut df = gram_backward(&sym, f, c, hw, 1.0 / (c * hw) as f32);
+        let dp = SyncPtr(df.as_mut_ptr());
+        parallel_for(c, |i| {
+            let bias = dm[i * k + c] / hw as f32;
+            // SAFETY: item i adds to row i of dF only.
+            let row = unsafe { std::slice::from_raw_parts_mut(dp.ptr().add(i * hw), hw) };
+            for v in row {
+                *v += bias;
+            }
+        });
+        Ok((CpuStorage::F32(df), Shape::from((1, c, h, w))))
+    }
+}
+
+/// `[G | μ]` of `x` [1,C,H,W] → [C, C+1]: the Gram matrix `F Fᵀ / (C·H·W)` and the channel
+/// means, whose gradients reach `x` in one pass; differentiable.
+pub fn gram_and_mean(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(MomentsFwd)
+}

@@ -28,7 +28,7 @@ mod winograd;
 
 pub use conv::{conv3x3, Conv3x3};
 pub use depthwise::{depthwise3x3, same_pad};
-pub use gram::gram;
+pub use gram::{gram, gram_and_mean};
 pub use im2col::{conv_kxk, ConvKxK};
 pub use inorm::instance_norm;
 pub use pool::max_pool2x2;

@@ -28,7 +28,7 @@ const STYLE_LOSS_CHOICES: [(StyleLoss, &str, &str); 3] = [
         StyleLoss::Mixed,
         "Mixed (default)",
         "Means and covariances on the shallow layers (colour, contrast, brush texture), Gram \
-         matrices on the deep ones: rich darks and a legible photo for a few percent more time.",
+         matrices on the deep ones: rich darks and a legible photo for ~3 % more time.",
     ),
     (
         StyleLoss::Gram,
