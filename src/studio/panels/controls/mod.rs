@@ -55,7 +55,11 @@ impl ControlsPanel {
         egui::CollapsingHeader::new(RichText::new("Look").strong())
             .default_open(true)
             .show(ui, |ui| {
-                next_start_note(ui);
+                ui.label(
+                    RichText::new("Changes here apply on the next start; the style match live.")
+                        .small()
+                        .weak(),
+                );
                 look::show_look(ui, &mut draft);
             });
 
