@@ -75,19 +75,6 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
     }
 }
 
-/// Shared by workers that each write planes of their own.
-#[derive(Clone, Copy)]
-struct PlanesPtr(*mut f32);
-// SAFETY: every work item writes one plane of the output, no two items the same.
-unsafe impl Send for PlanesPtr {}
-unsafe impl Sync for PlanesPtr {}
-
-impl PlanesPtr {
-    fn ptr(self) -> *mut f32 {
-        self.0
-    }
-}
-
 impl CustomOp1 for AvgPool {
     fn name(&self) -> &'static str {
         "atelier-avg-pool"
@@ -98,7 +85,7 @@ impl CustomOp1 for AvgPool {
         let x = f32_slice(s, l)?;
         let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
         let mut out = vec![0f32; p * h2 * w2];
-        let op = PlanesPtr(out.as_mut_ptr());
+        let op = cpu::SyncPtr(out.as_mut_ptr());
         cpu::parallel_for(p, |k| {
             let src = &x[k * h * w..(k + 1) * h * w];
             // SAFETY: plane k of `out` is written by item k only.
@@ -155,7 +142,7 @@ impl CustomOp1 for AvgPoolBwd {
         }
         let dy = f32_slice(s, l)?;
         let mut dx = vec![0f32; p * h * w];
-        let op = PlanesPtr(dx.as_mut_ptr());
+        let op = cpu::SyncPtr(dx.as_mut_ptr());
         cpu::parallel_for(p, |k| {
             let g = &dy[k * h2 * w2..(k + 1) * h2 * w2];
             // SAFETY: plane k of `dx` is written by item k only.

@@ -184,7 +184,7 @@ const ROWS: usize = 32;
 fn matmul(dst: &mut [f32], a: &[f32], b: &[f32], c: usize) {
     assert!(dst.len() == c * c && a.len() == c * c && b.len() == c * c);
     let blocks = c.div_ceil(ROWS);
-    let dp = RowsPtr(dst.as_mut_ptr());
+    let dp = super::cpu::SyncPtr(dst.as_mut_ptr());
     super::cpu::parallel_for(blocks, |i| {
         let r0 = i * ROWS;
         let rows = ROWS.min(c - r0);
@@ -214,19 +214,6 @@ fn matmul(dst: &mut [f32], a: &[f32], b: &[f32], c: usize) {
             );
         }
     });
-}
-
-/// `dst`'s rows, shared by [`matmul`]'s items, each writing rows of its own.
-#[derive(Clone, Copy)]
-struct RowsPtr(*mut f32);
-// SAFETY: items write disjoint rows (see `matmul`).
-unsafe impl Send for RowsPtr {}
-unsafe impl Sync for RowsPtr {}
-
-impl RowsPtr {
-    fn ptr(self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// `E[f fᵀ] − μ μᵀ`.

@@ -163,6 +163,17 @@ fn gram_backward(sym: &[f32], f: &[f32], c: usize, hw: usize, scale: f32) -> Vec
     df
 }
 
+/// `dF = (dG + dGᵀ) F / (C·H·W)` for the `c × c` gradient `dG` held in rows of `stride`.
+fn symmetric_backward(dg: &[f32], stride: usize, f: &[f32], c: usize, hw: usize) -> Vec<f32> {
+    let mut sym = vec![0f32; c * c];
+    for i in 0..c {
+        for j in 0..c {
+            sym[i * c + j] = dg[i * stride + j] + dg[j * stride + i];
+        }
+    }
+    gram_backward(&sym, f, c, hw, 1.0 / (c * hw) as f32)
+}
+
 struct GramFwd;
 
 impl CustomOp1 for GramFwd {
@@ -209,14 +220,7 @@ impl CustomOp2 for GramBwd {
         }
         let dg = cpu_slice(s1, l1, "gram backward")?;
         let f = cpu_slice(s2, l2, "gram backward")?;
-        let mut sym = vec![0f32; c * c];
-        for i in 0..c {
-            for j in 0..c {
-                sym[i * c + j] = dg[i * c + j] + dg[j * c + i];
-            }
-        }
-        let hw = h * w;
-        let df = gram_backward(&sym, f, c, hw, 1.0 / (c * hw) as f32);
+        let df = symmetric_backward(dg, c, f, c, h * w);
         Ok((CpuStorage::F32(df), Shape::from((1, c, h, w))))
     }
 }
@@ -302,15 +306,8 @@ impl CustomOp2 for MomentsBwd {
         }
         let dm = cpu_slice(s1, l1, "moments backward")?;
         let f = cpu_slice(s2, l2, "moments backward")?;
-        let k = c + 1;
-        let mut sym = vec![0f32; c * c];
-        for i in 0..c {
-            for j in 0..c {
-                sym[i * c + j] = dm[i * k + j] + dm[j * k + i];
-            }
-        }
-        let hw = h * w;
-        let mut df = gram_backward(&sym, f, c, hw, 1.0 / (c * hw) as f32);
+        let (k, hw) = (c + 1, h * w);
+        let mut df = symmetric_backward(dm, k, f, c, hw);
         let dp = SyncPtr(df.as_mut_ptr());
         parallel_for(c, |i| {
             let bias = dm[i * k + c] / hw as f32;

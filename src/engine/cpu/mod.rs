@@ -33,6 +33,7 @@ pub use im2col::{conv_kxk, ConvKxK};
 pub use inorm::instance_norm;
 pub use pool::max_pool2x2;
 pub use resample::upsample_reflect_pad;
+pub(crate) use threads::SyncPtr;
 pub use threads::{parallel_for, release_memory, set_threads, threads, tune_allocator};
 
 use candle_core::{backend::BackendStorage, bail, CpuStorage, Layout, Result};
