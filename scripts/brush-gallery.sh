@@ -31,6 +31,7 @@ stem() { basename "${1%.*}"; }
 budget=(--minutes "$MINUTES")
 [[ -n "${STEPS:-}" ]] && budget=(--steps "$STEPS")
 
+# Every brush first, so the training minutes run back to back on the cores they measure.
 for s in "${STYLES[@]}"; do
     b="$OUT/$(stem "$s").safetensors"
     if [[ ! -s "$b" ]]; then
@@ -39,6 +40,9 @@ for s in "${STYLES[@]}"; do
             --photos "$OUT/photos" --out "$b" "${budget[@]}" ${EXTRA:-} |
             tail -1 >"$OUT/$(stem "$s").train.json"
     fi
+done
+for s in "${STYLES[@]}"; do
+    b="$OUT/$(stem "$s").safetensors"
     for c in "${CONTENTS[@]}"; do
         n="$OUT/$(stem "$c")-$(stem "$s")"
         [[ -s "$n-brush.png" ]] || "$BIN" instant --threads "$THREADS" --size 512 \

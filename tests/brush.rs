@@ -10,7 +10,7 @@ use atelier::engine::brush::nn::Params;
 use atelier::engine::brush::{Brush, BrushInfo, GenArch, Generator, TrainConfig, Trainer};
 use atelier::engine::ops::ConvLayer;
 use atelier::engine::Vgg;
-use atelier::settings::Preprocess;
+use atelier::settings::{Preprocess, StyleLoss};
 use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
 use std::path::Path;
@@ -168,17 +168,34 @@ fn tiny_config() -> TrainConfig {
 #[test]
 fn a_tiny_training_lowers_the_loss() {
     let vgg = tiny_vgg();
-    let photos = vec![picture(1, 60, 50), picture(2, 50, 64)];
-    let mut t = Trainer::new(tiny_config(), &vgg, &picture(9, 80, 64), photos, None).unwrap();
-    let losses: Vec<f64> = (0..60)
-        .map(|i| t.step(&vgg, f64::from(i) / 60.0).unwrap().total)
-        .collect();
-    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
-    let (first, last) = (mean(&losses[..10]), mean(&losses[50..]));
-    assert!(
-        last < 0.7 * first,
-        "loss went from {first} to {last}: {losses:?}"
-    );
+    for style_loss in [StyleLoss::Gram, StyleLoss::Mixed] {
+        let photos = vec![picture(1, 60, 50), picture(2, 50, 64)];
+        let cfg = TrainConfig {
+            style_loss,
+            ..tiny_config()
+        };
+        let mut t = Trainer::new(cfg, &vgg, &picture(9, 80, 64), photos, None).unwrap();
+        let losses: Vec<f64> = (0..60)
+            .map(|i| t.step(&vgg, f64::from(i) / 60.0).unwrap().total)
+            .collect();
+        let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+        let (first, last) = (mean(&losses[..10]), mean(&losses[50..]));
+        assert!(
+            last < 0.7 * first,
+            "{style_loss:?}: loss went from {first} to {last}: {losses:?}"
+        );
+    }
+}
+
+#[test]
+fn brushes_trained_before_the_style_match_option_read_as_gram() {
+    // What a brush file's `settings` held before `style_loss` existed.
+    let old: TrainConfig = serde_json::from_str(r#"{"size":256,"distill":0.3}"#).unwrap();
+    assert_eq!(old.style_loss, StyleLoss::Gram);
+    assert_eq!(TrainConfig::default().style_loss, StyleLoss::Mixed);
+    let now = serde_json::to_string(&TrainConfig::default()).unwrap();
+    let back: TrainConfig = serde_json::from_str(&now).unwrap();
+    assert_eq!(back.style_loss, StyleLoss::Mixed);
 }
 
 #[test]

@@ -64,6 +64,16 @@ pub enum StyleLossArg {
     Wasserstein,
 }
 
+impl From<StyleLossArg> for StyleLoss {
+    fn from(v: StyleLossArg) -> Self {
+        match v {
+            StyleLossArg::Gram => StyleLoss::Gram,
+            StyleLossArg::Mixed => StyleLoss::Mixed,
+            StyleLossArg::Wasserstein => StyleLoss::Wasserstein,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PoolingArg {
     /// The maximum of each window, as VGG was trained
@@ -223,11 +233,7 @@ impl LossArgs {
             };
         }
         if let Some(v) = self.style_loss {
-            s.weights.style_loss = match v {
-                StyleLossArg::Gram => StyleLoss::Gram,
-                StyleLossArg::Mixed => StyleLoss::Mixed,
-                StyleLossArg::Wasserstein => StyleLoss::Wasserstein,
-            };
+            s.weights.style_loss = v.into();
         }
         if let Some(v) = self.pooling {
             s.pooling = match v {

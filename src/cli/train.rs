@@ -1,13 +1,14 @@
 //! `atelier train`: trains a style brush from one painting and a folder of photos, with a
 //! checkpoint every minute, `--resume`, and a clean stop on Ctrl-C that keeps the last one.
 
-use super::args::{device_choice, DeviceArg};
+use super::args::{device_choice, DeviceArg, StyleLossArg};
 use anyhow::{Context, Result};
 use atelier::engine::brush::{
     state_path, Brush, BrushInfo, LossPoint, Teacher, TrainConfig, TrainState, Trainer,
 };
 use atelier::engine::instant::{self, Arbitrary};
 use atelier::image_io;
+use atelier::settings::StyleLoss;
 use clap::Args;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -53,7 +54,10 @@ pub struct TrainArgs {
     pub style_weight: f32,
     #[arg(long, default_value_t = 1e-5)]
     pub tv_weight: f32,
-    /// Weight of the patch discriminator's loss (0 = no discriminator) [default: 1000]
+    /// What the style terms compare, as in `atelier render` [default: mixed]
+    #[arg(long, value_enum)]
+    pub style_loss: Option<StyleLossArg>,
+    /// Weight of the patch discriminator's loss (0 = no discriminator; 1000 is a good start) [default: 0]
     #[arg(long)]
     pub adversarial: Option<f32>,
     /// Adam's learning rate for the generator
@@ -116,6 +120,9 @@ fn config(args: &TrainArgs, distill: f32) -> TrainConfig {
         content_weight: args.content_weight,
         style_weight: args.style_weight,
         tv_weight: args.tv_weight,
+        style_loss: args
+            .style_loss
+            .map_or(TrainConfig::default().style_loss, StyleLoss::from),
         adversarial: args
             .adversarial
             .unwrap_or(TrainConfig::default().adversarial),

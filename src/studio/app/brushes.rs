@@ -20,8 +20,8 @@ use std::time::Duration;
 const PHOTO_LONGEST: u32 = 1024;
 /// More photos than this add memory, not variety.
 const MAX_PHOTOS: usize = 200;
-/// The adversarial weight the Discriminator box turns on when the settings have none (what
-/// `atelier train` uses by default, docs/brushes.md).
+/// The adversarial weight the Discriminator box turns on when the settings have none (the
+/// weight measured in docs/brushes.md; `atelier train` leaves it off by default).
 const ADVERSARIAL_ON: f32 = 1000.0;
 /// Previews of the generator on the content: this long side, this often.
 const PREVIEW_SIZE: u32 = 256;
