@@ -8,20 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SHARED="${SHARED:-../shared}"
 OUT="${OUT:-target/brush-adversarial}"
 STEPS="${STEPS:-400}"
-THREADS="${THREADS:-2}"
-IMG="$SHARED/images"
-WEIGHTS="$SHARED/weights/vgg16-hed.safetensors"
-mkdir -p "$OUT/photos" docs/gallery
-
-cargo build --release --bin atelier --example contact_sheet
-BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/atelier}"
-SHEET="${SHEET:-${CARGO_TARGET_DIR:-target}/release/examples/contact_sheet}"
-for p in coffee.png tubingen.jpg golden_gate.jpg; do
-    ln -sf "$(realpath "$IMG/$p")" "$OUT/photos/$p"
-done
+# shellcheck source=scripts/brush-setup.sh
+. scripts/brush-setup.sh
 
 RUNS=("gram 1000" "gram 0" "mixed 1000" "mixed 0")
 for r in "${RUNS[@]}"; do

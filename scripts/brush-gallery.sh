@@ -10,23 +10,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SHARED="${SHARED:-../shared}"
 OUT="${OUT:-target/brush-gallery}"
-THREADS="${THREADS:-2}"
 MINUTES="${MINUTES:-10}"
-IMG="$SHARED/images"
-WEIGHTS="$SHARED/weights/vgg16-hed.safetensors"
-mkdir -p "$OUT/photos" docs/gallery
-
-cargo build --release --bin atelier --example contact_sheet
-BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/atelier}"
-SHEET="${SHEET:-${CARGO_TARGET_DIR:-target}/release/examples/contact_sheet}"
+# shellcheck source=scripts/brush-setup.sh
+. scripts/brush-setup.sh
 
 CONTENTS=(chelsea.png astronaut.png rocket.jpg)
 STYLES=(starry_night.jpg the_scream.jpg shipwreck.jpg woman-with-hat-matisse.jpg)
-for p in coffee.png tubingen.jpg golden_gate.jpg; do
-    ln -sf "$(realpath "$IMG/$p")" "$OUT/photos/$p"
-done
 stem() { basename "${1%.*}"; }
 budget=(--minutes "$MINUTES")
 [[ -n "${STEPS:-}" ]] && budget=(--steps "$STEPS")
