@@ -4,7 +4,7 @@
 //! may instead compare the features' means and covariances by their Wasserstein distance
 //! ([`super::wasserstein`], chosen per layer by [`crate::settings::StyleLoss`]).
 
-use super::ops::{gram, gram_and_mean};
+use super::ops::{gram, mean_and_second_moment};
 use super::vgg::Vgg;
 use super::wasserstein::{w2_term, W2Target};
 use crate::error::Result;
@@ -257,17 +257,13 @@ impl Targets {
     /// masked region when a style mask is set (weighted by `m²`, as [`Targets::style_gram`]).
     fn style_moments(&self, feat: &Tensor) -> Result<(Tensor, Tensor)> {
         let (_, c, h, w) = feat.dims4()?;
-        let (g, mean) = match self.style_masks.get(&(h, w)) {
-            Some((m, norm)) => (
-                self.style_gram(feat)?,
+        match self.style_masks.get(&(h, w)) {
+            Some((m, norm)) => Ok((
                 (channel_mean(&feat.broadcast_mul(&m.sqr()?)?)? / *norm)?,
-            ),
-            None => {
-                let both = gram_and_mean(feat)?;
-                (both.narrow(1, 0, c)?, both.narrow(1, c, 1)?.squeeze(1)?)
-            }
-        };
-        Ok((mean, (g * c as f64)?))
+                (self.style_gram(feat)? * c as f64)?,
+            )),
+            None => Ok(mean_and_second_moment(feat)?),
+        }
     }
 
     /// Computes whatever targets `weights` needs and does not have yet.

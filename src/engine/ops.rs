@@ -174,30 +174,44 @@ pub fn max_pool2x2_generic(x: &Tensor) -> Result<Tensor> {
 }
 
 /// Gram matrix `F Fᵀ / (C·H·W)` of `[1, C, H, W]` features.
+pub fn gram(f: &Tensor) -> Result<Tensor> {
+    second_moments(f, false)
+}
+
 /// The Gram matrix and the channel means of `f` [1,C,H,W] side by side, `[C, C+1]` (the
 /// moments a Wasserstein style term compares); one op with one backward pass on the CPU.
 pub fn gram_and_mean(f: &Tensor) -> Result<Tensor> {
+    second_moments(f, true)
+}
+
+/// The mean `[C]` and second raw moment `E[f fᵀ]` `[C, C]` of `f` [1,C,H,W] (the Gram matrix
+/// times C), both differentiable: a Wasserstein style term's inputs.
+pub fn mean_and_second_moment(f: &Tensor) -> Result<(Tensor, Tensor)> {
+    let c = f.dim(1)?;
+    let both = gram_and_mean(f)?;
+    let mean = both.narrow(1, c, 1)?.squeeze(1)?;
+    Ok((mean, (both.narrow(1, 0, c)? * c as f64)?))
+}
+
+/// [`gram`], with `mean` [`gram_and_mean`]: the fast CPU op, or tensor ops on other devices.
+fn second_moments(f: &Tensor, mean: bool) -> Result<Tensor> {
     let (n, c, h, w) = f.dims4()?;
     if n != 1 {
-        candle_core::bail!("gram_and_mean: expected a batch of one image, got {n}");
+        let what = if mean { "gram_and_mean" } else { "gram" };
+        candle_core::bail!("{what}: expected a batch of one image, got {n}");
     }
     if fast_cpu(f) {
-        return cpu::gram_and_mean(f);
+        return if mean {
+            cpu::gram_and_mean(f)
+        } else {
+            cpu::gram(f)
+        };
     }
     let m = f.reshape((c, h * w))?;
     let g = (m.matmul(&m.t()?)? / (c * h * w) as f64)?;
-    let mean = (m.sum_keepdim(1)? / (h * w) as f64)?;
-    Tensor::cat(&[&g, &mean], 1)
-}
-
-pub fn gram(f: &Tensor) -> Result<Tensor> {
-    let (n, c, h, w) = f.dims4()?;
-    if n != 1 {
-        candle_core::bail!("gram: expected a batch of one image, got {n}");
+    if !mean {
+        return Ok(g);
     }
-    if fast_cpu(f) {
-        return cpu::gram(f);
-    }
-    let m = f.reshape((c, h * w))?;
-    m.matmul(&m.t()?)? / (c * h * w) as f64
+    let means = (m.sum_keepdim(1)? / (h * w) as f64)?;
+    Tensor::cat(&[&g, &means], 1)
 }

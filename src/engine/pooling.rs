@@ -89,7 +89,7 @@ impl CustomOp1 for AvgPool {
         cpu::parallel_for(p, |k| {
             let src = &x[k * h * w..(k + 1) * h * w];
             // SAFETY: plane k of `out` is written by item k only.
-            let dst = unsafe { std::slice::from_raw_parts_mut(op.ptr().add(k * h2 * w2), h2 * w2) };
+            let dst = unsafe { op.slice(k * h2 * w2, h2 * w2) };
             for i in 0..h2 {
                 let rows = window(i, h);
                 for j in 0..w2 {
@@ -146,7 +146,7 @@ impl CustomOp1 for AvgPoolBwd {
         cpu::parallel_for(p, |k| {
             let g = &dy[k * h2 * w2..(k + 1) * h2 * w2];
             // SAFETY: plane k of `dx` is written by item k only.
-            let dst = unsafe { std::slice::from_raw_parts_mut(op.ptr().add(k * h * w), h * w) };
+            let dst = unsafe { op.slice(k * h * w, h * w) };
             for r in 0..h {
                 let i = r / 2;
                 let rows = window(i, h);

@@ -13,7 +13,7 @@ use super::generator::{GenArch, Generator};
 use super::optim::Adam;
 use crate::engine::instant::{Arbitrary, StyleVector};
 use crate::engine::loss::tv_loss;
-use crate::engine::ops::{gram, gram_and_mean};
+use crate::engine::ops::{gram, mean_and_second_moment};
 use crate::engine::vgg::Vgg;
 use crate::engine::wasserstein::{w2_term, W2Target};
 use crate::error::{Error, Result};
@@ -221,7 +221,7 @@ enum StyleStats {
 impl StyleTarget {
     fn new(layer: &str, feat: &Tensor, style_loss: StyleLoss) -> Result<Self> {
         let (stats, mean_square) = if style_loss.wasserstein_at(feat.dim(1)?) {
-            let (mean, second_moment) = moments(feat)?;
+            let (mean, second_moment) = mean_and_second_moment(feat)?;
             let w2 = W2Target::new(&mean.detach(), &second_moment.detach())?;
             let ms = w2.mean_square;
             (StyleStats::Wasserstein(w2), ms)
@@ -241,20 +241,12 @@ impl StyleTarget {
     fn term(&self, feat: &Tensor) -> Result<Tensor> {
         Ok(match &self.stats {
             StyleStats::Wasserstein(w2) => {
-                let (mean, second_moment) = moments(feat)?;
+                let (mean, second_moment) = mean_and_second_moment(feat)?;
                 w2_term(&mean, &second_moment, w2)?
             }
             StyleStats::Gram(g) => (gram(feat)? - g)?.sqr()?.mean_all()?,
         })
     }
-}
-
-/// The channel mean `[C]` and second raw moment `E[f fᵀ]` `[C, C]` of `[1,C,H,W]` features.
-fn moments(feat: &Tensor) -> Result<(Tensor, Tensor)> {
-    let c = feat.dim(1)?;
-    let both = gram_and_mean(feat)?;
-    let mean = both.narrow(1, c, 1)?.squeeze(1)?;
-    Ok((mean, (both.narrow(1, 0, c)? * c as f64)?))
 }
 
 fn scalar(t: &Tensor) -> Result<f64> {

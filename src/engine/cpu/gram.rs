@@ -174,60 +174,65 @@ fn symmetric_backward(dg: &[f32], stride: usize, f: &[f32], c: usize, hw: usize)
     gram_backward(&sym, f, c, hw, 1.0 / (c * hw) as f32)
 }
 
-struct GramFwd;
+/// The second moments of `F` [1,C,H,W]: the Gram matrix `F Fᵀ / (C·H·W)` `[C, C]`, and with
+/// `mean` the channel means beside it as one more column, `[C, C+1]` (what a Wasserstein
+/// style term compares), so both gradients reach `F` in one backward pass.
+#[derive(Clone, Copy)]
+struct Moments {
+    mean: bool,
+}
 
-impl CustomOp1 for GramFwd {
+impl Moments {
+    /// The forward's and the backward's names in errors.
+    fn labels(self) -> (&'static str, &'static str) {
+        if self.mean {
+            ("moments", "moments backward")
+        } else {
+            ("gram", "gram backward")
+        }
+    }
+
+    /// Columns of the output: the Gram's `c`, and the mean's.
+    fn cols(self, c: usize) -> usize {
+        c + usize::from(self.mean)
+    }
+}
+
+impl CustomOp1 for Moments {
     fn name(&self) -> &'static str {
-        "atelier-gram"
+        if self.mean {
+            "atelier-moments"
+        } else {
+            "atelier-gram"
+        }
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (n, c, h, w) = four_dims(l, "gram")?;
+        let (what, _) = self.labels();
+        let (n, c, h, w) = four_dims(l, what)?;
         if n != 1 {
-            bail!("gram: expected a batch of 1, got {n}");
+            bail!("{what}: expected a batch of 1, got {n}");
         }
-        let f = cpu_slice(s, l, "gram")?;
+        let f = cpu_slice(s, l, what)?;
         let hw = h * w;
         let g = gram_forward(f, c, hw, 1.0 / (c * hw) as f32);
-        Ok((CpuStorage::F32(g), Shape::from((c, c))))
-    }
-
-    fn bwd(&self, x: &Tensor, _g: &Tensor, dg: &Tensor) -> Result<Option<Tensor>> {
-        let x = x.detach().contiguous()?;
-        let dg = dg.contiguous()?;
-        Ok(Some(dg.apply_op2_no_bwd(&x, &GramBwd)?))
-    }
-}
-
-/// `dF = (dG + dGᵀ) F / (C·H·W)`.
-struct GramBwd;
-
-impl CustomOp2 for GramBwd {
-    fn name(&self) -> &'static str {
-        "atelier-gram-bwd"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (n, c, h, w) = four_dims(l2, "gram backward")?;
-        if l1.dims() != [c, c] || n != 1 {
-            bail!("gram backward: gradient shape {:?}", l1.shape());
+        if !self.mean {
+            return Ok((CpuStorage::F32(g), Shape::from((c, c))));
         }
-        let dg = cpu_slice(s1, l1, "gram backward")?;
-        let f = cpu_slice(s2, l2, "gram backward")?;
-        let df = symmetric_backward(dg, c, f, c, h * w);
-        Ok((CpuStorage::F32(df), Shape::from((1, c, h, w))))
+        let means = channel_means(f, c, hw);
+        let mut out = Vec::with_capacity(c * (c + 1));
+        for i in 0..c {
+            out.extend_from_slice(&g[i * c..(i + 1) * c]);
+            out.push(means[i]);
+        }
+        Ok((CpuStorage::F32(out), Shape::from((c, c + 1))))
     }
-}
 
-/// Gram matrix `F Fᵀ / (C·H·W)` of `x` [1,C,H,W] → [C,C]; differentiable.
-pub fn gram(x: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(GramFwd)
+    fn bwd(&self, x: &Tensor, _m: &Tensor, dm: &Tensor) -> Result<Option<Tensor>> {
+        let x = x.detach().contiguous()?;
+        let dm = dm.contiguous()?;
+        Ok(Some(dm.apply_op2_no_bwd(&x, &MomentsBwd(*self))?))
+    }
 }
 
 /// Per-channel means of `F` [c × hw], each row summed in order (no thread changes a sum).
@@ -252,45 +257,18 @@ fn channel_means(f: &[f32], c: usize, hw: usize) -> Vec<f32> {
     means
 }
 
-/// `[G | μ]` of `F`: the Gram matrix and the channel means side by side, `[c, c + 1]`.
-struct MomentsFwd;
-
-impl CustomOp1 for MomentsFwd {
-    fn name(&self) -> &'static str {
-        "atelier-moments"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (n, c, h, w) = four_dims(l, "moments")?;
-        if n != 1 {
-            bail!("moments: expected a batch of 1, got {n}");
-        }
-        let f = cpu_slice(s, l, "moments")?;
-        let hw = h * w;
-        let g = gram_forward(f, c, hw, 1.0 / (c * hw) as f32);
-        let means = channel_means(f, c, hw);
-        let mut out = Vec::with_capacity(c * (c + 1));
-        for i in 0..c {
-            out.extend_from_slice(&g[i * c..(i + 1) * c]);
-            out.push(means[i]);
-        }
-        Ok((CpuStorage::F32(out), Shape::from((c, c + 1))))
-    }
-
-    fn bwd(&self, x: &Tensor, _m: &Tensor, dm: &Tensor) -> Result<Option<Tensor>> {
-        let x = x.detach().contiguous()?;
-        let dm = dm.contiguous()?;
-        Ok(Some(dm.apply_op2_no_bwd(&x, &MomentsBwd)?))
-    }
-}
-
-/// `dF = (dG + dGᵀ) F / (C·H·W) + dμ 1ᵀ / (H·W)`: the mean's gradient added to each row of
-/// the Gram's in one parallel pass, where candle's broadcast and sum would take several.
-struct MomentsBwd;
+/// `dF = (dG + dGᵀ) F / (C·H·W)`, plus `dμ 1ᵀ / (H·W)` with the means: the mean's gradient
+/// added to each row of the Gram's in one parallel pass, where candle's broadcast and sum
+/// would take several.
+struct MomentsBwd(Moments);
 
 impl CustomOp2 for MomentsBwd {
     fn name(&self) -> &'static str {
-        "atelier-moments-bwd"
+        if self.0.mean {
+            "atelier-moments-bwd"
+        } else {
+            "atelier-gram-bwd"
+        }
     }
 
     fn cpu_fwd(
@@ -300,29 +278,37 @@ impl CustomOp2 for MomentsBwd {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (n, c, h, w) = four_dims(l2, "moments backward")?;
-        if l1.dims() != [c, c + 1] || n != 1 {
-            bail!("moments backward: gradient shape {:?}", l1.shape());
+        let (_, what) = self.0.labels();
+        let (n, c, h, w) = four_dims(l2, what)?;
+        let k = self.0.cols(c);
+        if l1.dims() != [c, k] || n != 1 {
+            bail!("{what}: gradient shape {:?}", l1.shape());
         }
-        let dm = cpu_slice(s1, l1, "moments backward")?;
-        let f = cpu_slice(s2, l2, "moments backward")?;
-        let (k, hw) = (c + 1, h * w);
+        let dm = cpu_slice(s1, l1, what)?;
+        let f = cpu_slice(s2, l2, what)?;
+        let hw = h * w;
         let mut df = symmetric_backward(dm, k, f, c, hw);
-        let dp = SyncPtr(df.as_mut_ptr());
-        parallel_for(c, |i| {
-            let bias = dm[i * k + c] / hw as f32;
-            // SAFETY: item i adds to row i of dF only.
-            let row = unsafe { std::slice::from_raw_parts_mut(dp.ptr().add(i * hw), hw) };
-            for v in row {
-                *v += bias;
-            }
-        });
+        if self.0.mean {
+            let dp = SyncPtr(df.as_mut_ptr());
+            parallel_for(c, |i| {
+                let bias = dm[i * k + c] / hw as f32;
+                // SAFETY: item i adds to row i of dF only.
+                for v in unsafe { dp.slice(i * hw, hw) } {
+                    *v += bias;
+                }
+            });
+        }
         Ok((CpuStorage::F32(df), Shape::from((1, c, h, w))))
     }
+}
+
+/// Gram matrix `F Fᵀ / (C·H·W)` of `x` [1,C,H,W] → [C,C]; differentiable.
+pub fn gram(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(Moments { mean: false })
 }
 
 /// `[G | μ]` of `x` [1,C,H,W] → [C, C+1]: the Gram matrix `F Fᵀ / (C·H·W)` and the channel
 /// means, whose gradients reach `x` in one pass; differentiable.
 pub fn gram_and_mean(x: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(MomentsFwd)
+    x.contiguous()?.apply_op1(Moments { mean: true })
 }
