@@ -7,7 +7,9 @@ mod common;
 use atelier::engine::arch::Arch;
 use atelier::engine::brush::discriminator::Discriminator;
 use atelier::engine::brush::nn::Params;
-use atelier::engine::brush::{Brush, BrushInfo, GenArch, Generator, TrainConfig, Trainer};
+use atelier::engine::brush::{
+    Border, Brush, BrushInfo, GenArch, Generator, TrainConfig, Trainer,
+};
 use atelier::engine::ops::ConvLayer;
 use atelier::engine::Vgg;
 use atelier::settings::{Preprocess, StyleLoss};
@@ -19,7 +21,16 @@ use std::process::Command;
 const TINY: GenArch = GenArch {
     channels: [2, 3, 4],
     blocks: 1,
+    border: Border::Reflect,
 };
+
+/// `arch` with the other border.
+fn zero_border(arch: GenArch) -> GenArch {
+    GenArch {
+        border: Border::Zero,
+        ..arch
+    }
+}
 
 fn noise(seed: u64, shape: &[usize], lo: f64, hi: f64, dtype: DType) -> Tensor {
     let mut s = seed | 1;
@@ -46,16 +57,25 @@ fn check_param_gradients(params: &Params, f: &dyn Fn() -> Tensor, what: &str) {
     let grads = loss(f()).backward().unwrap();
     let eps = 1e-6;
     let mut checked = 0;
-    for (name, var) in params.iter() {
-        let g: Vec<f64> = grads
+    let grad = |name: &str, var: &candle_core::Var| -> Vec<f64> {
+        grads
             .get(var.as_tensor())
             .unwrap_or_else(|| panic!("{what}: no gradient for {name}"))
             .flatten_all()
             .unwrap()
             .to_vec1()
-            .unwrap();
+            .unwrap()
+    };
+    // Finite differences carry an absolute error, so the tolerance scales with the largest
+    // gradient of all: a parameter whose true gradient is 0 (a shift that a later instance
+    // norm removes) then passes on noise alone.
+    let gmax = params
+        .iter()
+        .flat_map(|(name, var)| grad(name, var))
+        .fold(0.0f64, |a, v| a.max(v.abs()));
+    for (name, var) in params.iter() {
+        let g = grad(name, var);
         let base: Vec<f64> = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
-        let gmax = g.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         for k in 0..3.min(base.len()) {
             let i = (k * 7 + 1) % base.len();
             let at = |d: f64| {
@@ -82,10 +102,13 @@ fn check_param_gradients(params: &Params, f: &dyn Fn() -> Tensor, what: &str) {
 
 #[test]
 fn generator_gradients_match_finite_differences() {
-    let g = Generator::new(TINY, 3, DType::F64, &Device::Cpu).unwrap();
-    // Non-square, so a transposed index would show.
-    let x = noise(5, &[1, 3, 8, 12], 0.0, 1.0, DType::F64);
-    check_param_gradients(&g.params, &|| g.forward(&x).unwrap(), "generator");
+    for arch in [TINY, zero_border(TINY)] {
+        let g = Generator::new(arch, 3, DType::F64, &Device::Cpu).unwrap();
+        // Non-square, so a transposed index would show.
+        let x = noise(5, &[1, 3, 8, 12], 0.0, 1.0, DType::F64);
+        let what = format!("generator, {:?} border", arch.border);
+        check_param_gradients(&g.params, &|| g.forward(&x).unwrap(), &what);
+    }
 }
 
 #[test]
@@ -112,7 +135,8 @@ fn discriminator_gradients_match_finite_differences() {
 
 #[test]
 fn fast_cpu_path_equals_the_training_graph() {
-    for arch in [TINY, GenArch::default()] {
+    let default = GenArch::default();
+    for arch in [TINY, zero_border(TINY), default, zero_border(default)] {
         let g = Generator::new(arch, 7, DType::F32, &Device::Cpu).unwrap();
         let x = noise(8, &[1, 3, 36, 28], 0.0, 1.0, DType::F32);
         let a = g.forward(&x).unwrap();
@@ -196,6 +220,73 @@ fn brushes_trained_before_the_style_match_option_read_as_gram() {
     let now = serde_json::to_string(&TrainConfig::default()).unwrap();
     let back: TrainConfig = serde_json::from_str(&now).unwrap();
     assert_eq!(back.style_loss, StyleLoss::Mixed);
+}
+
+#[test]
+fn brushes_from_before_the_border_field_keep_zero_padding() {
+    // A format-1 brush's `arch` metadata, and its `settings.arch`.
+    let old: GenArch = serde_json::from_str(r#"{"channels":[8,32,64],"blocks":5}"#).unwrap();
+    assert_eq!(old.border, Border::Zero);
+    let old: TrainConfig =
+        serde_json::from_str(r#"{"arch":{"channels":[8,32,64],"blocks":5}}"#).unwrap();
+    assert_eq!(old.arch.border, Border::Zero);
+    // New brushes reflect, and say so.
+    assert_eq!(GenArch::default().border, Border::Reflect);
+    let now = serde_json::to_string(&GenArch::default()).unwrap();
+    assert!(now.contains(r#""border":"reflect""#), "{now}");
+    // The two borders paint different pictures from the same weights (the seed decides them).
+    let zero = Generator::new(zero_border(TINY), 7, DType::F32, &Device::Cpu).unwrap();
+    let reflect = Generator::new(TINY, 7, DType::F32, &Device::Cpu).unwrap();
+    let weights = |g: &Generator| -> Vec<f32> {
+        let s = g.params.snapshot().unwrap();
+        s.values()
+            .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect()
+    };
+    assert_eq!(weights(&zero), weights(&reflect));
+    let x = noise(9, &[1, 3, 12, 16], 0.0, 1.0, DType::F32);
+    let diff = (zero.forward(&x).unwrap() - reflect.forward(&x).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(diff > 1e-4, "the border changed nothing ({diff})");
+}
+
+#[test]
+fn stripes_stay_straight_to_the_picture_edge() {
+    // With reflect padding no layer can tell where the picture ends: vertical stripes come out
+    // as vertical stripes, the same in the top and bottom rows as in the middle (and likewise
+    // for horizontal stripes). Zero padding draws lines along the border. (A flat picture would
+    // not do: instance norms blow its rounding noise up to full contrast.)
+    let (h, w) = (24usize, 32usize);
+    let stripes: Vec<f32> = (0..3 * h * w)
+        .map(|i| (((i % w) * 7 + (i / (h * w)) * 3) % 11) as f32 / 10.0)
+        .collect();
+    let vertical = Tensor::from_vec(stripes, (1, 3, h, w), &Device::Cpu).unwrap();
+    let horizontal = vertical.transpose(2, 3).unwrap().contiguous().unwrap();
+    // The largest difference between any row (column) and the middle one.
+    let bend = |arch: GenArch| -> f32 {
+        let g = Generator::new(arch, 11, DType::F32, &Device::Cpu).unwrap();
+        let fast = g.fast().unwrap();
+        let rows = fast.forward(&vertical).unwrap();
+        let cols = fast.forward(&horizontal).unwrap().transpose(2, 3).unwrap();
+        [rows, cols]
+            .iter()
+            .map(|y| {
+                let n = y.dim(2).unwrap();
+                let mid = y.narrow(2, n / 2, 1).unwrap();
+                let d = y.broadcast_sub(&mid).unwrap().abs().unwrap();
+                d.max_all().unwrap().to_scalar::<f32>().unwrap()
+            })
+            .fold(0.0, f32::max)
+    };
+    let default = GenArch::default();
+    assert!(bend(default) < 1e-4, "{}", bend(default));
+    assert!(bend(zero_border(default)) > 1e-2, "{}", bend(zero_border(default)));
 }
 
 #[test]
@@ -301,7 +392,7 @@ fn brush_files_round_trip_and_bad_ones_are_refused_clearly() {
     let mut wrong = brush_of(TINY);
     wrong.info.arch = GenArch {
         channels: [2, 3, 5],
-        blocks: 1,
+        ..TINY
     };
     let wrong_path = dir.path().join("wrong.safetensors");
     wrong.save(&wrong_path).unwrap();

@@ -19,6 +19,7 @@ fn tiny() -> TrainConfig {
         arch: GenArch {
             channels: [2, 3, 4],
             blocks: 1,
+            ..GenArch::default()
         },
         ..TrainConfig::default()
     }

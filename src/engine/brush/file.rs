@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 /// The `format` metadata value of a brush, and of its training state.
 pub const FORMAT: &str = "atelier-brush";
 pub const STATE_FORMAT: &str = "atelier-brush-train";
-/// The brush file layout this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The brush file layout this build writes and reads. 2: the architecture names its border
+/// (`GenArch::border`); an Atelier that reads only 1 would paint a format-2 brush wrongly.
+pub const VERSION: u32 = 2;
 /// No brush is near this (the default is ~300 kB); a larger file is not one.
 const MAX_BYTES: u64 = 256 << 20;
 

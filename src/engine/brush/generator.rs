@@ -8,7 +8,10 @@
 //!   convolutions, so five blocks (receptive field ~ 84 px) cost under 3 000 MACs per output pixel;
 //! - 3×3 kernels everywhere (the first layer too, not Johnson's 9×9), so the stride-1 layers run
 //!   on the Winograd kernels and the strided ones on the k×k GEMM kernel (src/engine/cpu/);
-//! - no bias before an instance norm (the norm removes it).
+//! - no bias before an instance norm (the norm removes it);
+//! - every 3×3 filter mirrors the picture at its edge (reflect padding). Zero padding in the
+//!   depthwise layers told the network where the edge was, and brushes trained with it painted a
+//!   bright line along the border and a second one a few pixels in.
 //!
 //! The default (8/32/64 channels, 5 blocks) has 72 123 parameters and 5 992 MACs per pixel; the
 //! decoder runs its pointwise convolutions before upsampling (4× cheaper) and keeps the
@@ -16,7 +19,7 @@
 //! Two forward paths compute the same function: [`Generator::forward`] from differentiable candle
 //! ops (training, any device, f64), and [`Fast`] from the fast f32 CPU kernels (inference).
 
-use super::nn::{self, Params};
+use super::nn::{self, Border, Params};
 use crate::engine::cpu::{self, Act};
 use candle_core::{DType, Device, Result, Tensor};
 use std::collections::BTreeMap;
@@ -29,6 +32,14 @@ pub struct GenArch {
     pub channels: [usize; 3],
     /// Residual blocks at ¼ resolution.
     pub blocks: usize,
+    /// The depthwise layers' padding (the full convolutions always reflect). Brushes from
+    /// before this field (format 1) padded with zeros.
+    #[serde(default = "zero_border")]
+    pub border: Border,
+}
+
+fn zero_border() -> Border {
+    Border::Zero
 }
 
 impl Default for GenArch {
@@ -36,6 +47,7 @@ impl Default for GenArch {
         Self {
             channels: [8, 32, 64],
             blocks: 5,
+            border: Border::Reflect,
         }
     }
 }
@@ -161,7 +173,7 @@ impl Generator {
         for r in 0..self.arch.blocks {
             let mut h = x.clone();
             for j in 1..=2 {
-                h = nn::depthwise3x3(&h, p.t(&format!("r{r}.dw{j}"))?)?;
+                h = nn::depthwise3x3(&h, p.t(&format!("r{r}.dw{j}"))?, self.arch.border)?;
                 h = nn::conv(&h, p.t(&format!("r{r}.pw{j}"))?, None, 1)?;
                 h = nn::instance_norm(
                     &h,
@@ -177,7 +189,8 @@ impl Generator {
         let mut x = x;
         for name in ["d1", "d2"] {
             let h = nn::conv(&x, p.t(&format!("{name}.pw"))?, None, 1)?;
-            let h = nn::depthwise3x3(&nn::upsample2(&h)?, p.t(&format!("{name}.dw"))?)?;
+            let h = nn::upsample2(&h)?;
+            let h = nn::depthwise3x3(&h, p.t(&format!("{name}.dw"))?, self.arch.border)?;
             x = nn::instance_norm(
                 &h,
                 p.t(&format!("{name}.gamma"))?,
@@ -228,6 +241,7 @@ struct Block {
 /// and 1×1 ones, the depthwise kernel, one-pass instance norms with fused ReLU, fused
 /// upsample + reflect pad, and the sigmoid fused into the last convolution. Forward only.
 pub struct Fast {
+    border: Border,
     e: [NormConv; 3],
     blocks: Vec<Block>,
     d: [Up; 2],
@@ -294,6 +308,7 @@ impl Fast {
         let out_w = get(values, "out.weight")?;
         let out_b = get(values, "out.bias")?;
         Ok(Self {
+            border: arch.border,
             e: [
                 norm_conv("e1", 1)?,
                 norm_conv("e2", 2)?,
@@ -325,7 +340,7 @@ impl Fast {
             let mut h = x.clone();
             for j in 0..2 {
                 let (w, bias) = &b.dw[j];
-                h = cpu::depthwise3x3(&h, w, bias, 1, Act::None)?;
+                h = cpu::depthwise3x3_border(&h, w, bias, self.border, Act::None)?;
                 h = cpu::conv_kxk(&h, &b.pw[j], Act::None)?;
                 let act = if j == 0 { Act::Relu } else { Act::None };
                 h = cpu::instance_norm(&h, &b.gamma[j], &b.beta[j], nn::EPS, 0, act)?;
@@ -335,7 +350,7 @@ impl Fast {
         for l in &self.d {
             let h = cpu::conv_kxk(&x, &l.pw, Act::None)?;
             let h = cpu::upsample_reflect_pad(&h, 2, 0)?;
-            let h = cpu::depthwise3x3(&h, &l.dw.0, &l.dw.1, 1, Act::None)?;
+            let h = cpu::depthwise3x3_border(&h, &l.dw.0, &l.dw.1, self.border, Act::None)?;
             x = cpu::instance_norm(&h, &l.gamma, &l.beta, nn::EPS, 0, Act::Relu)?;
         }
         cpu::conv_kxk(

@@ -16,5 +16,6 @@ pub mod train;
 
 pub use file::{state_path, Brush, BrushError, BrushInfo, TrainState};
 pub use generator::{Fast, GenArch, Generator};
+pub use nn::Border;
 pub use paint::BrushNet;
 pub use train::{LossPoint, StepKind, Teacher, TrainConfig, TrainCounters, Trainer};

@@ -3,6 +3,7 @@
 //! and autograd gives weight gradients (the VGG's fast ops only give input gradients).
 //! Inference uses the fast CPU kernels instead (see `generator::Fast`); tests keep both equal.
 
+pub use crate::engine::cpu::Border;
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use std::collections::BTreeMap;
 
@@ -145,11 +146,14 @@ pub fn conv(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, stride: usize) -> Res
     }
 }
 
-/// 3×3 depthwise convolution, zero padding 1, stride 1 (no bias): nine shifted, per-channel
-/// scaled copies. `w` is `[C,1,3,3]`.
-pub fn depthwise3x3(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+/// 3×3 depthwise convolution, padding 1 with the given border, stride 1 (no bias): nine
+/// shifted, per-channel scaled copies. `w` is `[C,1,3,3]`.
+pub fn depthwise3x3(x: &Tensor, w: &Tensor, border: Border) -> Result<Tensor> {
     let (_, c, h, wd) = x.dims4()?;
-    let p = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+    let p = match border {
+        Border::Zero => x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?,
+        Border::Reflect => reflect_pad1(x)?,
+    };
     let w = w.reshape((c, 9))?;
     let mut acc: Option<Tensor> = None;
     for dy in 0..3 {

@@ -13,10 +13,21 @@ pub fn same_pad(n: usize, stride: usize) -> (usize, usize, usize) {
     (out, total / 2, total - total / 2)
 }
 
+/// What a 3×3 filter sees past the picture's edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Border {
+    /// Zeros (TensorFlow's SAME padding): what Magenta's networks were trained with.
+    Zero,
+    /// The picture mirrored without repeating its edge: no edge signal for a network to paint.
+    Reflect,
+}
+
 struct Op {
     weight: Vec<f32>,
     bias: Vec<f32>,
     stride: usize,
+    border: Border,
     act: Act,
 }
 
@@ -35,6 +46,9 @@ impl CustomOp1 for Op {
         }
         let x = cpu_slice(s, l, "depthwise3x3")?;
         let st = self.stride;
+        if self.border == Border::Reflect && (st != 1 || h < 2 || w < 2) {
+            bail!("depthwise3x3: reflect padding needs stride 1 and 2×2 pixels, got stride {st}, {h}×{w}");
+        }
         let (ho, top, _) = same_pad(h, st);
         let (wo, left, _) = same_pad(w, st);
         // A zero-bordered copy of each plane makes the inner loops branch-free.
@@ -47,7 +61,15 @@ impl CustomOp1 for Op {
             let src = &x[pl * h * w..][..h * w];
             let mut pad = vec![0f32; ph * pw];
             for r in 0..h {
-                pad[(r + 1) * pw + 1..][..w].copy_from_slice(&src[r * w..][..w]);
+                let row = &mut pad[(r + 1) * pw..][..pw];
+                row[1..=w].copy_from_slice(&src[r * w..][..w]);
+                if self.border == Border::Reflect {
+                    (row[0], row[w + 1]) = (row[2], row[w - 1]);
+                }
+            }
+            if self.border == Border::Reflect {
+                pad.copy_within(2 * pw..3 * pw, 0);
+                pad.copy_within((h - 1) * pw..h * pw, (h + 1) * pw);
             }
             let k = &self.weight[ch * 9..][..9];
             let b = self.bias[ch];
@@ -102,7 +124,7 @@ impl CustomOp1 for Op {
     }
 }
 
-/// `act(depthwise3x3(x) + b)` with SAME padding; `weight` [C,1,3,3], `bias` [C], f32 CPU.
+/// `act(depthwise3x3(x) + b)` with SAME (zero) padding; `weight` [C,1,3,3], `bias` [C], f32 CPU.
 pub fn depthwise3x3(
     x: &Tensor,
     weight: &Tensor,
@@ -113,10 +135,33 @@ pub fn depthwise3x3(
     if !(1..=2).contains(&stride) {
         bail!("depthwise3x3: stride must be 1 or 2, got {stride}");
     }
+    apply(x, weight, bias, stride, Border::Zero, act)
+}
+
+/// `act(depthwise3x3(x) + b)`, stride 1, with the given border; same shapes as [`depthwise3x3`].
+pub fn depthwise3x3_border(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    border: Border,
+    act: Act,
+) -> Result<Tensor> {
+    apply(x, weight, bias, 1, border, act)
+}
+
+fn apply(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    border: Border,
+    act: Act,
+) -> Result<Tensor> {
     let op = Op {
         weight: weight.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
         bias: bias.to_dtype(DType::F32)?.to_vec1()?,
         stride,
+        border,
         act,
     };
     x.contiguous()?.apply_op1_no_bwd(&op)

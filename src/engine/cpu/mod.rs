@@ -27,7 +27,7 @@ mod threads;
 mod winograd;
 
 pub use conv::{conv3x3, Conv3x3};
-pub use depthwise::{depthwise3x3, same_pad};
+pub use depthwise::{depthwise3x3, depthwise3x3_border, same_pad, Border};
 pub use gram::{gram, gram_and_mean};
 pub use im2col::{conv_kxk, ConvKxK};
 pub use inorm::instance_norm;
