@@ -7,9 +7,7 @@ mod common;
 use atelier::engine::arch::Arch;
 use atelier::engine::brush::discriminator::Discriminator;
 use atelier::engine::brush::nn::Params;
-use atelier::engine::brush::{
-    Border, Brush, BrushInfo, GenArch, Generator, TrainConfig, Trainer,
-};
+use atelier::engine::brush::{Border, Brush, BrushInfo, GenArch, Generator, TrainConfig, Trainer};
 use atelier::engine::ops::ConvLayer;
 use atelier::engine::Vgg;
 use atelier::settings::{Preprocess, StyleLoss};
@@ -286,7 +284,11 @@ fn stripes_stay_straight_to_the_picture_edge() {
     };
     let default = GenArch::default();
     assert!(bend(default) < 1e-4, "{}", bend(default));
-    assert!(bend(zero_border(default)) > 1e-2, "{}", bend(zero_border(default)));
+    assert!(
+        bend(zero_border(default)) > 1e-2,
+        "{}",
+        bend(zero_border(default))
+    );
 }
 
 #[test]
