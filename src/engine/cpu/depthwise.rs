@@ -1,5 +1,6 @@
 //! 3×3 depthwise convolution (one filter per channel) with TensorFlow "SAME" padding, stride 1
-//! or 2, fused bias and activation: the MobileNet blocks of the instant style predictor.
+//! or 2, fused bias and activation: the MobileNet blocks of the instant style predictor. At
+//! stride 1 it can also pad by reflection, as the brushes' generator does.
 //! candle runs a grouped conv2d as one convolution per channel (960 of them per layer here).
 
 use super::threads::{parallel_for, with_simd, SyncPtr};
@@ -46,8 +47,9 @@ impl CustomOp1 for Op {
         }
         let x = cpu_slice(s, l, "depthwise3x3")?;
         let st = self.stride;
-        if self.border == Border::Reflect && (st != 1 || h < 2 || w < 2) {
-            bail!("depthwise3x3: reflect padding needs stride 1 and 2×2 pixels, got stride {st}, {h}×{w}");
+        // Only `depthwise3x3_border` asks for reflection, and always at stride 1.
+        if self.border == Border::Reflect && (h < 2 || w < 2) {
+            bail!("depthwise3x3: reflect padding needs at least 2×2 pixels, got {h}×{w}");
         }
         let (ho, top, _) = same_pad(h, st);
         let (wo, left, _) = same_pad(w, st);
